@@ -1,0 +1,23 @@
+//! `wirekit-core`: the sans-I/O protocol core shared by the wirekit host
+//! services and the firmware example.
+//!
+//! Bytes go in, events come out; this crate never owns a socket, a clock or
+//! an allocator. Every buffer has a fixed capacity chosen by the caller
+//! through const generics, and every length read from the wire is checked
+//! against a limit before anything is buffered.
+//!
+//! - [`wire`]: the frame format (4-byte little-endian header length, JSON
+//!   header, streamed body): a zero-copy view over the prefix, the parsed
+//!   [`wire::Header`] representation, and the encoder.
+//! - [`codec`]: incremental decoders (JSON-headed frames, plain
+//!   length-prefixed messages, delimited lines).
+//! - [`service`]: the per-service message types and state machines.
+//! - [`strftime`]: a Python-compatible `time.strftime` formatter.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod service;
+pub mod strftime;
+pub mod wire;

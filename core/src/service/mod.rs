@@ -1,0 +1,2 @@
+//! Service logic shared by the host runtime and the firmware: message types
+//! and state machines, one module per service. No I/O happens here.

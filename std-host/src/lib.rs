@@ -1,0 +1,8 @@
+//! `wirekit-host`: the wirekit servers and clients over OS sockets.
+//!
+//! Protocol logic lives in `wirekit-core`; the modules here only move bytes
+//! between sockets (tokio) and the core's state machines, and hold the
+//! command line.
+#![forbid(unsafe_code)]
+
+pub mod cli;

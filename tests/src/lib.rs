@@ -1,0 +1,241 @@
+//! Test harness for the integration tests in `tests/tests/`: starts the real
+//! `wirekit` binary, learns the ports it bound from its `listening ...`
+//! lines, runs peers (the wirekit clients, the seeds' Python programs, Debian
+//! tools) against it, and kills everything it started when dropped.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Path of the `wirekit` binary, built once per test process if needed.
+///
+/// Integration tests of this crate cannot use `CARGO_BIN_EXE_*` (the binary
+/// belongs to another package), so the harness builds it with the same
+/// cargo and profile that is running the tests.
+pub fn wirekit_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        // target/<profile>/deps/<test-binary>
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test binary lives in target/<profile>/deps");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build
+            .current_dir(workspace_root())
+            .args(["build", "-q", "-p", "wirekit-host", "--bin", "wirekit"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "building the wirekit binary failed");
+        let bin = profile_dir.join("wirekit");
+        assert!(bin.exists(), "{} missing after build", bin.display());
+        bin
+    })
+}
+
+/// A running `wirekit serve` (or any long-running wirekit subcommand) that
+/// is killed when dropped.
+pub struct Server {
+    child: Child,
+    addrs: HashMap<(String, String), SocketAddr>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts `wirekit <args…>` and waits (at most 20 s) until it has
+    /// printed `expected` lines of the form `listening SERVICE PROTO ADDR`.
+    pub fn start(args: &[&str], expected: usize) -> Server {
+        Self::start_in(args, expected, None)
+    }
+
+    /// Like [`Server::start`] with a working directory.
+    pub fn start_in(args: &[&str], expected: usize, cwd: Option<&Path>) -> Server {
+        let mut cmd = Command::new(wirekit_bin());
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = cwd {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd.spawn().expect("spawn wirekit");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (etx, erx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[wirekit] {line}");
+                if etx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut addrs = HashMap::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while addrs.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match rx.recv_timeout(left) {
+                Ok(line) => line,
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("wirekit {args:?} printed {} of {expected} listening lines", addrs.len());
+                }
+            };
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            if let ["listening", service, proto, addr] = parts[..] {
+                let addr: SocketAddr = addr.parse().expect("listening line has an address");
+                addrs.insert((service.to_string(), proto.to_string()), addr);
+            }
+        }
+        Server {
+            child,
+            addrs,
+            stderr: erx,
+        }
+    }
+
+    /// The address a service bound, e.g. `addr("echo", "tcp")`.
+    pub fn addr(&self, service: &str, proto: &str) -> SocketAddr {
+        *self
+            .addrs
+            .get(&(service.to_string(), proto.to_string()))
+            .unwrap_or_else(|| panic!("no listening line for {service} {proto}: {:?}", self.addrs))
+    }
+
+    /// All `listening` lines seen, as (service, proto) → address.
+    pub fn addrs(&self) -> &HashMap<(String, String), SocketAddr> {
+        &self.addrs
+    }
+
+    /// The process id, e.g. to send it a signal.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Stderr lines logged so far (non-blocking).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.try_iter().collect()
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command to completion with a hard timeout, feeding it `stdin`.
+/// Panics (failing the test) if it does not finish in time.
+pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn command");
+    let mut input = child.stdin.take().expect("stdin piped");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().expect("stdout piped");
+    let mut err = child.stderr.take().expect("stderr piped");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command {cmd:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    Output {
+        status,
+        stdout: out_t.join().unwrap_or_default(),
+        stderr: err_t.join().unwrap_or_default(),
+    }
+}
+
+/// A `wirekit` client command (not yet run).
+pub fn wirekit(args: &[&str]) -> Command {
+    let mut cmd = Command::new(wirekit_bin());
+    cmd.args(args);
+    cmd
+}
+
+/// A python3 command running the script `tests/py/<script>` with `args`.
+pub fn python(script: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg(workspace_root().join("tests/py").join(script))
+        .args(args)
+        .env("PYTHONIOENCODING", "utf-8")
+        .env("PYTHONUNBUFFERED", "1");
+    cmd
+}
+
+/// A fresh empty temporary directory under the target dir, unique per call.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("wirekit-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
