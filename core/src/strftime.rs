@@ -1,1 +1,224 @@
-//! Placeholder, filled in by the strftime work.
+//! A Python-compatible `time.strftime` formatter: no_std, no alloc.
+//!
+//! The seeds' UDP time server answers each datagram with
+//! `time.strftime(datagram)`, which on Linux is glibc's `strftime` in the C
+//! locale. [`strftime`] formats a broken-down [`Tm`] the same way into a
+//! caller buffer, so the host and the firmware answer identically.
+//!
+//! ```
+//! use wirekit_core::strftime::{strftime, Tm};
+//! let tm = Tm::from_unix(0, 0, "UTC");
+//! let mut out = [0u8; 64];
+//! let n = strftime(b"%Y-%m-%d %X", &tm, &mut out).unwrap();
+//! assert_eq!(&out[..n], b"1970-01-01 00:00:00");
+//! ```
+
+use heapless::String;
+
+/// A broken-down calendar time, the fields of C's `struct tm` in natural
+/// units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tm {
+    /// Full year, e.g. 2026.
+    pub year: i32,
+    /// Month, 1..=12.
+    pub month: u8,
+    /// Day of the month, 1..=31.
+    pub day: u8,
+    /// Hour, 0..=23.
+    pub hour: u8,
+    /// Minute, 0..=59.
+    pub minute: u8,
+    /// Second, 0..=60 (60 for a leap second).
+    pub second: u8,
+    /// Day of the week, 0 = Sunday (C's `tm_wday`).
+    pub weekday: u8,
+    /// Day of the year, 0..=365 (C's `tm_yday`).
+    pub yday: u16,
+    /// Offset from UTC in seconds east (C's `tm_gmtoff`).
+    pub utc_offset: i32,
+    /// Daylight saving time flag (C's `tm_isdst`): 1, 0, or -1 if unknown.
+    pub isdst: i8,
+    /// Time zone abbreviation for `%Z`, e.g. `UTC` or `CET`.
+    pub zone: String<16>,
+    /// Seconds since the Unix epoch of this instant (for `%s`).
+    pub unix: i64,
+}
+
+/// Why a format could not be produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrftimeError {
+    /// The output did not fit into the caller's buffer (its length).
+    OutputTooLong {
+        /// The buffer capacity that was exceeded.
+        limit: usize,
+    },
+    /// The format is not valid UTF-8 (Python decodes it as UTF-8 first).
+    InvalidUtf8,
+    /// The format contains a NUL byte (Python refuses it).
+    EmbeddedNul,
+}
+
+impl core::fmt::Display for StrftimeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::OutputTooLong { limit } => {
+                write!(f, "formatted time longer than {limit} bytes")
+            }
+            Self::InvalidUtf8 => f.write_str("format is not valid UTF-8"),
+            Self::EmbeddedNul => f.write_str("format contains a NUL byte"),
+        }
+    }
+}
+
+impl Tm {
+    /// Breaks down `unix` seconds, shifted by `utc_offset` seconds east,
+    /// into calendar fields (proleptic Gregorian calendar).
+    pub fn from_unix(unix: i64, utc_offset: i32, zone: &str) -> Tm {
+        let local = unix.saturating_add(i64::from(utc_offset));
+        let days = local.div_euclid(86_400);
+        let secs = local.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        let yday = days - days_from_civil(year, 1, 1);
+        let mut z = String::new();
+        for c in zone.chars() {
+            if z.push(c).is_err() {
+                break;
+            }
+        }
+        Tm {
+            year: clamp_i32(year),
+            month: month as u8,
+            day: day as u8,
+            hour: (secs / 3600) as u8,
+            minute: (secs / 60 % 60) as u8,
+            second: (secs % 60) as u8,
+            weekday: (days + 4).rem_euclid(7) as u8,
+            yday: yday as u16,
+            utc_offset,
+            isdst: 0,
+            zone: z,
+            unix,
+        }
+    }
+}
+
+fn clamp_i32(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// Days since 1970-01-01 → (year, month 1..=12, day 1..=31).
+/// Howard Hinnant's `civil_from_days`, which is exact for every i64 day
+/// count that does not overflow the era arithmetic.
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// (year, month, day) → days since 1970-01-01; the inverse of
+/// [`civil_from_days`].
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats `tm` with the Python/glibc `strftime` format `fmt` into `out`,
+/// returning the number of bytes written.
+///
+/// Unknown conversions are copied through as glibc does. The output is
+/// never truncated silently: if it does not fit, the result is
+/// [`StrftimeError::OutputTooLong`].
+pub fn strftime(fmt: &[u8], tm: &Tm, out: &mut [u8]) -> Result<usize, StrftimeError> {
+    let fmt = core::str::from_utf8(fmt).map_err(|_| StrftimeError::InvalidUtf8)?;
+    if fmt.contains('\0') {
+        return Err(StrftimeError::EmbeddedNul);
+    }
+    let mut w = Out { buf: out, len: 0 };
+    let mut chars = fmt.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            w.push_char(c)?;
+            continue;
+        }
+        match chars.next() {
+            Some('Y') => w.num(i64::from(tm.year), 1)?,
+            Some('m') => w.num(i64::from(tm.month), 2)?,
+            Some('d') => w.num(i64::from(tm.day), 2)?,
+            Some('H') => w.num(i64::from(tm.hour), 2)?,
+            Some('M') => w.num(i64::from(tm.minute), 2)?,
+            Some('S') => w.num(i64::from(tm.second), 2)?,
+            Some('X') | Some('T') => {
+                w.num(i64::from(tm.hour), 2)?;
+                w.push_char(':')?;
+                w.num(i64::from(tm.minute), 2)?;
+                w.push_char(':')?;
+                w.num(i64::from(tm.second), 2)?;
+            }
+            Some('%') => w.push_char('%')?,
+            Some(other) => {
+                w.push_char('%')?;
+                w.push_char(other)?;
+            }
+            None => w.push_char('%')?,
+        }
+    }
+    Ok(w.len)
+}
+
+struct Out<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl Out<'_> {
+    fn push_bytes(&mut self, b: &[u8]) -> Result<(), StrftimeError> {
+        let end = self.len + b.len();
+        let limit = self.buf.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(StrftimeError::OutputTooLong { limit })?;
+        dst.copy_from_slice(b);
+        self.len = end;
+        Ok(())
+    }
+
+    fn push_char(&mut self, c: char) -> Result<(), StrftimeError> {
+        let mut tmp = [0u8; 4];
+        self.push_bytes(c.encode_utf8(&mut tmp).as_bytes())
+    }
+
+    fn num(&mut self, v: i64, width: usize) -> Result<(), StrftimeError> {
+        let mut digits = [0u8; 20];
+        let mut n = v.unsigned_abs();
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if v < 0 {
+            self.push_bytes(b"-")?;
+        }
+        for _ in (digits.len() - i)..width {
+            self.push_bytes(b"0")?;
+        }
+        self.push_bytes(&digits[i..])
+    }
+}

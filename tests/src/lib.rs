@@ -37,9 +37,14 @@ pub fn wirekit_bin() -> &'static Path {
         let release = profile_dir.file_name().is_some_and(|n| n == "release");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build
-            .current_dir(workspace_root())
-            .args(["build", "-q", "-p", "wirekit-host", "--bin", "wirekit"]);
+        build.current_dir(workspace_root()).args([
+            "build",
+            "-q",
+            "-p",
+            "wirekit-host",
+            "--bin",
+            "wirekit",
+        ]);
         if release {
             build.arg("--release");
         }
@@ -106,7 +111,10 @@ impl Server {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("wirekit {args:?} printed {} of {expected} listening lines", addrs.len());
+                    panic!(
+                        "wirekit {args:?} printed {} of {expected} listening lines",
+                        addrs.len()
+                    );
                 }
             };
             let parts: Vec<&str> = line.split_whitespace().collect();

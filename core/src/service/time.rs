@@ -1,0 +1,104 @@
+//! Time services: the seeds' UDP strftime server and the RFC 868 time
+//! protocol (both used by the host and the firmware).
+
+use crate::strftime::{strftime, StrftimeError, Tm};
+
+/// The format the seeds' server uses for an empty datagram.
+pub const DEFAULT_FORMAT: &[u8] = b"%Y-%m-%d %X";
+
+/// Largest format a request may carry (the seeds' server reads 1024 bytes).
+pub const MAX_FORMAT_LEN: usize = 1024;
+
+/// Seconds between 1900-01-01 (RFC 868's epoch) and 1970-01-01.
+pub const RFC868_EPOCH_OFFSET: i64 = 2_208_988_800;
+
+/// Answers one time-service datagram: the formatted time, or a readable
+/// error text (starting with `error: `) when the format is bad or the result
+/// does not fit. Returns the number of bytes written to `out`.
+pub fn answer(request: &[u8], now: &Tm, out: &mut [u8]) -> usize {
+    let fmt = if request.is_empty() {
+        DEFAULT_FORMAT
+    } else {
+        request
+    };
+    let result = if fmt.len() > MAX_FORMAT_LEN {
+        Err(None)
+    } else {
+        strftime(fmt, now, out).map_err(Some)
+    };
+    match result {
+        Ok(n) => n,
+        Err(e) => write_error(e, out),
+    }
+}
+
+fn write_error(e: Option<StrftimeError>, out: &mut [u8]) -> usize {
+    use core::fmt::Write;
+    struct W<'a>(&'a mut [u8], usize);
+    impl Write for W<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let room = self.0.len() - self.1;
+            let n = s.len().min(room);
+            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.1 += n;
+            Ok(())
+        }
+    }
+    let mut w = W(out, 0);
+    let _ = match e {
+        Some(e) => write!(w, "error: {e}"),
+        None => write!(w, "error: format longer than {MAX_FORMAT_LEN} bytes"),
+    };
+    w.1
+}
+
+/// RFC 868: the time as 32-bit big-endian seconds since 1900-01-01 UTC
+/// (wrapping in 2036 as the RFC's counter does).
+pub fn rfc868(unix: i64) -> [u8; 4] {
+    ((unix + RFC868_EPOCH_OFFSET) as u32).to_be_bytes()
+}
+
+/// Inverse of [`rfc868`] for a time after 1970, taking the era that puts the
+/// result nearest to `reference_unix` (so it keeps working after 2036).
+pub fn unix_from_rfc868(bytes: [u8; 4], reference_unix: i64) -> i64 {
+    let raw = i64::from(u32::from_be_bytes(bytes)) - RFC868_EPOCH_OFFSET;
+    let era = 1i64 << 32;
+    let k = (reference_unix - raw + era / 2).div_euclid(era);
+    raw + k * era
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_request_uses_default_format() {
+        let tm = Tm::from_unix(1_700_000_000, 0, "UTC");
+        let mut out = [0u8; 64];
+        let n = answer(b"", &tm, &mut out);
+        assert_eq!(&out[..n], b"2023-11-14 22:13:20");
+    }
+
+    #[test]
+    fn oversized_format_gets_error_text() {
+        let tm = Tm::from_unix(0, 0, "UTC");
+        let mut out = [0u8; 64];
+        let n = answer(&[b'a'; 2000], &tm, &mut out);
+        assert!(out[..n].starts_with(b"error: "));
+    }
+
+    #[test]
+    fn rfc868_round_trip_and_known_value() {
+        // 1970-01-01 is 2,208,988,800 s after 1900-01-01 (RFC 868 text).
+        assert_eq!(rfc868(0), 2_208_988_800u32.to_be_bytes());
+        for t in [
+            0i64,
+            1_700_000_000,
+            2_085_978_495,
+            2_085_978_497,
+            4_000_000_000,
+        ] {
+            assert_eq!(unix_from_rfc868(rfc868(t), t + 1000), t);
+        }
+    }
+}
