@@ -8,6 +8,7 @@ use wirekit_core::codec::line::{LineDecoder, LineEvent};
 
 fn lines(dec: &mut LineDecoder<64>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Option<Vec<u8>>> {
     let mut out = Vec::new();
+    let max = dec.max_line();
     for chunk in chunks {
         let mut input = *chunk;
         loop {
@@ -16,7 +17,7 @@ fn lines(dec: &mut LineDecoder<64>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Optio
             match ev {
                 None => break,
                 Some(LineEvent::Line(l)) => {
-                    assert!(l.len() <= dec.max_line());
+                    assert!(l.len() <= max);
                     assert!(!l.windows(delim.len()).any(|w| w == delim));
                     out.push(Some(l.to_vec()));
                 }
