@@ -19,10 +19,11 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn python_vectors() -> String {
+fn python_vectors(args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/strftime_vectors.py");
     let out = Command::new("python3")
         .arg(script)
+        .args(args)
         .output()
         .expect("python3 is required for this test (install python3 3.11)");
     assert!(
@@ -76,7 +77,7 @@ fn instant(fields: &[&str]) -> Tm {
 
 #[test]
 fn strftime_matches_python() {
-    let text = python_vectors();
+    let text = python_vectors(&[]);
     let mut current: Option<Tm> = None;
     let (mut instants, mut formats, mut failures) = (0, 0, Vec::new());
     let mut buf = vec![0u8; 1 << 16];
@@ -121,5 +122,48 @@ fn strftime_matches_python() {
         "{} of {formats} mismatches, first ones:\n{}",
         failures.len(),
         failures[..failures.len().min(400)].join("\n")
+    );
+}
+
+/// Case flags map every character exactly as glibc's `towupper` /
+/// `towlower` do (through `%^<c>` and `%#Z`).
+#[test]
+fn case_mapping_matches_glibc_for_every_character() {
+    let mut table = std::collections::HashMap::new();
+    for line in python_vectors(&["case"]).lines() {
+        let f: Vec<u32> = line
+            .split('\t')
+            .skip(1)
+            .map(|h| u32::from_str_radix(h, 16).expect("hex code point"))
+            .collect();
+        table.insert(f[0], (f[1], f[2]));
+    }
+    assert!(table.len() > 2000, "too few case pairs: {}", table.len());
+    let tm = Tm::from_unix(0, 0, "UTC");
+    let mut buf = [0u8; 16];
+    let mut failures = Vec::new();
+    for c in (1..=0x10FFFF).filter_map(char::from_u32) {
+        let cp = u32::from(c);
+        let (up, low) = table.get(&cp).copied().unwrap_or((cp, cp));
+        if cp >= 0x80 {
+            let fmt = format!("%^{c}");
+            let n = strftime(fmt.as_bytes(), &tm, &mut buf).expect("fits");
+            let want = format!("%^{}", char::from_u32(up).expect("char"));
+            if buf[..n] != *want.as_bytes() {
+                failures.push(format!("upper {cp:x}: python {up:x}"));
+            }
+        }
+        let zoned = Tm::from_unix(0, 0, c.encode_utf8(&mut [0u8; 4]));
+        let n = strftime(b"%#Z", &zoned, &mut buf).expect("fits");
+        let want = char::from_u32(low).expect("char").to_string();
+        if buf[..n] != *want.as_bytes() {
+            failures.push(format!("lower {cp:x}: python {low:x}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(50)]
     );
 }

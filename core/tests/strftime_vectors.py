@@ -7,6 +7,11 @@ time.strftime(fmt, t) for every format, where t is an 11-field
 struct_time carrying tm_zone and tm_gmtoff. TZ is set to the same fixed
 offset so that %s (glibc computes it with mktime) agrees.
 
+With the argument `case` it instead prints a line  C <cp> <upper> <lower>
+(hex code points) for every character that glibc's towupper (seen through
+"%^<c>", non-ASCII only since ASCII letters there are conversions) or
+towlower (seen through "%#Z" with tm_zone = c) changes.
+
 Output lines, tab-separated, strings hex-encoded UTF-8:
   V  <python version> <libc name> <libc version>
   T  unix offset zone_hex year mon mday hour min sec wday_c yday0
@@ -144,4 +149,21 @@ def main():
             print("F", hexs(f), hexs(time.strftime(f, t)), sep="\t")
 
 
-main()
+def case_table():
+    base = time.gmtime(0)
+    for cp in range(1, 0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        c = chr(cp)
+        # ASCII letters after "%^" are conversions; only probe the rest.
+        up = time.strftime("%^" + c, base)[2:] if cp >= 0x80 else c
+        t = time.struct_time(tuple(base)[:9] + (c, 0))
+        low = time.strftime("%#Z", t)
+        if up != c or low != c:
+            print("C", "%x" % cp, "%x" % ord(up), "%x" % ord(low), sep="\t")
+
+
+if sys.argv[1:] == ["case"]:
+    case_table()
+else:
+    main()

@@ -101,15 +101,51 @@ impl<'a> Sink<'a> {
     }
 }
 
-/// One-character case mapping like C's `towupper`/`towlower`: a character
-/// whose full Unicode mapping is longer than one character (`ß` → `SS`)
-/// stays as it is.
+/// One-character case mapping like glibc's `towupper`/`towlower` (checked
+/// for every code point against Python on glibc 2.36): a character whose
+/// full Unicode mapping is longer than one character (`ß` → `SS`) stays as
+/// it is, except where glibc uses the simple mapping instead.
 fn map_case(c: char, case: Case) -> char {
+    if GLIBC_UNMAPPED.iter().any(|r| r.contains(&u32::from(c))) {
+        return c;
+    }
     match case {
         Case::Keep => c,
-        Case::Upper => single(c.to_uppercase()).unwrap_or(c),
+        Case::Upper => greek_iota_upper(c)
+            .or_else(|| single(c.to_uppercase()))
+            .unwrap_or(c),
+        Case::Lower if c == '\u{130}' => 'i',
         Case::Lower => single(c.to_lowercase()).unwrap_or(c),
     }
+}
+
+/// Letters whose case pairs arrived in Unicode 16, after the tables of
+/// glibc 2.36, which therefore leaves them alone.
+const GLIBC_UNMAPPED: [core::ops::RangeInclusive<u32>; 12] = [
+    0x19B..=0x19B,
+    0x264..=0x264,
+    0x1C89..=0x1C8A,
+    0xA7CB..=0xA7CD,
+    0xA7CE..=0xA7CF,
+    0xA7D2..=0xA7D3,
+    0xA7D4..=0xA7D5,
+    0xA7DA..=0xA7DB,
+    0xA7DC..=0xA7DC,
+    0x10D50..=0x10D65,
+    0x10D70..=0x10D85,
+    0x16EA0..=0x16ED3,
+];
+
+/// Greek letters with iota subscript: their full upper case is two
+/// letters, but `towupper` uses the simple mapping to the title-case form.
+fn greek_iota_upper(c: char) -> Option<char> {
+    let cp = u32::from(c);
+    let upper = match cp {
+        0x1F80..=0x1F87 | 0x1F90..=0x1F97 | 0x1FA0..=0x1FA7 => cp + 8,
+        0x1FB3 | 0x1FC3 | 0x1FF3 => cp + 9,
+        _ => return None,
+    };
+    char::from_u32(upper)
 }
 
 fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
