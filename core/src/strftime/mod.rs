@@ -12,6 +12,13 @@
 //! let n = strftime(b"%Y-%m-%d %X", &tm, &mut out).unwrap();
 //! assert_eq!(&out[..n], b"1970-01-01 00:00:00");
 //! ```
+//!
+//! `conv` holds glibc's conversion state machine, `sink` the counting
+//! output writer. `core/tests/strftime_python.rs` checks both against
+//! real Python 3.11 on glibc for ~116 000 format/instant pairs and every
+//! character's case mapping. Fields outside their documented ranges are
+//! formatted as glibc would (`?` for names, raw numbers) where Python
+//! would raise `ValueError` before formatting.
 
 mod conv;
 mod sink;
@@ -45,9 +52,12 @@ pub struct Tm {
     pub utc_offset: i32,
     /// Daylight saving time flag (C's `tm_isdst`): 1, 0, or -1 if unknown.
     pub isdst: i8,
-    /// Time zone abbreviation for `%Z`, e.g. `UTC` or `CET`.
+    /// Time zone abbreviation for `%Z`, e.g. `UTC` or `CET` (an empty one
+    /// prints nothing; glibc would fall back to the `TZ` names).
     pub zone: String<16>,
-    /// Seconds since the Unix epoch of this instant (for `%s`).
+    /// Seconds since the Unix epoch of this instant, printed by `%s`
+    /// (glibc recomputes it with `mktime`, which gives the same value when
+    /// the fields and the process time zone agree, as they do in Python).
     pub unix: i64,
 }
 
