@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wirekit_core::service::echo::{upper_in_place, MAX_UDP_PAYLOAD};
 
 use super::{Conn, ConnCtx, Launch};
@@ -42,35 +42,43 @@ pub(super) fn datagram(req: &[u8], out: &mut [u8], transform: fn(&mut [u8])) -> 
 /// then closes ours. On shutdown it stops reading, having written back
 /// everything it read.
 ///
-/// The buffer exists only while data is flowing: it is dropped whenever
-/// the socket has nothing more to read, so thousands of quiet connections
-/// hold no buffers at all.
+/// The buffer exists only while data is flowing: after a read that did not
+/// fill it (the socket is drained) it is dropped, and the next one is
+/// allocated when the socket becomes readable again, so thousands of quiet
+/// connections hold no buffers at all.
 pub(super) async fn stream(
     mut conn: Conn,
     ctx: ConnCtx,
     transform: fn(&mut [u8]),
 ) -> anyhow::Result<()> {
-    let mut buf: Option<Box<[u8]>> = None;
+    // One cancellation future per connection: creating one per read would
+    // lock the token's shared state every round trip.
+    let stop = ctx.shutdown.cancelled();
+    tokio::pin!(stop);
+    let mut buf: Vec<u8> = Vec::new();
     loop {
-        tokio::select! {
-            r = conn.readable() => r?,
-            _ = ctx.shutdown.cancelled() => break,
-        }
-        let b = buf.get_or_insert_with(|| vec![0u8; BUF].into_boxed_slice());
-        let n = match conn.get_ref().try_read(b) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                buf = None;
-                continue;
+        if buf.capacity() == 0 {
+            tokio::select! {
+                r = conn.readable() => r?,
+                _ = &mut stop => break,
             }
-            Err(e) => return Err(e.into()),
+            // Uninitialised capacity: no 16 KiB memset per burst.
+            buf = Vec::with_capacity(BUF);
+        }
+        buf.clear();
+        let n = tokio::select! {
+            r = conn.read_buf(&mut buf) => r?,
+            _ = &mut stop => break,
         };
-        // try_read bypasses the tracked reader, so record the activity.
-        conn.activity().touch();
-        transform(&mut b[..n]);
+        if n == 0 {
+            break;
+        }
+        transform(&mut buf[..n]);
         // Not reading while this write waits is the backpressure.
-        conn.write_all(&b[..n]).await?;
+        conn.write_all(&buf[..n]).await?;
+        if n < BUF {
+            buf = Vec::new();
+        }
     }
     conn.shutdown().await?;
     Ok(())
