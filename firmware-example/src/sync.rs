@@ -13,10 +13,13 @@ use crate::{Event, NetConfig};
 
 /// Give up on one attempt (no answer, no reset) after this long.
 const ATTEMPT_TIMEOUT_MS: u64 = 3_000;
-/// Wait this long after a failed attempt.
+/// Wait this long after a failed attempt, doubling with each further
+/// failure up to [`RETRY_MAX_MS`], so an absent server costs little.
 const RETRY_MS: u64 = 2_000;
+const RETRY_MAX_MS: u64 = 64_000;
 /// Before the first sync, RFC 868's 32-bit seconds are read in the era
-/// nearest to this moment (2024-01-01), which is right until 2092.
+/// nearest to this moment (2024-01-01), which is right until 2092; a time
+/// before it is implausible (this code did not exist) and is rejected.
 const BUILD_ERA_UNIX: i64 = 1_704_067_200;
 /// Local ports for sync connections cycle through this range so a new
 /// attempt never collides with the last one's leftovers at the server.
@@ -34,6 +37,7 @@ pub struct Sync {
     interval_ms: u64,
     state: State,
     next_port: u16,
+    failures: u32,
     /// (board clock ms, Unix seconds) at the last successful sync.
     anchor: Option<(u64, i64)>,
 }
@@ -50,6 +54,7 @@ impl Sync {
                 at_ms: now.total_millis() as u64,
             },
             next_port: LOCAL_PORTS.start + spread,
+            failures: 0,
             anchor: None,
         }
     }
@@ -93,22 +98,29 @@ impl Sync {
             Ok(()) => self.state = State::Connecting { since_ms: now_ms },
             // Only a misconfigured server (unspecified address, port 0)
             // gets here; try again later rather than spin.
-            Err(_) => {
-                self.state = State::Waiting {
-                    at_ms: now_ms + RETRY_MS,
-                }
-            }
+            Err(_) => self.fail(now_ms),
         }
     }
 
+    /// Accepts exactly 4 bytes followed by the server's close, with a
+    /// plausible value; anything else (a relay's error text, a short read,
+    /// a time before this firmware was built) fails the attempt.
     fn read(&mut self, s: &mut tcp::Socket<'_>, now_ms: u64, since_ms: u64) -> Option<Event> {
-        if s.recv_queue() >= 4 {
+        let peer_closed = matches!(
+            s.state(),
+            tcp::State::CloseWait
+                | tcp::State::LastAck
+                | tcp::State::Closing
+                | tcp::State::TimeWait
+        );
+        if peer_closed && s.recv_queue() == 4 {
             let mut b = [0u8; 4];
             let got = s.recv_slice(&mut b);
-            s.abort();
-            if got == Ok(4) {
-                let reference = self.unix_at(now_ms).unwrap_or(BUILD_ERA_UNIX);
-                let unix = time::unix_from_rfc868(b, reference);
+            let reference = self.unix_at(now_ms).unwrap_or(BUILD_ERA_UNIX);
+            let unix = time::unix_from_rfc868(b, reference);
+            if got == Ok(4) && unix >= BUILD_ERA_UNIX {
+                s.abort();
+                self.failures = 0;
                 self.anchor = Some((now_ms, unix));
                 self.state = State::Waiting {
                     at_ms: now_ms + self.interval_ms,
@@ -116,22 +128,24 @@ impl Sync {
                 return Some(Event::Synced(unix));
             }
         }
-        let refused = !s.is_open();
-        let short = matches!(
-            s.state(),
-            tcp::State::CloseWait
-                | tcp::State::LastAck
-                | tcp::State::Closing
-                | tcp::State::TimeWait
-        );
+        let refused = s.state() == tcp::State::Closed;
+        let too_long = s.recv_queue() > 4;
         let late = now_ms.saturating_sub(since_ms) > ATTEMPT_TIMEOUT_MS;
-        if refused || short || late {
+        if refused || peer_closed || too_long || late {
             s.abort();
-            self.state = State::Waiting {
-                at_ms: now_ms + RETRY_MS,
-            };
+            self.fail(now_ms);
             return Some(Event::SyncFailed);
         }
         None
+    }
+
+    fn fail(&mut self, now_ms: u64) {
+        let backoff = RETRY_MS
+            .saturating_mul(1 << self.failures.min(5))
+            .min(RETRY_MAX_MS);
+        self.failures = self.failures.saturating_add(1);
+        self.state = State::Waiting {
+            at_ms: now_ms + backoff,
+        };
     }
 }

@@ -20,8 +20,8 @@ use wirekit_firmware_example::{
 const APP_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 const PEER_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 const TIME_SERVER_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 100);
-/// The time the test's RFC 868 server hands out (2023-11-14 22:13:20 UTC).
-const SERVER_UNIX: i64 = 1_700_000_000;
+/// The time the test's RFC 868 server hands out (2025-06-15 15:06:40 UTC).
+const SERVER_UNIX: i64 = 1_750_000_000;
 /// Upper bound on simulated milliseconds for any one wait.
 const STEP_LIMIT: u32 = 60_000;
 
@@ -91,6 +91,8 @@ struct Net {
     ms: Rc<Cell<u64>>,
     events: Vec<Event>,
     time_server: Option<SocketHandle>,
+    /// What the test's time server sends before closing.
+    time_reply: Vec<u8>,
 }
 
 fn leak<T>(v: T) -> &'static mut T {
@@ -140,6 +142,7 @@ impl Net {
             ms,
             events: Vec::new(),
             time_server: None,
+            time_reply: rfc868(SERVER_UNIX).to_vec(),
         }
     }
 
@@ -153,7 +156,7 @@ impl Net {
         if let Some(h) = self.time_server {
             let s = self.sockets.get_mut::<tcp::Socket>(h);
             if s.state() == tcp::State::Established && s.send_queue() == 0 {
-                s.send_slice(&rfc868(SERVER_UNIX)).unwrap();
+                s.send_slice(&self.time_reply).unwrap();
                 s.close();
             } else if !s.is_open() {
                 s.abort();
@@ -315,10 +318,10 @@ fn time_services_refuse_before_sync_and_follow_the_server_after() {
     assert!((SERVER_UNIX..SERVER_UNIX + 60).contains(&unix), "{unix}");
 
     let reply = n.udp_request(13, b"%Y-%m-%d %H:%M");
-    assert_eq!(reply, b"2023-11-14 22:13");
+    assert_eq!(reply, b"2025-06-15 15:06");
     let reply = n.udp_request(13, b"");
-    assert!(reply.starts_with(b"2023-11-14 22:1"), "{reply:?}");
-    assert_eq!(reply.len(), "2023-11-14 22:13:20".len());
+    assert!(reply.starts_with(b"2025-06-15 15:0"), "{reply:?}");
+    assert_eq!(reply.len(), "2025-06-15 15:06:40".len());
     let reply = n.udp_request(13, b"%Y\0");
     assert!(reply.starts_with(b"error: "), "{reply:?}");
     let reply = n.udp_request(13, &[b'%'; 1400]);
@@ -347,6 +350,23 @@ fn sync_failure_is_reported_and_retried() {
     assert_eq!(n.app.unix_time(), None);
     n.sync();
     assert!(n.events.contains(&Event::Synced(SERVER_UNIX)));
+}
+
+#[test]
+fn sync_rejects_wrong_length_and_implausible_answers() {
+    let one_year_before_build = rfc868(1_704_067_200 - 365 * 86_400);
+    for reply in [
+        b"2026/11/22 08:52:41 socat[1] E connect: refused\n".to_vec(),
+        rfc868(SERVER_UNIX)[..3].to_vec(),
+        [&rfc868(SERVER_UNIX)[..], b"\n"].concat(),
+        one_year_before_build.to_vec(),
+    ] {
+        let mut n = Net::new();
+        n.time_reply = reply.clone();
+        n.start_time_server();
+        n.run_until("a rejected sync", |n| n.events.contains(&Event::SyncFailed));
+        assert_eq!(n.app.unix_time(), None, "accepted {reply:?}");
+    }
 }
 
 #[test]
