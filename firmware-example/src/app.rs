@@ -263,13 +263,11 @@ impl<'a, C: Clock> App<'a, C> {
     }
 
     fn open_listeners(&mut self) {
-        for h in self.echo.iter().chain(self.rfc868.iter()) {
-            let port = if self.echo.contains(h) {
-                ECHO_PORT
-            } else {
-                RFC868_PORT
-            };
-            services::relisten(self.sockets.get_mut::<tcp::Socket>(*h), port);
+        for h in self.echo {
+            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), ECHO_PORT);
+        }
+        for h in self.rfc868 {
+            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), RFC868_PORT);
         }
         // Binding fails only for port 0; these are constants.
         let _ = self
