@@ -36,7 +36,7 @@ mod tests {
         let mut all: [u8; 256] = core::array::from_fn(|i| i as u8);
         upper_in_place(&mut all);
         for (i, b) in all.iter().enumerate() {
-            let expect = if (b'a'..=b'z').contains(&(i as u8)) {
+            let expect = if (97..=122).contains(&i) {
                 i as u8 - 32
             } else {
                 i as u8

@@ -1,0 +1,420 @@
+//! The JSON header of a frame: its parsed representation ([`Header`]), how
+//! it is read from bytes ([`Header::parse`]) and written ([`Header::emit`]).
+//!
+//! One struct serves every service: fields a service does not use stay
+//! `None`, and unknown keys on the wire are ignored, so the seeds' headers
+//! (`{"filename", "total_size", "md5"}`, seed 002's `file_name`/`file_size`,
+//! seed 000's `lenth` and `size(MB)`) all parse into it.
+
+use heapless::String;
+use serde::{Deserialize, Serialize};
+use serde_json_core::str::EscapedStr;
+
+use super::digest::Digest;
+
+/// Capacity of [`Header::filename`] in bytes (after JSON unescaping).
+pub const NAME_CAP: usize = 512;
+/// Capacity of [`Header::error`] in bytes.
+pub const TEXT_CAP: usize = 256;
+/// Capacity of [`Header::op`] and [`Header::status`] in bytes.
+pub const WORD_CAP: usize = 16;
+/// Capacity of [`Header::token`] and [`Header::nonce`] in bytes.
+pub const SECRET_CAP: usize = 128;
+
+/// A parsed frame header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// What the frame is (`get`, `put`, `stdout`, `exit`, …); service-defined.
+    pub op: Option<String<WORD_CAP>>,
+    /// Body length in bytes; wire aliases `file_size` (seed 002) and
+    /// `lenth` (seed 000). Absent means 0.
+    pub total_size: u64,
+    /// MD5 of the body, if the sender gave one.
+    pub md5: Option<Digest>,
+    /// True when the sender gave an `md5` that is not 32 hex digits (the
+    /// seed 001 server sends a placeholder); only accepted when the
+    /// decoder is lenient, see [`crate::codec::frame::Limits::strict_md5`].
+    pub md5_malformed: bool,
+    /// A file name; wire alias `file_name` (seed 002).
+    pub filename: Option<String<NAME_CAP>>,
+    /// A byte offset (resumed transfers).
+    pub offset: Option<u64>,
+    /// Outcome word of a reply (`ok`, `error`, …).
+    pub status: Option<String<WORD_CAP>>,
+    /// Human-readable error message of a reply.
+    pub error: Option<String<TEXT_CAP>>,
+    /// Exit code of a remote command.
+    pub exit_code: Option<i32>,
+    /// Authentication proof (never a secret in clear).
+    pub token: Option<String<SECRET_CAP>>,
+    /// Server challenge for authentication.
+    pub nonce: Option<String<SECRET_CAP>>,
+    /// Overwrite an existing file.
+    pub force: Option<bool>,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: Option<u64>,
+    /// Output was cut at a limit.
+    pub truncated: Option<bool>,
+}
+
+/// Why a header could not be parsed or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The bytes are not a JSON object.
+    NotJson,
+    /// A field has the wrong type, a negative or out-of-range number, a
+    /// duplicate key, or a string longer than its capacity.
+    InvalidField,
+    /// A string value (after unescaping) is longer than the unescape
+    /// buffer, [`NAME_CAP`] bytes.
+    StringTooLong {
+        /// The limit that was hit.
+        limit: usize,
+    },
+    /// `md5` is present but not 32 hex digits (strict mode).
+    InvalidMd5,
+    /// The output buffer is too small to hold the emitted header.
+    BufferTooSmall {
+        /// The buffer capacity.
+        limit: usize,
+    },
+}
+
+impl core::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NotJson => f.write_str("header is not a JSON object"),
+            Self::InvalidField => f.write_str("header has an invalid field"),
+            Self::StringTooLong { limit } => {
+                write!(f, "header string longer than {limit} bytes")
+            }
+            Self::InvalidMd5 => f.write_str("header md5 is not 32 hex digits"),
+            Self::BufferTooSmall { limit } => {
+                write!(f, "header does not fit in {limit} bytes")
+            }
+        }
+    }
+}
+
+/// The wire shape. Strings stay borrowed and escaped until they are
+/// copied into the [`Header`]'s bounded strings, so parsing allocates
+/// nothing, needs no scratch buffer and moves no large structs.
+#[derive(Deserialize)]
+struct WireIn<'a> {
+    #[serde(borrow)]
+    op: Option<EscapedStr<'a>>,
+    #[serde(default, alias = "file_size", alias = "lenth")]
+    total_size: u64,
+    #[serde(borrow)]
+    md5: Option<EscapedStr<'a>>,
+    #[serde(borrow, alias = "file_name")]
+    filename: Option<EscapedStr<'a>>,
+    offset: Option<u64>,
+    #[serde(borrow)]
+    status: Option<EscapedStr<'a>>,
+    #[serde(borrow)]
+    error: Option<EscapedStr<'a>>,
+    exit_code: Option<i32>,
+    #[serde(borrow)]
+    token: Option<EscapedStr<'a>>,
+    #[serde(borrow)]
+    nonce: Option<EscapedStr<'a>>,
+    force: Option<bool>,
+    mtime: Option<u64>,
+    truncated: Option<bool>,
+}
+
+#[derive(Serialize)]
+struct WireOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    op: Option<&'a str>,
+    total_size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    md5: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    filename: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    force: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mtime: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
+}
+
+impl Header {
+    /// A header with `op` set and everything else empty.
+    pub fn with_op(op: &str) -> Header {
+        Header {
+            op: short_string(op),
+            ..Header::default()
+        }
+    }
+
+    /// Parses a JSON header. Escaped strings are unescaped (surrogate
+    /// pairs included, as Python's `json.dumps` writes non-BMP characters);
+    /// unknown keys are ignored. With `strict_md5`, an `md5` that is not 32
+    /// hex digits is an error; otherwise it sets [`Header::md5_malformed`].
+    pub fn parse(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
+        let mut h = Header::default();
+        h.parse_into(json, strict_md5)?;
+        Ok(h)
+    }
+
+    /// Like [`Header::parse`], reusing `self` (the decoder's hot path:
+    /// no large struct is built and moved per frame). After an error the
+    /// contents of `self` are unspecified (but valid).
+    pub fn parse_into(&mut self, json: &[u8], strict_md5: bool) -> Result<(), HeaderError> {
+        // serde-json-core reports a non-object as a type error; say what it is.
+        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(HeaderError::NotJson);
+        }
+        let (w, _) = serde_json_core::from_slice::<WireIn<'_>>(json).map_err(map_de_error)?;
+        self.total_size = w.total_size;
+        self.offset = w.offset;
+        self.exit_code = w.exit_code;
+        self.force = w.force;
+        self.mtime = w.mtime;
+        self.truncated = w.truncated;
+        (self.md5, self.md5_malformed) = (None, false);
+        if let Some(raw) = w.md5 {
+            match Digest::from_hex(raw.0.as_bytes()) {
+                Some(d) => self.md5 = Some(d),
+                None if strict_md5 => return Err(HeaderError::InvalidMd5),
+                None => self.md5_malformed = true,
+            }
+        }
+        set(&mut self.op, w.op)?;
+        set(&mut self.filename, w.filename)?;
+        set(&mut self.status, w.status)?;
+        set(&mut self.error, w.error)?;
+        set(&mut self.token, w.token)?;
+        set(&mut self.nonce, w.nonce)
+    }
+
+    /// Writes the header as compact JSON into `out`, returning its length.
+    /// `total_size` is always written; `None` fields are left out.
+    pub fn emit(&self, out: &mut [u8]) -> Result<usize, HeaderError> {
+        let hex = self.md5.map(|d| d.to_hex());
+        let md5 = match &hex {
+            Some(h) => Some(core::str::from_utf8(h).map_err(|_| HeaderError::InvalidMd5)?),
+            None => None,
+        };
+        let w = WireOut {
+            op: self.op.as_deref(),
+            total_size: self.total_size,
+            md5,
+            filename: self.filename.as_deref(),
+            offset: self.offset,
+            status: self.status.as_deref(),
+            error: self.error.as_deref(),
+            exit_code: self.exit_code,
+            token: self.token.as_deref(),
+            nonce: self.nonce.as_deref(),
+            force: self.force,
+            mtime: self.mtime,
+            truncated: self.truncated,
+        };
+        serde_json_core::to_slice(&w, out)
+            .map_err(|_| HeaderError::BufferTooSmall { limit: out.len() })
+    }
+
+    /// True if `op` equals `word`.
+    pub fn is_op(&self, word: &str) -> bool {
+        self.op.as_deref() == Some(word)
+    }
+}
+
+/// Copies `s` into a bounded string, cutting at a char boundary if needed
+/// (for messages, where a shortened text beats an error).
+pub fn short_string<const N: usize>(s: &str) -> Option<String<N>> {
+    let mut out = String::new();
+    for c in s.chars() {
+        if out.push(c).is_err() {
+            break;
+        }
+    }
+    Some(out)
+}
+
+/// Unescapes `raw` into `slot`, reusing the slot's string.
+fn set<const N: usize>(
+    slot: &mut Option<String<N>>,
+    raw: Option<EscapedStr<'_>>,
+) -> Result<(), HeaderError> {
+    let Some(raw) = raw else {
+        *slot = None;
+        return Ok(());
+    };
+    let out = slot.get_or_insert_with(String::new);
+    out.clear();
+    unescape(raw.0, out)
+}
+
+/// JSON string unescaping into a bounded string. Unlike serde-json-core's
+/// own, it joins UTF-16 surrogate pairs (`\ud83d\ude00`), which Python
+/// writes for every character outside the BMP.
+fn unescape<const N: usize>(raw: &str, out: &mut String<N>) -> Result<(), HeaderError> {
+    let too_long = HeaderError::StringTooLong { limit: N };
+    let mut rest = raw;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]).map_err(|_| too_long)?;
+        let (c, after) = unescape_one(&rest[pos + 1..])?;
+        out.push(c).map_err(|_| too_long)?;
+        rest = after;
+    }
+    out.push_str(rest).map_err(|_| too_long)
+}
+
+/// Decodes the escape after a backslash; returns the char and the rest.
+fn unescape_one(s: &str) -> Result<(char, &str), HeaderError> {
+    let bad = HeaderError::InvalidField;
+    let mut chars = s.chars();
+    let c = match chars.next().ok_or(bad)? {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'u' => return unescape_u(chars.as_str()),
+        _ => return Err(bad),
+    };
+    Ok((c, chars.as_str()))
+}
+
+fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
+    let bad = HeaderError::InvalidField;
+    let hex4 = |s: &str| -> Result<u32, HeaderError> {
+        let h = s.get(..4).ok_or(bad)?;
+        u32::from_str_radix(h, 16).map_err(|_| bad)
+    };
+    let hi = hex4(s)?;
+    let rest = &s[4..];
+    if !(0xD800..0xDC00).contains(&hi) {
+        return Ok((char::from_u32(hi).ok_or(bad)?, rest));
+    }
+    let lo = rest.strip_prefix("\\u").map(hex4).ok_or(bad)??;
+    if !(0xDC00..0xE000).contains(&lo) {
+        return Err(bad);
+    }
+    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+    Ok((char::from_u32(c).ok_or(bad)?, &rest[6..]))
+}
+
+fn map_de_error(e: serde_json_core::de::Error) -> HeaderError {
+    use serde_json_core::de::Error as E;
+    match e {
+        E::EscapedStringIsTooLong => HeaderError::StringTooLong { limit: NAME_CAP },
+        E::InvalidType | E::InvalidNumber | E::CustomError | E::InvalidUnicodeCodePoint => {
+            HeaderError::InvalidField
+        }
+        _ => HeaderError::NotJson,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_headers() {
+        let h = Header::parse(
+            br#"{"filename": "a.txt", "total_size": 401, "md5": "12387459560yhsdjsncvnchfuuiokwjdndb"}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(h.filename.as_deref(), Some("a.txt"));
+        assert_eq!(h.total_size, 401);
+        assert!(h.md5_malformed && h.md5.is_none());
+
+        let h = Header::parse(
+            br#"{"lenth": 12, "md5": "d41d8cd98f00b204e9800998ecf8427e", "size(MB)": 0.0}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(h.total_size, 12);
+        assert_eq!(h.md5, Digest::from_hex(b"d41d8cd98f00b204e9800998ecf8427e"));
+
+        let h = Header::parse(
+            br#"{"file_name": "a.txt", "file_size": 7, "md5": null}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!((h.filename.as_deref(), h.total_size), (Some("a.txt"), 7));
+        assert_eq!(Header::parse(b"{}", true).unwrap(), Header::default());
+    }
+
+    #[test]
+    fn unescapes_strings() {
+        let h = Header::parse(br#"{"filename": "\u4f60\u597d \"q\".txt"}"#, true).unwrap();
+        assert_eq!(h.filename.as_deref(), Some("你好 \"q\".txt"));
+        // Python: json.dumps({"filename": "😀\\/\t"})
+        let h = Header::parse(br#"{"filename": "\ud83d\ude00\\\/\t"}"#, true).unwrap();
+        assert_eq!(h.filename.as_deref(), Some("😀\\/\t"));
+        for bad in [
+            r#"{"op": "\ud83d"}"#,
+            r#"{"op": "\x"}"#,
+            r#"{"op": "\u12"}"#,
+        ] {
+            assert_eq!(
+                Header::parse(bad.as_bytes(), true),
+                Err(HeaderError::InvalidField),
+                "{bad}"
+            );
+        }
+        let json = br#"{"op": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#;
+        assert_eq!(
+            Header::parse(json, true),
+            Err(HeaderError::StringTooLong { limit: WORD_CAP })
+        );
+    }
+
+    #[test]
+    fn rejects_bad_headers() {
+        assert_eq!(Header::parse(b"not json", true), Err(HeaderError::NotJson));
+        assert_eq!(
+            Header::parse(br#"{"total_size": -1}"#, true),
+            Err(HeaderError::InvalidField)
+        );
+        assert_eq!(
+            Header::parse(br#"{"md5": "xyz"}"#, true),
+            Err(HeaderError::InvalidMd5)
+        );
+        assert_eq!(
+            Header::parse(br#"{"total_size": 1} x"#, true),
+            Err(HeaderError::NotJson)
+        );
+    }
+
+    #[test]
+    fn emit_parse_round_trip() {
+        let mut h = Header::with_op("put");
+        h.total_size = u64::MAX;
+        h.md5 = Some(Digest::of(b"abc"));
+        h.filename = short_string("dir/\"名字\"\n.txt");
+        h.offset = Some(5);
+        h.exit_code = Some(-3);
+        h.force = Some(true);
+        let mut buf = [0u8; 512];
+        let n = h.emit(&mut buf).unwrap();
+        assert_eq!(Header::parse(&buf[..n], true).unwrap(), h);
+        assert!(matches!(
+            h.emit(&mut buf[..10]),
+            Err(HeaderError::BufferTooSmall { limit: 10 })
+        ));
+    }
+}
