@@ -149,9 +149,9 @@ def check_time(a):
     got = udp_request(a.udp_time, b"")
     check("udp strftime: empty datagram uses %Y-%m-%d %X",
           got is not None and host_tm_close(got, "%Y-%m-%d %X"), repr(got))
-    got = udp_request(a.udp_time, b"%d/%m/%Y %T %%")
-    check("udp strftime: %d/%m/%Y %T and a literal %",
-          got is not None and host_tm_close(got, "%d/%m/%Y %T %%"), repr(got))
+    got = udp_request(a.udp_time, b"%A %d %B %Y %j %T %%")
+    check("udp strftime: %A %d %B %Y %j %T and a literal %",
+          got is not None and host_tm_close(got, "%A %d %B %Y %j %T %%"), repr(got))
 
     with socket.create_connection((HOST, a.tcp_time), timeout=TIMEOUT) as s:
         s.settimeout(TIMEOUT)
