@@ -101,6 +101,10 @@ fn leak<T>(v: T) -> &'static mut T {
 
 impl Net {
     fn new() -> Net {
+        Net::with_sync_interval(600_000)
+    }
+
+    fn with_sync_interval(sync_interval_ms: u64) -> Net {
         let (a, b): (Queue, Queue) = Default::default();
         let mut app_dev = End {
             rx: a.clone(),
@@ -114,7 +118,7 @@ impl Net {
             prefix_len: 24,
             gateway: Some(PEER_IP),
             time_server: (TIME_SERVER_IP, 37),
-            sync_interval_ms: 600_000,
+            sync_interval_ms,
             random_seed: 7,
         };
         let storage: &'static mut Sockets<'static> = leak(EMPTY_SOCKETS);
@@ -350,6 +354,24 @@ fn sync_failure_is_reported_and_retried() {
     assert_eq!(n.app.unix_time(), None);
     n.sync();
     assert!(n.events.contains(&Event::Synced(SERVER_UNIX)));
+}
+
+#[test]
+fn clock_is_resynchronised_every_interval() {
+    let mut n = Net::with_sync_interval(5_000);
+    n.sync();
+    let first_sync_ms = n.ms.get();
+    // The server's clock jumps; the next periodic sync must follow it.
+    n.time_reply = rfc868(SERVER_UNIX + 3_600).to_vec();
+    n.run_until("second sync", |n| {
+        n.app.unix_time().is_some_and(|t| t >= SERVER_UNIX + 3_600)
+    });
+    let waited = n.ms.get() - first_sync_ms;
+    assert!(
+        (5_000..6_000).contains(&waited),
+        "resynced after {waited} ms"
+    );
+    assert!(n.events.contains(&Event::Synced(SERVER_UNIX + 3_600)));
 }
 
 #[test]
