@@ -6,3 +6,5 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod client;
+pub mod serve;
