@@ -181,3 +181,6 @@ mod tests {
         assert!(open.allowed("::1".parse().unwrap()));
     }
 }
+
+#[cfg(test)]
+mod loopback_tests;
