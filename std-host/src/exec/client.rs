@@ -17,10 +17,10 @@ use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::codec::length::{LengthDecoder, LengthEvent};
 use wirekit_core::service::exec::ack::{parse_size_text, CLIENT_ACK};
 use wirekit_core::service::exec::native::{ClientMsg, ServerMsg, MAX_CHUNK};
-use wirekit_core::service::exec::{auth, check_command, MAX_NATIVE_COMMAND, MAX_TEXT_COMMAND};
+use wirekit_core::service::exec::{
+    auth, check_command, EXIT_REFUSED, MAX_NATIVE_COMMAND, MAX_TEXT_COMMAND,
+};
 use wirekit_core::wire::{emit_frame_header, Header};
-
-use super::server::EXIT_REFUSED;
 
 /// Largest reply a seed dialect client accepts (the `i` length's range).
 const MAX_SEED_REPLY: u64 = i32::MAX as u64;

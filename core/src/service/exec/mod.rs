@@ -44,6 +44,10 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// `timeout(1)` does).
 pub const EXIT_TIMEOUT: i32 = 124;
 
+/// Exit code reported when wirekit refused or could not run a command
+/// (as ssh reports its own errors).
+pub const EXIT_REFUSED: i32 = 255;
+
 /// How a connection on the `exec` listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
