@@ -93,7 +93,9 @@ fn assert_not_sticky(out: &str) {
         .join("\n");
     assert!(out.contains("hello"), "{out:.300}");
     assert_eq!(out.matches('x').count(), 100_000, "{out:.300}");
-    let xs = out.find(&"x".repeat(100_000)).expect("the x's arrive in one run");
+    let xs = out
+        .find(&"x".repeat(100_000))
+        .expect("the x's arrive in one run");
     let second = out.rfind("second").expect("second command answered");
     assert!(second > xs + 100_000, "second reply after the 100 KB");
 }
@@ -133,7 +135,16 @@ fn wirekit_client_against_seed_servers() {
         assert_not_sticky(&stdout_of(cmd, &script()));
     }
     let py = PyServer::start("seed001_exec_json_server.py");
-    let cmd = wirekit(&["exec", &py.addr(), "--dialect", "exec", "--", "echo", "one", "two"]);
+    let cmd = wirekit(&[
+        "exec",
+        &py.addr(),
+        "--dialect",
+        "exec",
+        "--",
+        "echo",
+        "one",
+        "two",
+    ]);
     assert_eq!(stdout_of(cmd, b""), "one two\n");
 }
 
@@ -189,7 +200,11 @@ fn assert_no_process_with(marker: &str) {
     while !processes_with(marker).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(processes_with(marker), Vec::<String>::new(), "orphans left running");
+    assert_eq!(
+        processes_with(marker),
+        Vec::<String>::new(),
+        "orphans left running"
+    );
 }
 
 #[test]
@@ -205,12 +220,21 @@ fn timeout_kills_the_whole_process_group() {
     assert_eq!(out.status.code(), Some(124));
     assert_eq!(out.stdout, b"started\n");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("timed out after 1 s; process group killed"), "{err}");
+    assert!(
+        err.contains("timed out after 1 s; process group killed"),
+        "{err}"
+    );
     assert_no_process_with("sleep 317");
     // A seed client sees the marker too.
     let port = s.addr("exec-len", "tcp").port().to_string();
-    let out = stdout_of(python("seed001_exec_len_client.py", &["127.0.0.1", &port]), b"sleep 3173\n");
-    assert!(out.contains("[wirekit: command timed out after 1 s"), "{out}");
+    let out = stdout_of(
+        python("seed001_exec_len_client.py", &["127.0.0.1", &port]),
+        b"sleep 3173\n",
+    );
+    assert!(
+        out.contains("[wirekit: command timed out after 1 s"),
+        "{out}"
+    );
     assert_no_process_with("sleep 3173");
 }
 
@@ -221,9 +245,15 @@ fn output_cap_truncates_with_a_marker() {
     assert_eq!(out.status.code(), Some(137));
     assert_eq!(out.stdout.len(), 5000);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("[wirekit: output truncated at 5000 bytes"), "{err}");
+    assert!(
+        err.contains("[wirekit: output truncated at 5000 bytes"),
+        "{err}"
+    );
     let port = s.addr("exec", "tcp").port().to_string();
-    let out = stdout_of(python("seed001_exec_json_client.py", &["127.0.0.1", &port]), b"yes\necho fine\n");
+    let out = stdout_of(
+        python("seed001_exec_json_client.py", &["127.0.0.1", &port]),
+        b"yes\necho fine\n",
+    );
     assert!(out.contains("'truncated': True"), "{out:.300}");
     assert!(out.contains("output truncated at 5000 bytes"), "{out:.300}");
     assert!(out.trim_end().ends_with("fine"), "{out:.300}");
@@ -241,24 +271,46 @@ fn token_is_required_and_checked() {
     let good = token_file(&dir, "good", "0123456789abcdef-secret\n");
     let bad = token_file(&dir, "bad", "0123456789abcdef-wrong");
     let s = Server::start(
-        &["serve", "--listen", "exec=127.0.0.1:0", "--exec-token-file", &good],
+        &[
+            "serve",
+            "--listen",
+            "exec=127.0.0.1:0",
+            "--exec-token-file",
+            &good,
+        ],
         1,
     );
     let a = addr(&s, "exec");
     let out = run_with_timeout(wirekit(&["exec", &a, "--", "echo", "hi"]), b"", T);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("requires a token"));
-    let out = run_with_timeout(wirekit(&["exec", &a, "--token-file", &bad, "--", "echo", "hi"]), b"", T);
+    let out = run_with_timeout(
+        wirekit(&["exec", &a, "--token-file", &bad, "--", "echo", "hi"]),
+        b"",
+        T,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("authentication failed"));
     // The seeds' clients cannot authenticate: they get a readable refusal.
     let port = s.addr("exec", "tcp").port().to_string();
-    let out = stdout_of(python("seed001_exec_json_client.py", &["127.0.0.1", &port]), b"echo hi\n");
+    let out = stdout_of(
+        python("seed001_exec_json_client.py", &["127.0.0.1", &port]),
+        b"echo hi\n",
+    );
     assert!(out.contains("authentication required"), "{out}");
     assert!(!out.contains("\nhi\n"), "{out}");
     // And the server still serves the right token.
-    let out = run_with_timeout(wirekit(&["exec", &a, "--token-file", &good, "--", "echo", "hi"]), b"", T);
-    assert_eq!(out.stdout, b"hi\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_with_timeout(
+        wirekit(&["exec", &a, "--token-file", &good, "--", "echo", "hi"]),
+        b"",
+        T,
+    );
+    assert_eq!(
+        out.stdout,
+        b"hi\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success());
 }
 
@@ -279,11 +331,18 @@ fn insecure_refuses_non_loopback_and_nothing_starts_without_a_mode() {
 #[test]
 fn clients_outside_the_allow_list_are_refused() {
     let s = serve(&["--exec-insecure", "--exec-allow", "10.0.0.0/8"]);
-    let out = run_with_timeout(wirekit(&["exec", &addr(&s, "exec"), "--", "echo", "hi"]), b"", T);
+    let out = run_with_timeout(
+        wirekit(&["exec", &addr(&s, "exec"), "--", "echo", "hi"]),
+        b"",
+        T,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not allowed"));
     let port = s.addr("exec-ack", "tcp").port().to_string();
-    let out = stdout_of(python("seed004_exec_ack_client.py", &["127.0.0.1", &port]), b"echo hi\n");
+    let out = stdout_of(
+        python("seed004_exec_ack_client.py", &["127.0.0.1", &port]),
+        b"echo hi\n",
+    );
     assert!(out.contains("not allowed"), "{out}");
     let logged = s.stderr_lines().join("\n");
     assert!(logged.contains("refused"), "{logged}");
@@ -315,6 +374,10 @@ fn server_survives_a_client_leaving_mid_output() {
         drop(c);
     }
     assert_no_process_with("5150515051505150");
-    let out = run_with_timeout(wirekit(&["exec", &addr(&s, "exec"), "--", "echo", "still", "here"]), b"", T);
+    let out = run_with_timeout(
+        wirekit(&["exec", &addr(&s, "exec"), "--", "echo", "still", "here"]),
+        b"",
+        T,
+    );
     assert_eq!(out.stdout, b"still here\n");
 }
