@@ -17,11 +17,16 @@ mod native;
 mod text;
 
 use tokio::io::AsyncReadExt as _;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use wirekit_core::service::exec::{detect, Dialect};
 
 use super::ExecService;
 use text::{TextConn, TextDialect};
+
+/// A connection's byte stream (a `TcpStream`, or the serve framework's
+/// activity-tracking wrapper around one).
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Which exec listener a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +42,7 @@ pub enum Flavor {
 /// Serves one connection until the client closes it or breaks the rules.
 pub async fn handle(
     flavor: Flavor,
-    mut stream: TcpStream,
+    mut stream: impl Io,
     peer: SocketAddr,
     svc: Arc<ExecService>,
 ) -> anyhow::Result<()> {

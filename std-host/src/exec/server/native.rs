@@ -6,22 +6,22 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tracing::{info, warn};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::service::exec::native::{ClientMsg, ServerMsg};
 use wirekit_core::service::exec::{auth, check_command, MAX_NATIVE_COMMAND};
 use wirekit_core::wire::{emit_frame_header, Header};
 
+use super::Io;
 use crate::exec::run::{run, RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
 
 /// Writes native frames as the command produces output.
-struct FrameSink<'a> {
-    stream: &'a mut TcpStream,
+struct FrameSink<'a, S> {
+    stream: &'a mut S,
 }
 
-impl Sink for FrameSink<'_> {
+impl<S: Io> Sink for FrameSink<'_, S> {
     async fn chunk(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
         let len = data.len() as u64;
         let msg = match stream {
@@ -37,7 +37,7 @@ impl Sink for FrameSink<'_> {
     }
 }
 
-async fn send(stream: &mut TcpStream, msg: ServerMsg<'_>) -> anyhow::Result<()> {
+async fn send(stream: &mut impl Io, msg: ServerMsg<'_>) -> anyhow::Result<()> {
     let mut frame = [0u8; 512];
     let n = emit_frame_header(&msg.header(), &mut frame).map_err(|e| anyhow::anyhow!("{e}"))?;
     stream.write_all(&frame[..n]).await?;
@@ -45,7 +45,7 @@ async fn send(stream: &mut TcpStream, msg: ServerMsg<'_>) -> anyhow::Result<()> 
 }
 
 /// Sends a final error and ends the connection.
-async fn refuse_native(stream: &mut TcpStream, msg: &str) -> anyhow::Result<()> {
+async fn refuse_native(stream: &mut impl Io, msg: &str) -> anyhow::Result<()> {
     send(stream, ServerMsg::Error(msg)).await?;
     stream.shutdown().await?;
     Ok(())
@@ -55,7 +55,7 @@ type Decoder = FrameDecoder<1024>;
 
 /// Reads the next whole client frame; `None` at a clean EOF.
 async fn next_frame(
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
     dec: &mut Decoder,
     pending: &mut Vec<u8>,
 ) -> anyhow::Result<Option<(Header, Vec<u8>)>> {
@@ -93,8 +93,8 @@ async fn next_frame(
 }
 
 /// Where a native session stands.
-struct Session {
-    stream: TcpStream,
+struct Session<S> {
+    stream: S,
     peer: SocketAddr,
     svc: Arc<ExecService>,
     authed: bool,
@@ -103,7 +103,7 @@ struct Session {
 }
 
 pub(super) async fn serve(
-    mut stream: TcpStream,
+    mut stream: impl Io,
     peer: SocketAddr,
     svc: Arc<ExecService>,
     mut pending: Vec<u8>,
@@ -147,7 +147,7 @@ pub(super) async fn serve(
     }
 }
 
-impl Session {
+impl<S: Io> Session<S> {
     /// Handles one client message; false when the connection must end
     /// (after a refusal was sent).
     async fn on_message(&mut self, msg: ClientMsg<'_>, body: &[u8]) -> anyhow::Result<bool> {
@@ -190,7 +190,7 @@ impl Session {
 }
 
 async fn native_exec(
-    stream: &mut TcpStream,
+    stream: &mut impl Io,
     peer: SocketAddr,
     svc: &ExecService,
     cmd: &[u8],

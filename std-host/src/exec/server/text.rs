@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 
 use anyhow::bail;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tracing::{info, warn};
 use wirekit_core::service::exec::ack::{AckEvent, AckServer};
 use wirekit_core::service::exec::{
@@ -14,6 +13,7 @@ use wirekit_core::service::exec::{
 };
 use wirekit_core::wire::{emit_frame_header, emit_prefix, Digest};
 
+use super::Io;
 use crate::exec::run::{run, RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
 
@@ -25,8 +25,8 @@ pub(super) enum TextDialect {
     Ack,
 }
 
-pub(super) struct TextConn {
-    stream: TcpStream,
+pub(super) struct TextConn<S> {
+    stream: S,
     dialect: TextDialect,
     ack: AckServer,
     /// Bytes read but not yet used.
@@ -52,7 +52,7 @@ impl Sink for Collect {
 }
 
 pub(super) async fn serve(
-    conn: &mut TextConn,
+    conn: &mut TextConn<impl Io>,
     peer: SocketAddr,
     svc: &ExecService,
 ) -> anyhow::Result<()> {
@@ -107,8 +107,8 @@ pub(super) async fn serve(
     Ok(())
 }
 
-impl TextConn {
-    pub(super) fn new(stream: TcpStream, dialect: TextDialect, first_read: Vec<u8>) -> Self {
+impl<S: Io> TextConn<S> {
+    pub(super) fn new(stream: S, dialect: TextDialect, first_read: Vec<u8>) -> Self {
         TextConn {
             stream,
             dialect,
