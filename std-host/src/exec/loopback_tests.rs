@@ -24,7 +24,7 @@ async fn start(flavor: Flavor, opts: &[&str]) -> SocketAddr {
     let args = T::try_parse_from(std::iter::once("t").chain(opts.iter().copied()))
         .unwrap()
         .exec;
-    let svc = Arc::new(ExecService::new(&args, &[addr]).unwrap());
+    let svc = Arc::new(ExecService::new(&args).unwrap());
     tokio::spawn(async move {
         loop {
             let (s, peer) = listener.accept().await.unwrap();

@@ -79,9 +79,8 @@ pub struct ExecService {
 }
 
 impl ExecService {
-    /// Checks the options against the addresses the exec services will
-    /// listen on, and reads the token file.
-    pub fn new(args: &ExecArgs, listen: &[SocketAddr]) -> anyhow::Result<ExecService> {
+    /// Checks the options and reads the token file.
+    pub fn new(args: &ExecArgs) -> anyhow::Result<ExecService> {
         let auth = match (&args.exec_token_file, args.exec_insecure) {
             (Some(path), _) => {
                 let bytes = std::fs::read(path)
@@ -90,12 +89,7 @@ impl ExecService {
                     .map_err(|e| anyhow::anyhow!("--exec-token-file {}: {e}", path.display()))?;
                 Auth::Token(token.into())
             }
-            (None, true) => {
-                if let Some(a) = listen.iter().find(|a| !a.ip().is_loopback()) {
-                    bail!("--exec-insecure refuses to listen on {a}: only loopback addresses (127.0.0.0/8, ::1) are allowed without a token");
-                }
-                Auth::Insecure
-            }
+            (None, true) => Auth::Insecure,
             (None, false) => bail!(
                 "the exec services run commands for their clients: give --exec-token-file PATH, or --exec-insecure to serve unauthenticated on loopback only"
             ),
@@ -114,6 +108,15 @@ impl ExecService {
             max_concurrent: args.exec_max_concurrent,
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
         })
+    }
+
+    /// Checks that an exec listener may bind `addr`: without a token, only
+    /// loopback addresses. Call before binding.
+    pub fn check_listen(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        if matches!(self.auth, Auth::Insecure) && !addr.ip().is_loopback() {
+            bail!("--exec-insecure refuses to listen on {addr}: only loopback addresses (127.0.0.0/8, ::1) are allowed without a token");
+        }
+        Ok(())
     }
 
     /// True if `ip` may use the service (`--exec-allow`).
@@ -157,27 +160,23 @@ mod tests {
     fn needs_a_token_or_insecure_on_loopback() {
         let lo: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
-        assert!(ExecService::new(&args(&[]), &[lo]).is_err());
-        assert!(ExecService::new(&args(&["--exec-insecure"]), &[lo]).is_ok());
-        let e = ExecService::new(&args(&["--exec-insecure"]), &[lo, any])
-            .err()
-            .unwrap();
+        assert!(ExecService::new(&args(&[])).is_err());
+        let svc = ExecService::new(&args(&["--exec-insecure"])).unwrap();
+        assert!(svc.check_listen(lo).is_ok());
+        assert!(svc.check_listen("[::1]:0".parse().unwrap()).is_ok());
+        let e = svc.check_listen(any).err().unwrap();
         assert!(e.to_string().contains("0.0.0.0"), "{e}");
         assert!(T::try_parse_from(["t", "--exec-insecure", "--exec-token-file", "x"]).is_err());
     }
 
     #[test]
     fn allow_list_matches_mapped_addresses() {
-        let lo: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let svc = ExecService::new(
-            &args(&["--exec-insecure", "--exec-allow", "10.0.0.0/8"]),
-            &[lo],
-        )
-        .unwrap();
+        let svc =
+            ExecService::new(&args(&["--exec-insecure", "--exec-allow", "10.0.0.0/8"])).unwrap();
         assert!(!svc.allowed("127.0.0.1".parse().unwrap()));
         assert!(svc.allowed("10.1.2.3".parse().unwrap()));
         assert!(svc.allowed("::ffff:10.1.2.3".parse().unwrap()));
-        let open = ExecService::new(&args(&["--exec-insecure"]), &[lo]).unwrap();
+        let open = ExecService::new(&args(&["--exec-insecure"])).unwrap();
         assert!(open.allowed("::1".parse().unwrap()));
     }
 }
