@@ -381,3 +381,38 @@ fn server_survives_a_client_leaving_mid_output() {
     );
     assert_eq!(out.stdout, b"still here\n");
 }
+
+#[test]
+fn native_output_streams_live() {
+    let s = serve(&["--exec-insecure"]);
+    let flag = temp_dir("exec-live").join("go");
+    // The command cannot finish before the test sees its first line and
+    // creates the flag: if output were held back until exit, this would
+    // never end (and the bounded read below fails the test).
+    let cmd = format!(
+        "echo first; while [ ! -e {0} ]; do sleep 0.05; done; echo second",
+        flag.display()
+    );
+    let mut child = wirekit(&["exec", &addr(&s, "exec"), "--", &cmd])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn wirekit exec");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line.clone());
+        line.clear();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let first = rx.recv_timeout(T);
+    std::fs::write(&flag, b"").expect("create flag");
+    let second = rx.recv_timeout(T);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(first.as_deref(), Ok("first\n"));
+    assert_eq!(second.as_deref(), Ok("second\n"));
+}
