@@ -7,3 +7,5 @@
 
 pub mod cli;
 pub mod exec;
+pub mod client;
+pub mod serve;

@@ -3,4 +3,5 @@
 
 pub mod echo;
 pub mod exec;
+pub mod rfc;
 pub mod time;
