@@ -6,6 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-pub mod exec;
 pub mod client;
+pub mod exec;
 pub mod serve;

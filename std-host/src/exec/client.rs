@@ -11,6 +11,8 @@
 use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
@@ -21,6 +23,12 @@ use wirekit_core::service::exec::{
     auth, check_command, EXIT_REFUSED, MAX_NATIVE_COMMAND, MAX_TEXT_COMMAND,
 };
 use wirekit_core::wire::{emit_frame_header, Header};
+
+use crate::client::resolve;
+
+/// How long connecting may take. Replies have no client-side timeout: the
+/// server bounds every command with its own.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest reply a seed dialect client accepts (the `i` length's range).
 const MAX_SEED_REPLY: u64 = i32::MAX as u64;
@@ -51,6 +59,18 @@ pub struct ClientArgs {
     pub dialect: ClientDialect,
 }
 
+/// Options of `wirekit exec`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    /// Server, dialect and token.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// The command, after `--`; words are joined with spaces and run by the
+    /// server's `sh -c`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub cmd: Vec<String>,
+}
+
 /// A connection to an exec server.
 pub struct Session {
     stream: TcpStream,
@@ -74,8 +94,9 @@ impl Session {
             }
             None => None,
         };
-        let stream = TcpStream::connect(&args.addr)
-            .with_context(|| format!("connecting to {}", args.addr))?;
+        let addr = resolve(&args.addr)?;
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .with_context(|| format!("connecting to {addr}"))?;
         let _ = stream.set_nodelay(true);
         let mut s = Session {
             stream,
@@ -278,6 +299,33 @@ impl Session {
         }
         Ok(0)
     }
+}
+
+/// The process exit code for a remote exit code (255 when out of range).
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
+}
+
+/// Reports a client failure as ssh does: one line and exit code 255, which
+/// a remote command's own codes rarely use.
+fn report(r: anyhow::Result<i32>) -> ExitCode {
+    match r {
+        Ok(code) => exit_code(code),
+        Err(e) => {
+            eprintln!("wirekit: error: {e:#}");
+            exit_code(EXIT_REFUSED)
+        }
+    }
+}
+
+/// Runs `wirekit exec`.
+pub fn run_exec(args: &ExecArgs) -> ExitCode {
+    report(exec(&args.client, &args.cmd))
+}
+
+/// Runs `wirekit shell`.
+pub fn run_shell(args: &ClientArgs) -> ExitCode {
+    report(shell(args))
 }
 
 /// `wirekit exec`: runs `cmd` (the words joined by spaces, as ssh does) and

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod run;
 pub mod server;
+pub mod service;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
