@@ -416,3 +416,42 @@ fn native_output_streams_live() {
     assert_eq!(first.as_deref(), Ok("first\n"));
     assert_eq!(second.as_deref(), Ok("second\n"));
 }
+
+#[test]
+fn shutdown_kills_running_commands_and_tells_the_client() {
+    let s = serve(&["--exec-insecure"]);
+    let mut client = wirekit(&["exec", &addr(&s, "exec"), "--", "sleep 3201 & sleep 3202"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wirekit exec");
+    let deadline = Instant::now() + T;
+    while processes_with("sleep 320").len() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!processes_with("sleep 320").is_empty(), "command started");
+    let kill = run_with_timeout(
+        {
+            let mut k = Command::new("kill");
+            k.args(["-TERM", &s.pid().to_string()]);
+            k
+        },
+        b"",
+        T,
+    );
+    assert!(kill.status.success());
+    let mut err = String::new();
+    client
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("client stderr");
+    let status = client.wait().expect("client exits");
+    assert_eq!(status.code(), Some(255));
+    assert!(
+        err.contains("server shutting down: command killed"),
+        "{err}"
+    );
+    assert_no_process_with("sleep 320");
+}

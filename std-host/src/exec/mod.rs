@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use ipnet::IpNet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
 use wirekit_core::service::exec::{auth, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_SECS};
 
 /// The `wirekit serve` options of the exec services.
@@ -77,6 +78,8 @@ pub struct ExecService {
     pub max_output: u64,
     max_concurrent: usize,
     running: Arc<Semaphore>,
+    /// Cancelled when the server shuts down: running commands are killed.
+    shutdown: CancellationToken,
 }
 
 impl ExecService {
@@ -108,7 +111,28 @@ impl ExecService {
             max_output: args.exec_max_output,
             max_concurrent: args.exec_max_concurrent,
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
+            shutdown: CancellationToken::new(),
         })
+    }
+
+    /// Kills running commands (and refuses new ones) once `token` is
+    /// cancelled.
+    pub fn with_shutdown(mut self, token: CancellationToken) -> Self {
+        self.shutdown = token;
+        self
+    }
+
+    /// Runs one command under this service's limits (see [`run::run`]).
+    /// Dropping the run future at shutdown kills the process group.
+    pub async fn run(
+        &self,
+        cmd: &[u8],
+        sink: &mut impl run::Sink,
+    ) -> Result<run::Outcome, run::RunError> {
+        tokio::select! {
+            r = run::run(cmd, self.timeout, self.max_output, sink) => r,
+            () = self.shutdown.cancelled() => Err(run::RunError::Shutdown),
+        }
     }
 
     /// Checks that an exec listener may bind `addr`: without a token, only

@@ -45,6 +45,8 @@ pub enum RunError {
     Spawn(std::io::Error),
     /// The sink failed (the client went away); the command was killed.
     Sink(std::io::Error),
+    /// The server is shutting down; the command was killed.
+    Shutdown,
 }
 
 /// How a run went.

@@ -25,7 +25,7 @@ fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
             return Ok(svc.clone());
         }
     }
-    let svc = Arc::new(ExecService::new(&l.args().exec)?);
+    let svc = Arc::new(ExecService::new(&l.args().exec)?.with_shutdown(l.shutdown()));
     *slot = Some((key, svc.clone()));
     Ok(svc)
 }
@@ -33,6 +33,16 @@ fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
 fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> anyhow::Result<()> {
     let svc = shared(l)?;
     svc.check_listen(addr)?;
+    if let Some(idle) = l.idle_timeout() {
+        if idle < svc.timeout {
+            // The idle timeout counts bytes moved: a command that prints
+            // nothing for that long loses its connection (and is killed).
+            tracing::warn!(
+                "--idle-timeout ({idle:?}) is shorter than --exec-timeout ({:?}): silent commands end at the idle timeout",
+                svc.timeout
+            );
+        }
+    }
     l.tcp(name, addr, move |conn: Conn, ctx: ConnCtx| {
         handle(flavor, conn, ctx.peer, svc.clone())
     })

@@ -12,8 +12,9 @@ use wirekit_core::service::exec::native::{ClientMsg, ServerMsg};
 use wirekit_core::service::exec::{auth, check_command, MAX_NATIVE_COMMAND};
 use wirekit_core::wire::{emit_frame_header, Header};
 
+use super::text::SHUTDOWN;
 use super::Io;
-use crate::exec::run::{run, RunError, Sink, Stream};
+use crate::exec::run::{RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
 
 /// Writes native frames as the command produces output.
@@ -206,7 +207,7 @@ async fn native_exec(
         }
     };
     info!(%peer, cmd = %String::from_utf8_lossy(cmd), "exec: running");
-    let outcome = run(cmd, svc.timeout, svc.max_output, &mut FrameSink { stream }).await;
+    let outcome = svc.run(cmd, &mut FrameSink { stream }).await;
     drop(permit);
     match outcome {
         Ok(o) => {
@@ -227,5 +228,9 @@ async fn native_exec(
             .await
         }
         Err(RunError::Sink(e)) => Err(anyhow::anyhow!("client gone mid-output: {e}")),
+        Err(RunError::Shutdown) => {
+            refuse_native(stream, SHUTDOWN).await?;
+            bail!("{SHUTDOWN}")
+        }
     }
 }

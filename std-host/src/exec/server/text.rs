@@ -14,7 +14,7 @@ use wirekit_core::service::exec::{
 use wirekit_core::wire::{emit_frame_header, emit_prefix, Digest};
 
 use super::Io;
-use crate::exec::run::{run, RunError, Sink, Stream};
+use crate::exec::run::{RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
 
 /// The seeds' framings of a reply.
@@ -50,6 +50,9 @@ impl Sink for Collect {
         Ok(())
     }
 }
+
+/// What a client whose command was killed by a server shutdown reads.
+pub(super) const SHUTDOWN: &str = "server shutting down: command killed";
 
 pub(super) async fn serve(
     conn: &mut TextConn<impl Io>,
@@ -89,7 +92,7 @@ pub(super) async fn serve(
         };
         info!(%peer, cmd = %String::from_utf8_lossy(&cmd), "exec: running");
         let mut sink = Collect::default();
-        let outcome = run(&cmd, svc.timeout, svc.max_output, &mut sink).await;
+        let outcome = svc.run(&cmd, &mut sink).await;
         drop(permit);
         match outcome {
             Ok(o) => {
@@ -97,6 +100,9 @@ pub(super) async fn serve(
                 body.extend_from_slice(&sink.err);
                 conn.reply(&body, o.ending.exit_code(), o.truncated, None)
                     .await?;
+            }
+            Err(RunError::Shutdown) => {
+                return conn.refuse(SHUTDOWN).await;
             }
             Err(RunError::Spawn(e) | RunError::Sink(e)) => {
                 conn.reply_error(&format!("cannot run the command: {e}"))
