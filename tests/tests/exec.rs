@@ -455,3 +455,17 @@ fn shutdown_kills_running_commands_and_tells_the_client() {
     );
     assert_no_process_with("sleep 320");
 }
+
+#[test]
+fn ack_dialect_keeps_a_command_sent_right_after_a_zero_size_ack() {
+    // Size 0: the seed client acks and sends the next command at once, so
+    // both may arrive in one read; the ack word is split off exactly.
+    let s = serve(&["--exec-insecure"]);
+    let port = s.addr("exec-ack", "tcp").port().to_string();
+    let cmds = b"true\ntrue\necho after\ntrue\necho last\n";
+    let out = stdout_of(
+        python("seed004_exec_ack_client.py", &["127.0.0.1", &port]),
+        cmds,
+    );
+    assert_eq!(out, "\n\nafter\n\n\nlast\n\n");
+}
