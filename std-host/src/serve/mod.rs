@@ -41,6 +41,10 @@ pub struct Args {
     /// Limits shared by all TCP services.
     #[command(flatten)]
     pub conn: ConnOpts,
+
+    /// Options of the exec services.
+    #[command(flatten, next_help_heading = "Exec services")]
+    pub exec: crate::exec::ExecArgs,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
