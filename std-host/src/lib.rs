@@ -8,4 +8,5 @@
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod exec;
 pub mod serve;

@@ -2,5 +2,6 @@
 //! and state machines, one module per service. No I/O happens here.
 
 pub mod echo;
+pub mod exec;
 pub mod rfc;
 pub mod time;

@@ -45,6 +45,10 @@ pub struct Args {
     /// Worker threads for the async runtime (0 = one per CPU core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    /// Options of the exec services.
+    #[command(flatten, next_help_heading = "Exec services")]
+    pub exec: crate::exec::ExecArgs,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
