@@ -5,4 +5,6 @@
 //! command line.
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod cli;
+pub mod talk;

@@ -1,0 +1,194 @@
+//! One chat connection on the server: a reader that turns the client's
+//! lines into room actions, and a writer that drains the client's queue to
+//! its socket, raced against being kicked and against server shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use wirekit_core::service::chat::{ChatDecoder, ChatEvent, DropReason, Input, Notice};
+
+use super::room::{Frame, Membership, Room};
+
+/// How long a leaving or stopping client gets to take what is queued for
+/// it before the connection is closed anyway.
+const DRAIN: Duration = Duration::from_secs(2);
+
+/// Why the reader stopped.
+enum ReadEnd {
+    /// `quit`.
+    Quit,
+    /// End of stream.
+    Eof,
+    /// The server is stopping.
+    Stopping,
+    /// The socket failed.
+    Failed,
+}
+
+/// Why the writer stopped.
+enum WriteEnd {
+    /// The queue was closed (the member left) and everything was written.
+    Drained,
+    /// The room dropped this client.
+    Kicked,
+    /// The socket failed.
+    Failed,
+}
+
+/// Serves one chat client until it leaves, fails, is dropped, or
+/// `shutdown` completes (then it is told the server is stopping).
+pub async fn serve_client<R, W>(
+    room: &Room,
+    reader: R,
+    writer: W,
+    peer: SocketAddr,
+    shutdown: impl Future<Output = ()>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let Membership { id, frames, kicked } = room.join(peer);
+    let write = write_loop(writer, frames, kicked);
+    let read = read_loop(room, id, reader, shutdown);
+    tokio::pin!(write, read);
+    tokio::select! {
+        end = &mut read => {
+            match end {
+                ReadEnd::Quit | ReadEnd::Eof => room.leave(id, None),
+                ReadEnd::Failed => room.leave(id, Some(DropReason::ReadFailed)),
+                ReadEnd::Stopping => {
+                    room.notify(id, Notice::Stopping);
+                    room.remove_quietly(id);
+                }
+            }
+            // The member is out of the room, so its queue is closed: let
+            // the writer send what is still queued, for a bounded time.
+            let _ = tokio::time::timeout(DRAIN, &mut write).await;
+        }
+        end = &mut write => match end {
+            WriteEnd::Failed => room.leave(id, Some(DropReason::WriteFailed)),
+            // Already removed by the room, which told the others.
+            WriteEnd::Kicked | WriteEnd::Drained => {}
+        },
+    }
+    tracing::debug!(%peer, id, "chat session ended");
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    room: &Room,
+    id: u64,
+    mut reader: R,
+    shutdown: impl Future<Output = ()>,
+) -> ReadEnd {
+    tokio::pin!(shutdown);
+    let mut dec = ChatDecoder::new(room.config().max_line);
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let n = tokio::select! {
+            () = &mut shutdown => return ReadEnd::Stopping,
+            r = reader.read(&mut buf) => match r {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(id, "chat read failed: {e}");
+                    return ReadEnd::Failed;
+                }
+            },
+        };
+        if n == 0 {
+            if let Some(input) = dec.finish() {
+                if act(room, id, input).is_some() {
+                    return ReadEnd::Quit;
+                }
+            }
+            return ReadEnd::Eof;
+        }
+        let mut input = &buf[..n];
+        loop {
+            let (used, ev) = dec.decode(input);
+            match ev {
+                None => break,
+                Some(ChatEvent::Input(line)) => {
+                    if act(room, id, line).is_some() {
+                        return ReadEnd::Quit;
+                    }
+                }
+                Some(ChatEvent::TooLong { limit }) => {
+                    room.notify(id, Notice::LineTooLong { limit })
+                }
+            }
+            input = &input[used..];
+            // One read can hold thousands of short lines; letting the
+            // writers run between lines keeps a burst from one sender from
+            // overflowing healthy clients' queues (only clients whose
+            // sockets are stalled should fill up).
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Carries out one input line; `Some(())` means the client quits.
+fn act(room: &Room, id: u64, input: Input<'_>) -> Option<()> {
+    match input {
+        Input::Quit => return Some(()),
+        Input::Blank => {}
+        Input::Say(line) => room.say(id, line),
+        Input::Nick(name) => room.rename(id, name),
+        Input::BadNick(e) => room.notify(id, Notice::BadNick(e)),
+        Input::Who => room.who(id),
+    }
+    None
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut frames: mpsc::Receiver<Frame>,
+    kicked: oneshot::Receiver<Frame>,
+) -> WriteEnd {
+    // The kick channel closes without a value when the member leaves
+    // normally; then only the queue matters (a finished oneshot must not be
+    // polled again).
+    let mut kicked = Some(kicked);
+    let end = loop {
+        let frame = tokio::select! {
+            biased;
+            k = until_kicked(&mut kicked) => break kick(&mut writer, k).await,
+            frame = frames.recv() => match frame {
+                Some(frame) => frame,
+                None => break WriteEnd::Drained,
+            },
+        };
+        // A stalled client blocks this write; the kick must still get
+        // through, so the write is raced against it.
+        tokio::select! {
+            biased;
+            k = until_kicked(&mut kicked) => break kick(&mut writer, k).await,
+            r = writer.write_all(&frame) => if r.is_err() {
+                break WriteEnd::Failed;
+            },
+        }
+    };
+    let _ = writer.shutdown().await;
+    end
+}
+
+/// Resolves with the farewell frame if the room kicks this member; never
+/// resolves otherwise.
+async fn until_kicked(kicked: &mut Option<oneshot::Receiver<Frame>>) -> Frame {
+    if let Some(rx) = kicked.as_mut() {
+        if let Ok(frame) = rx.await {
+            return frame;
+        }
+        *kicked = None;
+    }
+    std::future::pending().await
+}
+
+/// Best effort to tell a dropped client why: its socket is probably
+/// stalled (and may hold half a frame), so this gives up quickly.
+async fn kick<W: AsyncWrite + Unpin>(writer: &mut W, farewell: Frame) -> WriteEnd {
+    let _ = tokio::time::timeout(Duration::from_millis(100), writer.write_all(&farewell)).await;
+    WriteEnd::Kicked
+}
