@@ -1,6 +1,12 @@
 //! The `wirekit` command line: one subcommand per server or client.
+//!
+//! Adding a subcommand: a module with `pub struct Args` (clap::Args) and
+//! `pub fn run(Args) -> anyhow::Result<()>`, a variant in [`Command`], and
+//! an arm in [`Command::run`].
 
 use clap::{Parser, Subcommand};
+
+use crate::{chat, client, serve, talk};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -18,7 +24,31 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Run servers: `--listen SERVICE=ADDR`, or the default set on 127.0.0.1.
+    Serve(serve::Args),
+    /// Upper-echo client (TCP, or UDP with --udp).
+    Echo(client::echo::Args),
+    /// Client of the UDP strftime time server.
+    Time(client::time::Args),
+    /// Group chat client: stdin lines out, incoming lines printed as they come.
+    Chat(chat::client::ChatArgs),
+    /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
+    Talk(talk::TalkArgs),
+}
+
+impl Command {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Serve(a) => serve::run(a),
+            Command::Echo(a) => client::echo::run(a),
+            Command::Time(a) => client::time::run(a),
+            Command::Chat(a) => chat::client::main(a),
+            Command::Talk(a) => talk::main(a),
+        }
+    }
+}
 
 impl Cli {
     /// Sets up `tracing` output on stderr at the level asked for.
@@ -34,6 +64,7 @@ impl Cli {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
 }

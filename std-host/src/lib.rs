@@ -7,4 +7,6 @@
 
 pub mod chat;
 pub mod cli;
+pub mod client;
+pub mod serve;
 pub mod talk;

@@ -1,11 +1,20 @@
 //! The `wirekit` binary: parses the command line and hands over to the
 //! subcommand's module.
 
+use std::process::ExitCode;
+
 use clap::Parser;
 use wirekit_host::cli::Cli;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.init_tracing();
-    match cli.command {}
+    match cli.command.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: the error and its causes.
+            eprintln!("wirekit: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

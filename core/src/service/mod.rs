@@ -3,4 +3,5 @@
 
 pub mod chat;
 pub mod echo;
+pub mod rfc;
 pub mod time;

@@ -29,6 +29,18 @@ pub struct ChatArgs {
     pub name: Option<String>,
 }
 
+/// Entry point of the subcommand: runs [`run`] on a small runtime.
+pub fn main(args: ChatArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(run(args));
+    // The stdin thread may still be blocked in a read; it is not part of
+    // the runtime and ends with the process.
+    rt.shutdown_background();
+    result
+}
+
 /// Runs the chat client until `quit`, end of stdin, or the server closes.
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     if let Some(name) = &args.name {

@@ -11,19 +11,61 @@ pub mod client;
 pub mod room;
 pub mod session;
 
-use wirekit_core::strftime::Tm;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use wirekit_core::service::chat::MAX_LINE;
+
+use crate::serve::clock::local_now;
+use crate::serve::{Conn, ConnCtx, Launch};
+use room::{Room, RoomConfig};
 
 /// Default outgoing queue length per client, in frames. A frame is one
-/// broadcast line (at most ~1.2 KB, shared by all queues), so a stalled
-/// client costs at most this many pointers plus what the kernel buffers.
+/// broadcast line (at most ~1.2 KB, one allocation shared by all queues),
+/// so a stalled client pins at most this many frames plus what the kernel
+/// buffers for its socket.
 pub const DEFAULT_QUEUE: usize = 256;
 
-/// The local time, as the seed's `datetime.datetime.now()` shows it.
-pub fn local_now() -> Tm {
-    let now = jiff::Zoned::now();
-    let offset = now.offset().seconds();
-    let zone = now.time_zone().to_offset_info(now.timestamp());
-    Tm::from_unix(now.timestamp().as_second(), offset, zone.abbreviation())
+/// `wirekit serve` options of the chat service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatOpts {
+    /// chat: frames queued for one client before it is disconnected as too
+    /// slow.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_QUEUE,
+          value_parser = |s: &str| parse_in_range(s, 1_000_000))]
+    pub chat_queue: usize,
+
+    /// chat: longest line a client may send (bytes before the newline);
+    /// longer lines are refused with a notice.
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_LINE,
+          value_parser = |s: &str| parse_in_range(s, MAX_LINE))]
+    pub chat_max_line: usize,
+}
+
+fn parse_in_range(s: &str, max: usize) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a number from 1 to {max}")),
+    }
+}
+
+/// Starts the chat service on `addr` (registry entry `chat`).
+pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    let opts = &l.args().chat;
+    let config = RoomConfig {
+        queue: opts.chat_queue,
+        max_line: opts.chat_max_line,
+    };
+    let room = Arc::new(Room::new(config, local_now));
+    l.tcp("chat", addr, move |conn: Conn, ctx: ConnCtx| {
+        let room = room.clone();
+        async move {
+            let (rd, wr) = conn.into_split();
+            let stop = ctx.shutdown.cancelled_owned();
+            session::serve_client(&room, rd, wr, ctx.peer, stop).await;
+            Ok(())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use wirekit_core::service::chat::{ChatDecoder, ChatEvent, DropReason, Input, Not
 use super::room::{Frame, Membership, Room};
 
 /// How long a leaving or stopping client gets to take what is queued for
-/// it before the connection is closed anyway.
-const DRAIN: Duration = Duration::from_secs(2);
+/// it before the connection is closed anyway (less than the serve
+/// framework's default shutdown grace of 2 s).
+const DRAIN: Duration = Duration::from_secs(1);
 
 /// Why the reader stopped.
 enum ReadEnd {

@@ -10,9 +10,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-use super::local_now;
 use super::room::{Room, RoomConfig};
 use super::session::serve_client;
+use crate::serve::clock::local_now;
 
 /// Every wait in these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(20);
