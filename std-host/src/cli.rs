@@ -6,7 +6,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::{chat, client, serve, talk};
+use crate::{bench, chat, client, serve, talk};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -31,6 +31,8 @@ pub enum Command {
     Echo(client::echo::Args),
     /// Client of the UDP strftime time server.
     Time(client::time::Args),
+    /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
+    Bench(bench::Args),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
     Chat(chat::client::ChatArgs),
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
@@ -44,6 +46,7 @@ impl Command {
             Command::Serve(a) => serve::run(a),
             Command::Echo(a) => client::echo::run(a),
             Command::Time(a) => client::time::run(a),
+            Command::Bench(a) => bench::run(a),
             Command::Chat(a) => chat::client::main(a),
             Command::Talk(a) => talk::main(a),
         }

@@ -5,6 +5,7 @@
 //! command line.
 #![forbid(unsafe_code)]
 
+pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod client;

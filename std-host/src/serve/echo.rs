@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use wirekit_core::service::echo::{upper_in_place, MAX_UDP_PAYLOAD};
 
 use super::{Conn, ConnCtx, Launch};
@@ -41,30 +41,37 @@ pub(super) fn datagram(req: &[u8], out: &mut [u8], transform: fn(&mut [u8])) -> 
 /// Echoes a stream through `transform` until the client closes its side,
 /// then closes ours. On shutdown it stops reading, having written back
 /// everything it read.
+///
+/// The buffer exists only while data is flowing: it is dropped whenever
+/// the socket has nothing more to read, so thousands of quiet connections
+/// hold no buffers at all.
 pub(super) async fn stream(
     mut conn: Conn,
     ctx: ConnCtx,
     transform: fn(&mut [u8]),
 ) -> anyhow::Result<()> {
-    // Idle clients cost no buffer: allocate once the peer has sent
-    // something (or closed).
-    tokio::select! {
-        r = conn.readable() => r?,
-        _ = ctx.shutdown.cancelled() => return Ok(()),
-    }
-    let mut buf = vec![0u8; BUF];
-    let (mut rd, mut wr) = conn.split();
+    let mut buf: Option<Box<[u8]>> = None;
     loop {
-        let n = tokio::select! {
-            r = rd.read(&mut buf) => r?,
+        tokio::select! {
+            r = conn.readable() => r?,
             _ = ctx.shutdown.cancelled() => break,
-        };
-        if n == 0 {
-            break;
         }
-        transform(&mut buf[..n]);
-        wr.write_all(&buf[..n]).await?;
+        let b = buf.get_or_insert_with(|| vec![0u8; BUF].into_boxed_slice());
+        let n = match conn.get_ref().try_read(b) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                buf = None;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // try_read bypasses the tracked reader, so record the activity.
+        conn.activity().touch();
+        transform(&mut b[..n]);
+        // Not reading while this write waits is the backpressure.
+        conn.write_all(&b[..n]).await?;
     }
-    wr.shutdown().await?;
+    conn.shutdown().await?;
     Ok(())
 }
