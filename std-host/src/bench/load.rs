@@ -220,7 +220,7 @@ pub async fn idle(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Res
 }
 
 /// VmRSS of a process in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(super) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("no process {pid}"))?;
     status

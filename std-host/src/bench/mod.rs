@@ -6,6 +6,7 @@
 //! takes one of the machine's cores and leaves the rest to the server.
 //! Every run is bounded by `--secs`; every wait by `--timeout`.
 
+mod chat;
 mod load;
 mod stats;
 
@@ -73,6 +74,16 @@ pub enum Mode {
         #[arg(long)]
         pid: Option<u32>,
     },
+    /// Chat fan-out: CONNS clients join, one says numbered lines one at a
+    /// time; latency = until every client has read the line. Reports the
+    /// server's VmRSS (of --pid) once all have joined.
+    Chat {
+        #[command(flatten)]
+        common: Common,
+        /// Server process id whose VmRSS to report.
+        #[arg(long)]
+        pid: Option<u32>,
+    },
 }
 
 /// Runs `wirekit bench`.
@@ -98,6 +109,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Mode::Idle { common, pid } => {
                 let addr = resolve(&common.addr)?;
                 load::idle(addr, &common, pid).await
+            }
+            Mode::Chat { common, pid } => {
+                let addr = resolve(&common.addr)?;
+                chat::chat(addr, &common, pid).await
             }
         }
     })

@@ -161,18 +161,56 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 None => break WriteEnd::Drained,
             },
         };
+        let batch = batch(frame, &mut frames);
         // A stalled client blocks this write; the kick must still get
         // through, so the write is raced against it.
         tokio::select! {
             biased;
             k = until_kicked(&mut kicked) => break kick(&mut writer, k).await,
-            r = writer.write_all(&frame) => if r.is_err() {
+            r = writer.write_all(batch.bytes()) => if r.is_err() {
                 break WriteEnd::Failed;
             },
         }
     };
     let _ = writer.shutdown().await;
     end
+}
+
+/// Most bytes written in one go when several frames are waiting.
+const BATCH: usize = 32 * 1024;
+
+/// Joins the frames already waiting (up to [`BATCH`] bytes) so a client
+/// that fell behind during a burst (e.g. a thousand joins) catches up with
+/// one write instead of one per frame. A lone frame is written as is.
+fn batch(first: Frame, frames: &mut mpsc::Receiver<Frame>) -> Batch {
+    let Ok(second) = frames.try_recv() else {
+        return Batch::One(first);
+    };
+    let mut buf = Vec::with_capacity(BATCH.min(first.len() * 8));
+    buf.extend_from_slice(&first);
+    buf.extend_from_slice(&second);
+    while buf.len() < BATCH {
+        match frames.try_recv() {
+            Ok(f) => buf.extend_from_slice(&f),
+            Err(_) => break,
+        }
+    }
+    Batch::Many(buf)
+}
+
+/// What one write sends: a shared frame, or several copied together.
+enum Batch {
+    One(Frame),
+    Many(Vec<u8>),
+}
+
+impl Batch {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Batch::One(f) => f,
+            Batch::Many(v) => v,
+        }
+    }
 }
 
 /// Resolves with the farewell frame if the room kicks this member; never
