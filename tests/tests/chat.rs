@@ -292,3 +292,25 @@ fn chat_client_reports_bad_arguments() {
     );
     assert!(!out.status.success());
 }
+
+#[test]
+fn bench_chat_mode_runs() {
+    let (srv, addr) = serve_chat(&[]);
+    let pid = srv.pid().to_string();
+    let a = addr.to_string();
+    let args = [
+        "bench", "chat", &a, "-c", "20", "--secs", "0.3", "--pid", &pid,
+    ];
+    let out = run_with_timeout(wirekit(&args), b"", Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |key: &str| -> u64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+    };
+    assert!(field("ops") > 0, "{text}");
+    assert_eq!(field("errors"), 0, "{text}");
+    assert!(field("joined") > 0, "{text}");
+}

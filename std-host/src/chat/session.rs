@@ -86,7 +86,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
 ) -> ReadEnd {
     tokio::pin!(shutdown);
     let mut dec = ChatDecoder::new(room.config().max_line);
-    let mut buf = vec![0u8; 8192];
+    // Small on purpose: a thousand mostly quiet clients each hold one, and
+    // the decoder copes with any chunking.
+    let mut buf = vec![0u8; 2048];
     loop {
         let n = tokio::select! {
             () = &mut shutdown => return ReadEnd::Stopping,
