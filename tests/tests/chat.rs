@@ -314,3 +314,30 @@ fn bench_chat_mode_runs() {
     assert_eq!(field("errors"), 0, "{text}");
     assert!(field("joined") > 0, "{text}");
 }
+
+#[test]
+fn idle_timeout_close_still_leaves_the_room() {
+    let (_srv, addr) = serve_chat(&["--idle-timeout", "1"]);
+    let mut a = Raw::connect(addr);
+    a.until("joined (1 online)");
+    let b = Raw::connect(addr);
+    let b_addr = ip_port(b.local());
+    a.until("joined (2 online)");
+    // a keeps its own connection busy with /who (answered to a only);
+    // b moves no bytes and is closed by the framework's idle timeout.
+    let left = format!("{b_addr} left");
+    let mut seen = false;
+    for _ in 0..100 {
+        a.send(b"/who\n");
+        let f = a.frame().expect("a stays connected");
+        if f.body == format!("* {left}") {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen, "b's idle close was never announced");
+    a.send(b"/who\n");
+    assert!(a.until("online (").body.starts_with("* online (1): "));
+    drop(b);
+}

@@ -52,6 +52,9 @@ pub async fn serve_client<R, W>(
     W: AsyncWrite + Unpin,
 {
     let Membership { id, frames, kicked } = room.join(peer);
+    // The framework may drop this future (idle timeout, end of the
+    // shutdown grace): the seat still has to be given up.
+    let _seat = Seat { room, id };
     let write = write_loop(writer, frames, kicked);
     let read = read_loop(room, id, reader, shutdown);
     tokio::pin!(write, read);
@@ -76,6 +79,19 @@ pub async fn serve_client<R, W>(
         },
     }
     tracing::debug!(%peer, id, "chat session ended");
+}
+
+/// Leaves the room when the session ends, however it ends; a no-op when
+/// the session already left (or was dropped) with a reason.
+struct Seat<'a> {
+    room: &'a Room,
+    id: u64,
+}
+
+impl Drop for Seat<'_> {
+    fn drop(&mut self) {
+        self.room.leave(self.id, None);
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
