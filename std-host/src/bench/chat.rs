@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{timeout, Instant};
@@ -50,43 +51,8 @@ pub async fn chat(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Res
         all: Notify::new(),
     });
     let rss_before = pid.map(rss_kib).transpose()?;
-    // Dropping a write half would half-close it, which a chat server takes
-    // as leaving: every client keeps its own.
-    let mut writers = Vec::with_capacity(c.conns);
-    for i in 0..c.conns {
-        let s = timeout(c.timeout, TcpStream::connect(addr))
-            .await
-            .with_context(|| format!("connection {i} timed out"))?
-            .with_context(|| format!("connection {i} to {addr} failed"))?;
-        let _ = s.set_nodelay(true);
-        let (r, w) = s.into_split();
-        writers.push(w);
-        tokio::spawn(reader(BufReader::new(r), round.clone()));
-    }
+    let mut writers = join_all(addr, c, &round).await?;
     let sender = &mut writers[0];
-    // A server registers a client some time after accepting it, so the
-    // first line is repeated until every client has seen it (each reader
-    // counts it once).
-    let deadline = Instant::now() + c.timeout * 4;
-    loop {
-        let joined = round.all.notified();
-        tokio::pin!(joined);
-        joined.as_mut().enable();
-        if round.joined.load(Ordering::Acquire) == c.conns {
-            break;
-        }
-        sender.write_all(b"bench join\n").await?;
-        let wait = std::time::Duration::from_millis(500);
-        if timeout(wait, joined).await.is_ok() {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} of {} clients joined in time",
-            round.joined.load(Ordering::Acquire),
-            c.conns
-        );
-    }
     let rss_joined = pid.map(rss_kib).transpose()?;
     let mut stats = Stats::default();
     let start = Instant::now();
@@ -116,6 +82,52 @@ pub async fn chat(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Res
         kib(rss_after)
     );
     Ok(())
+}
+
+/// Connects `c.conns` clients with a reader each and returns their write
+/// halves once every client has seen a first line from client 0.
+async fn join_all(
+    addr: SocketAddr,
+    c: &Common,
+    round: &Arc<Round>,
+) -> anyhow::Result<Vec<OwnedWriteHalf>> {
+    // Dropping a write half would half-close it, which a chat server takes
+    // as leaving: every client keeps its own.
+    let mut writers = Vec::with_capacity(c.conns);
+    for i in 0..c.conns {
+        let s = timeout(c.timeout, TcpStream::connect(addr))
+            .await
+            .with_context(|| format!("connection {i} timed out"))?
+            .with_context(|| format!("connection {i} to {addr} failed"))?;
+        let _ = s.set_nodelay(true);
+        let (r, w) = s.into_split();
+        writers.push(w);
+        tokio::spawn(reader(BufReader::new(r), round.clone()));
+    }
+    // A server registers a client some time after accepting it, so the
+    // first line is repeated until every client has seen it (each reader
+    // counts it once).
+    let deadline = Instant::now() + c.timeout * 4;
+    loop {
+        let joined = round.all.notified();
+        tokio::pin!(joined);
+        joined.as_mut().enable();
+        if round.joined.load(Ordering::Acquire) == c.conns {
+            break;
+        }
+        writers[0].write_all(b"bench join\n").await?;
+        let wait = std::time::Duration::from_millis(500);
+        if timeout(wait, joined).await.is_ok() {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {} clients joined in time",
+            round.joined.load(Ordering::Acquire),
+            c.conns
+        );
+    }
+    Ok(writers)
 }
 
 /// Reads one client's lines, counting the ones the sender waits for. The
