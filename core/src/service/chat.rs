@@ -259,6 +259,15 @@ pub enum Notice<'a> {
     Left(Sender<'a>),
     /// Someone was disconnected by the server.
     Dropped(Sender<'a>, DropReason),
+    /// Many were disconnected at once; one line instead of one each, so
+    /// a mass drop does not add a storm of notices to the one that caused
+    /// it.
+    ManyDropped {
+        /// How many.
+        count: usize,
+        /// Why.
+        why: DropReason,
+    },
     /// To the dropped client itself, if it can still be told.
     YouAreDropped(DropReason),
     /// Someone took a nickname.
@@ -287,6 +296,9 @@ impl fmt::Display for Notice<'_> {
             Self::Joined { who, online } => write!(f, "{who} joined ({online} online)"),
             Self::Left(who) => write!(f, "{who} left"),
             Self::Dropped(who, why) => write!(f, "{who} was disconnected: {why}"),
+            Self::ManyDropped { count, why } => {
+                write!(f, "{count} clients were disconnected: {why}")
+            }
             Self::YouAreDropped(why) => write!(f, "you are disconnected: {why}"),
             Self::Renamed { from, to } => write!(f, "{from} is now {to}"),
             Self::NickTaken(name) => write!(f, "nickname {name} is already in use"),

@@ -19,6 +19,10 @@ use wirekit_core::service::chat::{
 };
 use wirekit_core::strftime::Tm;
 
+/// Above this many clients dropped in one delivery, the others get one
+/// summary notice instead of one notice each.
+const MAX_DROP_NOTICES: usize = 8;
+
 /// One formatted frame, shared by every queue it is in.
 pub type Frame = Arc<[u8]>;
 
@@ -242,10 +246,19 @@ impl Room {
     }
 
     fn broadcast_notice(&self, notice: Notice<'_>) {
+        if let Some(frame) = self.notice_frame(notice) {
+            self.deliver(frame);
+        }
+    }
+
+    fn notice_frame(&self, notice: Notice<'_>) -> Option<Frame> {
         let mut buf = [0u8; MAX_MESSAGE];
         match write_notice(&mut buf, &(self.clock)(), notice) {
-            Ok(n) => self.deliver(Frame::from(&buf[..n])),
-            Err(e) => tracing::warn!("notice not sent: {e}"),
+            Ok(n) => Some(Frame::from(&buf[..n])),
+            Err(e) => {
+                tracing::warn!("notice not sent: {e}");
+                None
+            }
         }
     }
 
@@ -285,7 +298,16 @@ impl Room {
                     .collect();
                 full.iter().filter_map(|id| members.remove(id)).collect()
             };
-            pending.extend(slow.into_iter().filter_map(|m| self.kick(m)));
+            if slow.len() > MAX_DROP_NOTICES {
+                let count = slow.len();
+                for m in slow {
+                    let _ = self.kick(m);
+                }
+                let why = DropReason::SlowReader;
+                pending.extend(self.notice_frame(Notice::ManyDropped { count, why }));
+            } else {
+                pending.extend(slow.into_iter().filter_map(|m| self.kick(m)));
+            }
         }
     }
 

@@ -231,3 +231,36 @@ async fn shutdown_tells_everyone() {
         assert!(end.is_none(), "connection closed after the notice");
     }
 }
+
+#[test]
+fn a_mass_drop_is_one_summary_notice() {
+    let room = Room::new(
+        RoomConfig {
+            queue: 20,
+            max_line: 100,
+        },
+        local_now,
+    );
+    let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let mut watcher = room.join(addr(1));
+    let mut stalled: Vec<_> = (0..10).map(|i| room.join(addr(100 + i))).collect();
+    // Empty every queue, then fill the stalled ones without reading them.
+    for m in std::iter::once(&mut watcher).chain(stalled.iter_mut()) {
+        while m.frames.try_recv().is_ok() {}
+    }
+    let mut seen = Vec::new();
+    for _ in 0..21 {
+        room.say(watcher.id, b"fill");
+        while let Ok(f) = watcher.frames.try_recv() {
+            seen.push(String::from_utf8_lossy(&f).into_owned());
+        }
+    }
+    assert_eq!(room.len(), 1);
+    let notices: Vec<_> = seen.iter().filter(|f| f.contains("disconnected")).collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("* 10 clients were disconnected: too slow"));
+    for m in &mut stalled {
+        let farewell = m.kicked.try_recv().expect("kicked with a farewell");
+        assert!(String::from_utf8_lossy(&farewell).contains("you are disconnected"));
+    }
+}
