@@ -341,3 +341,14 @@ fn idle_timeout_close_still_leaves_the_room() {
     assert!(a.until("online (").body.starts_with("* online (1): "));
     drop(b);
 }
+
+#[test]
+fn ipv6_peers_are_shown_like_the_seed_shows_them() {
+    let srv = Server::start(&["serve", "--listen", "chat=[::1]:0"], 1);
+    let addr = srv.addr("chat", "tcp");
+    let mut a = Raw::connect(addr);
+    a.send(b"over v6\n");
+    let f = a.until("over v6");
+    // Python's "{}:{}".format(*addr) on an IPv6 address: no brackets.
+    assert_eq!(sender_of(&f.head), format!("::1:{}", a.local().port()));
+}
