@@ -28,6 +28,14 @@ use crate::chat::client::stdin_lines;
 
 /// Arguments of `wirekit talk`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "\
+Input lines:
+  NAME: text    send text to contact NAME
+  /to NAME      plain lines go to NAME (a contact or IP:PORT)
+  text          to the chosen contact, else reply to the last sender
+  /contacts     list the contact book
+  quit          exit
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.")]
 pub struct TalkArgs {
     /// Local UDP address to receive on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
