@@ -1,12 +1,15 @@
 //! The `wirekit` command line: one subcommand per server or client.
 //!
 //! Adding a subcommand: a module with `pub struct Args` (clap::Args) and
-//! `pub fn run(Args) -> anyhow::Result<()>`, a variant in [`Command`], and
+//! `pub fn run(Args) -> anyhow::Result<()>` (or returning an exit code, as
+//! `exec` does), a variant in [`Command`], and
 //! an arm in [`Command::run`].
 
 use clap::{Parser, Subcommand};
 
-use crate::{bench, chat, client, serve, talk};
+use std::process::ExitCode;
+
+use crate::{bench, chat, client, exec, serve, talk};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -31,6 +34,10 @@ pub enum Command {
     Echo(client::echo::Args),
     /// Client of the UDP strftime time server.
     Time(client::time::Args),
+    /// Run one command on an exec server; exits with its exit code.
+    Exec(exec::client::ExecArgs),
+    /// The seeds' interactive remote shell (`>>> `), over an exec server.
+    Shell(exec::client::ClientArgs),
     /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
     Bench(bench::Args),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
@@ -40,15 +47,19 @@ pub enum Command {
 }
 
 impl Command {
-    /// Runs the chosen subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
+    /// Runs the chosen subcommand; the exit code is the subcommand's (the
+    /// remote command's, for `exec`), or failure for an `Err`.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match self {
-            Command::Serve(a) => serve::run(a),
-            Command::Echo(a) => client::echo::run(a),
-            Command::Time(a) => client::time::run(a),
-            Command::Bench(a) => bench::run(a),
-            Command::Chat(a) => chat::client::main(a),
-            Command::Talk(a) => talk::main(a),
+            Command::Serve(a) => done(serve::run(a)),
+            Command::Echo(a) => done(client::echo::run(a)),
+            Command::Time(a) => done(client::time::run(a)),
+            Command::Exec(a) => Ok(exec::client::run_exec(&a)),
+            Command::Shell(a) => Ok(exec::client::run_shell(&a)),
+            Command::Bench(a) => done(bench::run(a)),
+            Command::Chat(a) => done(chat::client::main(a)),
+            Command::Talk(a) => done(talk::main(a)),
         }
     }
 }

@@ -9,5 +9,6 @@ pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod client;
+pub mod exec;
 pub mod serve;
 pub mod talk;

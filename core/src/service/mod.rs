@@ -3,5 +3,6 @@
 
 pub mod chat;
 pub mod echo;
+pub mod exec;
 pub mod rfc;
 pub mod time;

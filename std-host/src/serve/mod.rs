@@ -42,6 +42,10 @@ pub struct Args {
     #[command(flatten)]
     pub conn: ConnOpts,
 
+    /// Options of the exec services.
+    #[command(flatten, next_help_heading = "Exec services")]
+    pub exec: crate::exec::ExecArgs,
+
     /// Chat service options.
     #[command(flatten)]
     pub chat: crate::chat::ChatOpts,

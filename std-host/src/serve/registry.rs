@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::{echo, rfc, time, Launch, ListenSpec};
+use crate::exec::service as exec;
 
 /// A service `wirekit serve --listen NAME=ADDR` can run.
 #[derive(Debug)]
@@ -60,6 +61,21 @@ pub static SERVICES: &[Service] = &[
         start: rfc::start_rfc868,
     },
     Service {
+        name: "exec",
+        default: None,
+        start: exec::start_exec,
+    },
+    Service {
+        name: "exec-len",
+        default: None,
+        start: exec::start_len,
+    },
+    Service {
+        name: "exec-ack",
+        default: None,
+        start: exec::start_ack,
+    },
+    Service {
         name: "chat",
         default: Some("127.0.0.1:9999"),
         start: crate::chat::start,
@@ -77,6 +93,10 @@ Services (default address in brackets; * = in the default set):
   chargen     RFC 864 character generator, TCP and UDP
   daytime     RFC 867 daytime, TCP and UDP
   rfc868      RFC 868 time (32-bit seconds since 1900), TCP and UDP
+  exec        remote commands: native protocol + seeds' JSON header
+  exec-len    remote commands, seeds' 4-byte length reply
+  exec-ack    remote commands, seed 004's size / ack / output
+              (exec*: need --exec-token-file or --exec-insecure)
   chat        group chat, seed 003 line format, /nick /who     * [127.0.0.1:9999]";
 
 /// Looks a service up by name.
