@@ -38,7 +38,22 @@ impl Window {
     }
 }
 
-async fn collect(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
+/// Waits for the tasks while sampling the server's CPU time at the start
+/// and end of the measurement window.
+async fn collect(c: &Common, w: Window, tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
+    let cpu = async {
+        tokio::time::sleep_until(w.start).await;
+        let a = c.pid.and_then(|p| cpu_ticks(p).ok());
+        tokio::time::sleep_until(w.end).await;
+        let b = c.pid.and_then(|p| cpu_ticks(p).ok());
+        a.zip(b).map(|(a, b)| b.saturating_sub(a))
+    };
+    let (server_ticks, mut total) = tokio::join!(cpu, join_all(tasks));
+    total.server_cpu_ticks = server_ticks;
+    total
+}
+
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
     let mut total = Stats::default();
     for t in tasks {
         match t.await {
@@ -51,17 +66,23 @@ async fn collect(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
 
 /// TCP echo round trips of `size` bytes on `c.conns` connections.
 pub async fn echo(addr: SocketAddr, c: &Common, size: usize) -> anyhow::Result<()> {
-    let w = Window::new(c.secs);
-    let mut tasks = Vec::new();
-    for _ in 0..c.conns {
-        let stream = TcpStream::connect(addr)
+    // Connect everything first, so a server slow to accept does not eat
+    // into the measurement window.
+    let mut streams = Vec::with_capacity(c.conns);
+    for i in 0..c.conns {
+        let stream = timeout(c.timeout, TcpStream::connect(addr))
             .await
+            .with_context(|| format!("connection {i} to {addr} timed out"))?
             .with_context(|| format!("cannot connect to {addr}"))?;
         stream.set_nodelay(true)?;
-        let t = c.timeout;
-        tasks.push(tokio::spawn(echo_conn(stream, size, w, t)));
+        streams.push(stream);
     }
-    let stats = collect(tasks).await;
+    let w = Window::new(c.secs);
+    let tasks = streams
+        .into_iter()
+        .map(|s| tokio::spawn(echo_conn(s, size, w, c.timeout)))
+        .collect();
+    let stats = collect(c, w, tasks).await;
     stats.report(&format!("echo conns={} size={size}", c.conns), c.secs);
     Ok(())
 }
@@ -126,7 +147,7 @@ pub async fn udp(addr: SocketAddr, c: &Common, payload: Vec<u8>) -> anyhow::Resu
             stats
         }));
     }
-    let stats = collect(tasks).await;
+    let stats = collect(c, w, tasks).await;
     stats.report(&format!("udp conns={}", c.conns), c.secs);
     Ok(())
 }
@@ -156,7 +177,7 @@ pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
             stats
         }));
     }
-    let stats = collect(tasks).await;
+    let stats = collect(c, w, tasks).await;
     stats.report(&format!("connect conns={}", c.conns), c.secs);
     Ok(())
 }
@@ -175,7 +196,8 @@ async fn one_connection(addr: SocketAddr) -> std::io::Result<()> {
 
 /// Opens `c.conns` idle connections, holds them for `c.secs`, reports the
 /// server's RSS, then checks every connection still answers.
-pub async fn idle(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Result<()> {
+pub async fn idle(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+    let pid = c.pid;
     let rss_before = pid.map(rss_kib).transpose()?;
     let mut conns = Vec::with_capacity(c.conns);
     let opened = Instant::now();
@@ -228,4 +250,15 @@ pub(super) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmRSS line")
+}
+
+/// utime + stime of a process (all threads) in clock ticks.
+fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("odd stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(f.get(i).context("short stat")?.parse()?) };
+    Ok(ticks(11)? + ticks(12)?)
 }

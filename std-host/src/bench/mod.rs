@@ -36,6 +36,10 @@ pub struct Common {
     /// Seconds before a single answer counts as lost (an error).
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
+    /// Server process id: also report its CPU time per operation (and,
+    /// for `idle`, its memory) from /proc.
+    #[arg(long)]
+    pub pid: Option<u32>,
 }
 
 /// The measurements.
@@ -70,9 +74,6 @@ pub enum Mode {
     Idle {
         #[command(flatten)]
         common: Common,
-        /// Server process id whose VmRSS to report.
-        #[arg(long)]
-        pid: Option<u32>,
     },
     /// Chat fan-out: CONNS clients join, one says numbered lines one at a
     /// time; latency = until every client has read the line. Reports the
@@ -106,9 +107,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let addr = resolve(&common.addr)?;
                 load::connect(addr, &common).await
             }
-            Mode::Idle { common, pid } => {
+            Mode::Idle { common } => {
                 let addr = resolve(&common.addr)?;
-                load::idle(addr, &common, pid).await
+                load::idle(addr, &common).await
             }
             Mode::Chat { common, pid } => {
                 let addr = resolve(&common.addr)?;

@@ -14,6 +14,8 @@ pub struct Stats {
     pub count: u64,
     /// Failed operations (timeouts, resets).
     pub errors: u64,
+    /// Server CPU time during the window, in clock ticks (if known).
+    pub server_cpu_ticks: Option<u64>,
 }
 
 impl Stats {
@@ -45,8 +47,17 @@ impl Stats {
             self.micros[i]
         };
         let secs = elapsed.as_secs_f64();
+        // Linux reports CPU time in 1/100 s ticks (USER_HZ).
+        let cpu = match self.server_cpu_ticks {
+            Some(t) if self.count > 0 => format!(
+                " server_cpu_s={:.2} server_cpu_us/op={:.1}",
+                t as f64 / 100.0,
+                t as f64 * 10_000.0 / self.count as f64
+            ),
+            _ => String::new(),
+        };
         println!(
-            "{what} ops={} secs={secs:.2} ops/s={:.0} p50_us={} p99_us={} errors={}",
+            "{what} ops={} secs={secs:.2} ops/s={:.0} p50_us={} p99_us={} errors={}{cpu}",
             self.count,
             self.count as f64 / secs,
             pct(0.50),

@@ -49,6 +49,10 @@ pub struct Args {
     /// Chat service options.
     #[command(flatten)]
     pub chat: crate::chat::ChatOpts,
+
+    /// Worker threads for the async runtime (0 = one per CPU core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
@@ -88,9 +92,11 @@ pub struct ListenSpec {
 
 /// Runs `wirekit serve` to completion.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if args.threads > 0 {
+        builder.worker_threads(args.threads);
+    }
+    let rt = builder.enable_all().build()?;
     let grace = Duration::from_secs_f64(args.conn.shutdown_grace);
     let result = rt.block_on(serve(args, grace));
     // Connections that outlived the grace period are dropped here.
