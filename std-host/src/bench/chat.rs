@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{timeout, Instant};
 
-use super::load::rss_kib;
+use super::load::{cpu_ticks, rss_kib};
 use super::stats::Stats;
 use super::Common;
 
@@ -41,7 +41,8 @@ impl Round {
 }
 
 /// Runs the fan-out measurement for `c.secs` (after the clients joined).
-pub async fn chat(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Result<()> {
+pub async fn chat(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+    let pid = c.pid;
     anyhow::ensure!(c.conns >= 1, "--conns must be at least 1");
     let round = Arc::new(Round {
         seq: AtomicU64::new(u64::MAX),
@@ -55,6 +56,7 @@ pub async fn chat(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Res
     let sender = &mut writers[0];
     let rss_joined = pid.map(rss_kib).transpose()?;
     let mut stats = Stats::default();
+    let cpu_start = pid.and_then(|p| cpu_ticks(p).ok());
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < c.secs {
@@ -72,6 +74,8 @@ pub async fn chat(addr: SocketAddr, c: &Common, pid: Option<u32>) -> anyhow::Res
         n += 1;
     }
     let elapsed = start.elapsed();
+    let cpu_end = pid.and_then(|p| cpu_ticks(p).ok());
+    stats.server_cpu_ticks = cpu_start.zip(cpu_end).map(|(a, b)| b.saturating_sub(a));
     let rss_after = pid.map(rss_kib).transpose()?;
     stats.report(&format!("chat conns={}", c.conns), elapsed);
     let kib = |v: Option<u64>| v.map_or("-".to_string(), |k| k.to_string());

@@ -76,14 +76,11 @@ pub enum Mode {
         common: Common,
     },
     /// Chat fan-out: CONNS clients join, one says numbered lines one at a
-    /// time; latency = until every client has read the line. Reports the
-    /// server's VmRSS (of --pid) once all have joined.
+    /// time; latency = until every client has read the line. With --pid,
+    /// also the server's VmRSS once all have joined.
     Chat {
         #[command(flatten)]
         common: Common,
-        /// Server process id whose VmRSS to report.
-        #[arg(long)]
-        pid: Option<u32>,
     },
 }
 
@@ -111,9 +108,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let addr = resolve(&common.addr)?;
                 load::idle(addr, &common).await
             }
-            Mode::Chat { common, pid } => {
+            Mode::Chat { common } => {
                 let addr = resolve(&common.addr)?;
-                chat::chat(addr, &common, pid).await
+                chat::chat(addr, &common).await
             }
         }
     })
