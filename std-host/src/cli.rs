@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use std::process::ExitCode;
 
-use crate::{bench, client, exec, serve};
+use crate::{bench, chat, client, exec, serve, talk};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -40,6 +40,10 @@ pub enum Command {
     Shell(exec::client::ClientArgs),
     /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
     Bench(bench::Args),
+    /// Group chat client: stdin lines out, incoming lines printed as they come.
+    Chat(chat::client::ChatArgs),
+    /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
+    Talk(talk::TalkArgs),
 }
 
 impl Command {
@@ -54,6 +58,8 @@ impl Command {
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
             Command::Bench(a) => done(bench::run(a)),
+            Command::Chat(a) => done(chat::client::main(a)),
+            Command::Talk(a) => done(talk::main(a)),
         }
     }
 }

@@ -6,7 +6,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod exec;
 pub mod serve;
+pub mod talk;

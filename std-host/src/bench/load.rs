@@ -242,7 +242,7 @@ pub async fn idle(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
 }
 
 /// VmRSS of a process in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+pub(super) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("no process {pid}"))?;
     status
@@ -253,7 +253,7 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 }
 
 /// utime + stime of a process (all threads) in clock ticks.
-fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+pub(super) fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line.

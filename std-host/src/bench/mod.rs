@@ -6,6 +6,7 @@
 //! takes one of the machine's cores and leaves the rest to the server.
 //! Every run is bounded by `--secs`; every wait by `--timeout`.
 
+mod chat;
 mod load;
 mod stats;
 
@@ -74,6 +75,13 @@ pub enum Mode {
         #[command(flatten)]
         common: Common,
     },
+    /// Chat fan-out: CONNS clients join, one says numbered lines one at a
+    /// time; latency = until every client has read the line. With --pid,
+    /// also the server's VmRSS once all have joined.
+    Chat {
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 /// Runs `wirekit bench`.
@@ -99,6 +107,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Mode::Idle { common } => {
                 let addr = resolve(&common.addr)?;
                 load::idle(addr, &common).await
+            }
+            Mode::Chat { common } => {
+                let addr = resolve(&common.addr)?;
+                chat::chat(addr, &common).await
             }
         }
     })

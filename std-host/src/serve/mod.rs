@@ -42,13 +42,17 @@ pub struct Args {
     #[command(flatten)]
     pub conn: ConnOpts,
 
-    /// Worker threads for the async runtime (0 = one per CPU core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
-
     /// Options of the exec services.
     #[command(flatten, next_help_heading = "Exec services")]
     pub exec: crate::exec::ExecArgs,
+
+    /// Chat service options.
+    #[command(flatten)]
+    pub chat: crate::chat::ChatOpts,
+
+    /// Worker threads for the async runtime (0 = one per CPU core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
@@ -106,11 +110,15 @@ async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
     } else {
         args.listen.clone()
     };
+    // Register the handlers before any `listening` line is printed: a
+    // signal that arrives once a client can see the server must take the
+    // graceful path, not the default action that kills the process.
+    let signals = Signals::register()?;
     let launch = Launch::new(args);
     for spec in &specs {
         (spec.service.start)(&launch, spec.addr)?;
     }
-    wait_for_signal().await?;
+    signals.wait().await;
     info!("shutting down");
     launch.shutdown.cancel();
     launch.tracker.close();
@@ -126,12 +134,25 @@ async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// SIGINT (Ctrl-C) and SIGTERM, registered up front.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }
