@@ -13,6 +13,7 @@ mod board {
     pub mod lan9118;
     #[cfg(feature = "mps2-an385")]
     pub mod mps2_an385;
+    pub mod systick;
     #[cfg(feature = "mps2-an385")]
     pub use mps2_an385::run;
     #[cfg(feature = "nucleo-f429zi")]

@@ -4,13 +4,9 @@
 //! 10.0.2.15/24, the gateway 10.0.2.2, and the RFC 868 server 10.0.2.100:37,
 //! which `run-qemu` forwards to a server on the host's loopback.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
-use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m_rt::exception;
 use cortex_m_semihosting::{debug, hprintln};
 use smoltcp::wire::Ipv4Address;
-use wirekit_firmware_example::{App, Buffers, Clock, Event, NetConfig, Sockets, EMPTY_SOCKETS};
+use wirekit_firmware_example::{App, Buffers, Event, NetConfig, Sockets, EMPTY_SOCKETS};
 
 use super::lan9118::Lan9118;
 
@@ -29,39 +25,10 @@ const NET: NetConfig = NetConfig {
     random_seed: 0,
 };
 
-/// Milliseconds since boot, counted by the SysTick handler.
-static TICKS: AtomicU32 = AtomicU32::new(0);
-
-#[exception]
-fn SysTick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Extends the 32-bit tick count to 64 bits (it wraps after 49 days).
-struct SysTickClock {
-    last: u32,
-    high: u64,
-}
-
-impl Clock for SysTickClock {
-    fn now_ms(&mut self) -> u64 {
-        let t = TICKS.load(Ordering::Relaxed);
-        if t < self.last {
-            self.high += 1 << 32;
-        }
-        self.last = t;
-        self.high | u64::from(t)
-    }
-}
-
 /// Boots the board and serves forever.
 pub fn run() -> ! {
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(SYSCLK_HZ / 1000 - 1);
-    cp.SYST.clear_current();
-    cp.SYST.enable_interrupt();
-    cp.SYST.enable_counter();
+    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
 
     let eth: &'static mut Lan9118 =
         // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
@@ -80,7 +47,6 @@ pub fn run() -> ! {
     // No RNG on this board: the free-running cycle count at this point is
     // the best seed there is (TCP sequence numbers, ephemeral ports).
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
-    let clock = SysTickClock { last: 0, high: 0 };
     let mut app = App::new(net, eth, clock, bufs, sockets);
     hprintln!(
         "wirekit-fw: up 10.0.2.15 tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"

@@ -5,16 +5,12 @@
 //! The PHY is left to its power-on autonegotiation; the link must be up
 //! before frames flow, which the TCP/ARP retries absorb.
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
-use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m_rt::exception;
 use smoltcp::wire::Ipv4Address;
 use stm32_eth::dma::{RxRingEntry, TxRingEntry};
 use stm32_eth::hal::gpio::GpioExt;
 use stm32_eth::hal::prelude::*;
 use stm32_eth::{EthPins, Parts, PartsIn};
-use wirekit_firmware_example::{App, Buffers, Clock, NetConfig, Sockets, EMPTY_SOCKETS};
+use wirekit_firmware_example::{App, Buffers, NetConfig, Sockets, EMPTY_SOCKETS};
 
 /// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
 const SYSCLK_HZ: u32 = 96_000_000;
@@ -32,30 +28,6 @@ const NET: NetConfig = NetConfig {
     random_seed: 0,
 };
 
-static TICKS: AtomicU32 = AtomicU32::new(0);
-
-#[exception]
-fn SysTick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
-}
-
-/// Extends the 32-bit tick count to 64 bits (it wraps after 49 days).
-struct SysTickClock {
-    last: u32,
-    high: u64,
-}
-
-impl Clock for SysTickClock {
-    fn now_ms(&mut self) -> u64 {
-        let t = TICKS.load(Ordering::Relaxed);
-        if t < self.last {
-            self.high += 1 << 32;
-        }
-        self.last = t;
-        self.high | u64::from(t)
-    }
-}
-
 /// Boots the board and serves forever.
 pub fn run() -> ! {
     let p = stm32_eth::stm32::Peripherals::take().expect("first and only take");
@@ -72,11 +44,7 @@ pub fn run() -> ! {
         .hclk(SYSCLK_HZ.Hz())
         .freeze();
 
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(SYSCLK_HZ / 1000 - 1);
-    cp.SYST.clear_current();
-    cp.SYST.enable_interrupt();
-    cp.SYST.enable_counter();
+    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
 
     let gpioa = p.GPIOA.split();
     let gpiob = p.GPIOB.split();
@@ -115,7 +83,6 @@ pub fn run() -> ! {
     // Seed from the timer phase after clock and PHY bring-up; a product
     // would use the RNG peripheral here.
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_f429;
-    let clock = SysTickClock { last: 0, high: 0 };
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
     loop {
         let (_event, delay) = app.poll(&mut dma);
