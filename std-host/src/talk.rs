@@ -137,14 +137,7 @@ impl Book {
 
 /// Entry point of the subcommand: runs [`run`] on a small runtime.
 pub fn main(args: TalkArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(run(args));
-    // The stdin thread may still be blocked in a read; it is not part of
-    // the runtime and ends with the process.
-    rt.shutdown_background();
-    result
+    crate::client::block_on_interactive(run(args))
 }
 
 /// Runs the messenger until `quit` or end of stdin.

@@ -31,14 +31,7 @@ pub struct ChatArgs {
 
 /// Entry point of the subcommand: runs [`run`] on a small runtime.
 pub fn main(args: ChatArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let result = rt.block_on(run(args));
-    // The stdin thread may still be blocked in a read; it is not part of
-    // the runtime and ends with the process.
-    rt.shutdown_background();
-    result
+    crate::client::block_on_interactive(run(args))
 }
 
 /// Runs the chat client until `quit`, end of stdin, or the server closes.

@@ -5,6 +5,7 @@
 pub mod echo;
 pub mod time;
 
+use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
@@ -24,4 +25,20 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Ok(Duration::from_secs_f64(v)),
         _ => Err(format!("`{s}` is not a positive number of seconds")),
     }
+}
+
+/// Runs an interactive client on a single-threaded runtime. Such clients
+/// read stdin on a plain thread (tokio's stdin cannot be cancelled), which
+/// may still be blocked in a read when the client is done: the runtime is
+/// shut down without waiting for it, and the thread ends with the process.
+pub fn block_on_interactive<F>(fut: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<()>>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(fut);
+    rt.shutdown_background();
+    result
 }
