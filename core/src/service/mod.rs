@@ -2,4 +2,5 @@
 //! and state machines, one module per service. No I/O happens here.
 
 pub mod echo;
+pub mod file;
 pub mod time;
