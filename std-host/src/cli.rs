@@ -18,7 +18,14 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Download a file from a files server.
+    Get(crate::files::client::GetArgs),
+    /// Upload a file to a files server.
+    Put(crate::files::client::PutArgs),
+    /// List a directory on a files server.
+    Ls(crate::files::client::LsArgs),
+}
 
 impl Cli {
     /// Sets up `tracing` output on stderr at the level asked for.

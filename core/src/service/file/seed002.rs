@@ -76,6 +76,20 @@ pub fn parse_command(bytes: &[u8]) -> Result<(Verb, &str), CommandError> {
     Ok((verb, name))
 }
 
+/// Length of the command at the start of `buffered`: up to the first
+/// control byte. The seed client sends `put NAME` and the binary size
+/// preamble back to back, so one read may hold both; names never contain
+/// control bytes, and sizes below 16 MiB always start with one (their top
+/// byte is 0). Larger sizes whose four bytes are all printable cannot be
+/// told apart from the name — the seed's own server has the same race.
+pub fn command_len(buffered: &[u8]) -> usize {
+    let end = buffered.len().min(MAX_COMMAND);
+    buffered[..end]
+        .iter()
+        .position(|&b| b < 0x20)
+        .unwrap_or(end)
+}
+
 /// The `pack('i', file_size)` preamble, or `None` if the size does not
 /// fit an `i`.
 pub fn size_prefix(size: u64) -> Option<[u8; PREFIX_LEN]> {

@@ -58,6 +58,9 @@ fn commands() {
     assert_eq!(parse_command(b"get"), Err(CommandError::Malformed));
     assert_eq!(parse_command(b"del a"), Err(CommandError::UnknownVerb));
     assert_eq!(size_prefix(1 << 31), None);
+    assert_eq!(command_len(b"put a.txt\x91\x01\x00\x00"), 9);
+    assert_eq!(command_len(b"get a.txt"), 9);
+    assert_eq!(command_len(&[b'a'; 2000]), MAX_COMMAND);
 }
 
 #[test]
