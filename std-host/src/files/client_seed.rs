@@ -96,9 +96,8 @@ pub fn get_seed002(
     let mut progress = Progress::new(label, size, 0);
     let mut got = 0u64;
     while got < size || !dec.is_idle() {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection at byte {got} of {size}");
-        }
+        // Decode before reading: a chunk's end needs no more bytes.
+        let mut starved = false;
         let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
         conn.lo += used;
         match ev {
@@ -108,7 +107,11 @@ pub fn get_seed002(
                 got += b.len() as u64;
                 progress.inc(b.len() as u64);
             }
-            _ => {}
+            Some(_) => {}
+            None => starved = conn.is_drained(),
+        }
+        if starved && conn.fill()? == 0 {
+            bail!("server closed the connection at byte {got} of {size}");
         }
         if got > size {
             bail!("server sent more than the announced {size} bytes");

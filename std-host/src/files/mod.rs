@@ -162,3 +162,6 @@ impl Files {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -132,10 +132,10 @@ fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()>
         slot = None;
     }
     let mut up = seed002::Upload::new(files.cfg.max_file_size);
-    while !up.is_done() {
-        if !conn.fill_if_drained()? {
-            bail!("client closed during the seed 002 upload of {name}");
-        }
+    loop {
+        // Decode before reading: the last chunk's end and `Done` need no
+        // more bytes, and the seed client sends none until it is answered.
+        let mut starved = false;
         let (used, ev) = match up.decode(&conn.buf[conn.lo..conn.hi]) {
             Ok(r) => r,
             Err(e) => {
@@ -147,13 +147,26 @@ fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()>
             }
         };
         conn.lo += used;
-        if let (Some(seed002::UploadEvent::Data(b)), Some(s)) = (ev, slot.as_mut()) {
-            if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
-                refusal = Some(format!("writing failed: {e}"));
-                if let Some(s) = slot.take() {
-                    s.discard();
+        match ev {
+            Some(seed002::UploadEvent::Done) => break,
+            Some(seed002::UploadEvent::Data(b)) => {
+                if let Some(s) = slot.as_mut() {
+                    if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
+                        refusal = Some(format!("writing failed: {e}"));
+                        if let Some(s) = slot.take() {
+                            s.discard();
+                        }
+                    }
                 }
             }
+            Some(seed002::UploadEvent::Size(_)) => {}
+            None => starved = conn.is_drained(),
+        }
+        if starved && conn.fill()? == 0 {
+            if let Some(s) = slot.take() {
+                s.discard();
+            }
+            bail!("client closed during the seed 002 upload of {name}");
         }
     }
     let reply = match (refusal, slot) {

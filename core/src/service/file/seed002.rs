@@ -76,18 +76,35 @@ pub fn parse_command(bytes: &[u8]) -> Result<(Verb, &str), CommandError> {
     Ok((verb, name))
 }
 
-/// Length of the command at the start of `buffered`: up to the first
-/// control byte. The seed client sends `put NAME` and the binary size
-/// preamble back to back, so one read may hold both; names never contain
-/// control bytes, and sizes below 16 MiB always start with one (their top
-/// byte is 0). Larger sizes whose four bytes are all printable cannot be
-/// told apart from the name — the seed's own server has the same race.
+/// Length of the command at the start of `buffered`. The seed client
+/// sends `put NAME` and the binary size preamble back to back, so one read
+/// may hold both. The command is printable UTF-8; the preamble's first
+/// bytes may be printable too (size 0x41 starts with `A`), so when the
+/// first chunk header (`{"file_name"` eight bytes after the preamble's
+/// start) is also buffered it pins the boundary; otherwise the command
+/// ends at the first byte that is not printable UTF-8.
 pub fn command_len(buffered: &[u8]) -> usize {
     let end = buffered.len().min(MAX_COMMAND);
-    buffered[..end]
-        .iter()
-        .position(|&b| b < 0x20)
-        .unwrap_or(end)
+    let head = &buffered[..end];
+    let utf8 = match core::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => core::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    let text = utf8
+        .char_indices()
+        .find(|(_, c)| c.is_control())
+        .map_or(utf8.len(), |(i, _)| i);
+    if text == buffered.len() {
+        return text;
+    }
+    (0..=text.min(3))
+        .map(|k| text - k)
+        .find(|cut| {
+            buffered
+                .get(cut + 8..)
+                .is_some_and(|r| r.starts_with(b"{\"file_name\""))
+        })
+        .unwrap_or(text)
 }
 
 /// The `pack('i', file_size)` preamble, or `None` if the size does not
@@ -258,6 +275,10 @@ impl Upload {
             Some(Event::Body(b)) => {
                 self.received += b.len() as u64;
                 Ok((used, Some(UploadEvent::Data(b))))
+            }
+            Some(Event::End(_)) if self.received == size => {
+                self.done = true;
+                Ok((used, Some(UploadEvent::Done)))
             }
             Some(Event::End(_)) => Ok((used, None)),
         }

@@ -59,6 +59,15 @@ fn commands() {
     assert_eq!(parse_command(b"del a"), Err(CommandError::UnknownVerb));
     assert_eq!(size_prefix(1 << 31), None);
     assert_eq!(command_len(b"put a.txt\x91\x01\x00\x00"), 9);
+    assert_eq!(
+        command_len(b"put a.txtAB\x00\x00"),
+        11,
+        "no header: best effort"
+    );
+    let mut s = b"put a.txt".to_vec();
+    s.extend(upload_stream(&[1u8; 0x4241], 100_000));
+    assert_eq!(&s[9..11], b"AB");
+    assert_eq!(command_len(&s), 9, "the chunk header pins the boundary");
     assert_eq!(command_len(b"get a.txt"), 9);
     assert_eq!(command_len(&[b'a'; 2000]), MAX_COMMAND);
 }
