@@ -1,6 +1,12 @@
 //! The `wirekit` command line: one subcommand per server or client.
+//!
+//! Adding a subcommand: a module with `pub struct Args` (clap::Args) and
+//! `pub fn run(Args) -> anyhow::Result<()>`, a variant in [`Command`], and
+//! an arm in [`Command::run`].
 
 use clap::{Parser, Subcommand};
+
+use crate::{client, serve};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -19,12 +25,32 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Download a file from a files server.
+    /// Run servers: `--listen SERVICE=ADDR`, or the default set on 127.0.0.1.
+    Serve(serve::Args),
+    /// Upper-echo client (TCP, or UDP with --udp).
+    Echo(client::echo::Args),
+    /// Client of the UDP strftime time server.
+    Time(client::time::Args),
+    /// Download a file from a files server (or a seed's, with --dialect).
     Get(crate::files::client::GetArgs),
-    /// Upload a file to a files server.
+    /// Upload a file to a files server (or seed 002's, with --dialect).
     Put(crate::files::client::PutArgs),
     /// List a directory on a files server.
     Ls(crate::files::client::LsArgs),
+}
+
+impl Command {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self {
+            Command::Serve(a) => serve::run(a),
+            Command::Echo(a) => client::echo::run(a),
+            Command::Time(a) => client::time::run(a),
+            Command::Get(a) => crate::files::client::get(&a),
+            Command::Put(a) => crate::files::client::put(&a),
+            Command::Ls(a) => crate::files::client::ls(&a),
+        }
+    }
 }
 
 impl Cli {
@@ -41,6 +67,7 @@ impl Cli {
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
 }

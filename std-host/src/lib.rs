@@ -6,4 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod client;
 pub mod files;
+pub mod serve;

@@ -1,23 +1,20 @@
 //! The `wirekit` binary: parses the command line and hands over to the
 //! subcommand's module.
 
-use clap::Parser;
-use wirekit_host::cli::{Cli, Command};
-use wirekit_host::files;
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
+use clap::Parser;
+use wirekit_host::cli::Cli;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.init_tracing();
-    let result = match &cli.command {
-        Command::Get(a) => files::client::get(a),
-        Command::Put(a) => files::client::put(a),
-        Command::Ls(a) => files::client::ls(a),
-    };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match cli.command.run() {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wirekit: {e:#}");
-            std::process::ExitCode::FAILURE
+            // One line: the error and its causes.
+            eprintln!("wirekit: error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -310,9 +310,10 @@ impl<const H: usize> FrameDecoder<H> {
         input: &'a [u8],
         len: usize,
     ) -> Result<(usize, Option<Event<'a>>), FrameError> {
+        let strict = self.limits.strict_md5;
         let (used, parsed) = if self.buf.is_empty() && input.len() >= len {
             // Fast path: the whole header is in this chunk, parse in place.
-            (len, Header::parse(&input[..len], self.limits.strict_md5))
+            (len, self.header.parse_into(&input[..len], strict))
         } else {
             let take = (len - self.buf.len()).min(input.len());
             // len <= max_header <= H, so this cannot overflow the buffer.
@@ -326,9 +327,10 @@ impl<const H: usize> FrameDecoder<H> {
             if self.buf.len() < len {
                 return Ok((take, None));
             }
-            (take, Header::parse(&self.buf, self.limits.strict_md5))
+            (take, self.header.parse_into(&self.buf, strict))
         };
-        let header = parsed.map_err(|e| self.fail(FrameError::Header(e)))?;
+        parsed.map_err(|e| self.fail(FrameError::Header(e)))?;
+        let header = &self.header;
         if header.total_size > self.limits.max_body {
             let (total_size, limit) = (header.total_size, self.limits.max_body);
             return Err(self.fail(FrameError::BodyTooLarge { total_size, limit }));
@@ -337,7 +339,6 @@ impl<const H: usize> FrameDecoder<H> {
         self.state = State::Body {
             remaining: header.total_size,
         };
-        self.header = header;
         Ok((used, Some(Event::Header(&self.header))))
     }
 

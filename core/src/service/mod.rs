@@ -3,4 +3,5 @@
 
 pub mod echo;
 pub mod file;
+pub mod rfc;
 pub mod time;

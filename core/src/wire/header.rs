@@ -8,6 +8,7 @@
 
 use heapless::String;
 use serde::{Deserialize, Serialize};
+use serde_json_core::str::EscapedStr;
 
 use super::digest::Digest;
 
@@ -100,23 +101,29 @@ impl core::fmt::Display for HeaderError {
     }
 }
 
-/// The wire shape, borrowed where possible; kept private so the public
-/// [`Header`] can hold a parsed [`Digest`].
+/// The wire shape. Strings stay borrowed and escaped until they are
+/// copied into the [`Header`]'s bounded strings, so parsing allocates
+/// nothing, needs no scratch buffer and moves no large structs.
 #[derive(Deserialize)]
 struct WireIn<'a> {
-    op: Option<String<WORD_CAP>>,
+    #[serde(borrow)]
+    op: Option<EscapedStr<'a>>,
     #[serde(default, alias = "file_size", alias = "lenth")]
     total_size: u64,
     #[serde(borrow)]
-    md5: Option<&'a str>,
-    #[serde(alias = "file_name")]
-    filename: Option<String<NAME_CAP>>,
+    md5: Option<EscapedStr<'a>>,
+    #[serde(borrow, alias = "file_name")]
+    filename: Option<EscapedStr<'a>>,
     offset: Option<u64>,
-    status: Option<String<WORD_CAP>>,
-    error: Option<String<TEXT_CAP>>,
+    #[serde(borrow)]
+    status: Option<EscapedStr<'a>>,
+    #[serde(borrow)]
+    error: Option<EscapedStr<'a>>,
     exit_code: Option<i32>,
-    token: Option<String<SECRET_CAP>>,
-    nonce: Option<String<SECRET_CAP>>,
+    #[serde(borrow)]
+    token: Option<EscapedStr<'a>>,
+    #[serde(borrow)]
+    nonce: Option<EscapedStr<'a>>,
     force: Option<bool>,
     mtime: Option<u64>,
     truncated: Option<bool>,
@@ -166,43 +173,47 @@ impl Header {
         }
     }
 
-    /// Parses a JSON header. Escaped strings are unescaped; unknown keys are
-    /// ignored. With `strict_md5`, an `md5` that is not 32 hex digits is an
-    /// error; otherwise it sets [`Header::md5_malformed`].
+    /// Parses a JSON header. Escaped strings are unescaped (surrogate
+    /// pairs included, as Python's `json.dumps` writes non-BMP characters);
+    /// unknown keys are ignored. With `strict_md5`, an `md5` that is not 32
+    /// hex digits is an error; otherwise it sets [`Header::md5_malformed`].
     pub fn parse(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
+        let mut h = Header::default();
+        h.parse_into(json, strict_md5)?;
+        Ok(h)
+    }
+
+    /// Like [`Header::parse`], reusing `self` (the decoder's hot path:
+    /// no large struct is built and moved per frame). After an error the
+    /// contents of `self` are unspecified (but valid).
+    pub fn parse_into(&mut self, json: &[u8], strict_md5: bool) -> Result<(), HeaderError> {
         // serde-json-core reports a non-object as a type error; say what it is.
         if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(HeaderError::NotJson);
         }
-        let mut scratch = [0u8; NAME_CAP];
-        let (w, _) = serde_json_core::from_slice_escaped::<WireIn<'_>>(json, &mut scratch)
-            .map_err(map_de_error)?;
-        let (md5, md5_malformed) = match w.md5 {
-            None => (None, false),
-            Some(s) => match Digest::from_hex(s.as_bytes()) {
-                Some(d) => (Some(d), false),
+        let (w, _) = serde_json_core::from_slice::<WireIn<'_>>(json).map_err(map_de_error)?;
+        self.total_size = w.total_size;
+        self.offset = w.offset;
+        self.exit_code = w.exit_code;
+        self.force = w.force;
+        self.mtime = w.mtime;
+        self.truncated = w.truncated;
+        self.size = w.size;
+        self.resume = w.resume;
+        (self.md5, self.md5_malformed) = (None, false);
+        if let Some(raw) = w.md5 {
+            match Digest::from_hex(raw.0.as_bytes()) {
+                Some(d) => self.md5 = Some(d),
                 None if strict_md5 => return Err(HeaderError::InvalidMd5),
-                None => (None, true),
-            },
-        };
-        Ok(Header {
-            op: w.op,
-            total_size: w.total_size,
-            md5,
-            md5_malformed,
-            filename: w.filename,
-            offset: w.offset,
-            status: w.status,
-            error: w.error,
-            exit_code: w.exit_code,
-            token: w.token,
-            nonce: w.nonce,
-            force: w.force,
-            mtime: w.mtime,
-            truncated: w.truncated,
-            size: w.size,
-            resume: w.resume,
-        })
+                None => self.md5_malformed = true,
+            }
+        }
+        set(&mut self.op, w.op)?;
+        set(&mut self.filename, w.filename)?;
+        set(&mut self.status, w.status)?;
+        set(&mut self.error, w.error)?;
+        set(&mut self.token, w.token)?;
+        set(&mut self.nonce, w.nonce)
     }
 
     /// Writes the header as compact JSON into `out`, returning its length.
@@ -252,6 +263,73 @@ pub fn short_string<const N: usize>(s: &str) -> Option<String<N>> {
     Some(out)
 }
 
+/// Unescapes `raw` into `slot`, reusing the slot's string.
+fn set<const N: usize>(
+    slot: &mut Option<String<N>>,
+    raw: Option<EscapedStr<'_>>,
+) -> Result<(), HeaderError> {
+    let Some(raw) = raw else {
+        *slot = None;
+        return Ok(());
+    };
+    let out = slot.get_or_insert_with(String::new);
+    out.clear();
+    unescape(raw.0, out)
+}
+
+/// JSON string unescaping into a bounded string. Unlike serde-json-core's
+/// own, it joins UTF-16 surrogate pairs (`\ud83d\ude00`), which Python
+/// writes for every character outside the BMP.
+fn unescape<const N: usize>(raw: &str, out: &mut String<N>) -> Result<(), HeaderError> {
+    let too_long = HeaderError::StringTooLong { limit: N };
+    let mut rest = raw;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]).map_err(|_| too_long)?;
+        let (c, after) = unescape_one(&rest[pos + 1..])?;
+        out.push(c).map_err(|_| too_long)?;
+        rest = after;
+    }
+    out.push_str(rest).map_err(|_| too_long)
+}
+
+/// Decodes the escape after a backslash; returns the char and the rest.
+fn unescape_one(s: &str) -> Result<(char, &str), HeaderError> {
+    let bad = HeaderError::InvalidField;
+    let mut chars = s.chars();
+    let c = match chars.next().ok_or(bad)? {
+        '"' => '"',
+        '\\' => '\\',
+        '/' => '/',
+        'b' => '\u{8}',
+        'f' => '\u{c}',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'u' => return unescape_u(chars.as_str()),
+        _ => return Err(bad),
+    };
+    Ok((c, chars.as_str()))
+}
+
+fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
+    let bad = HeaderError::InvalidField;
+    let hex4 = |s: &str| -> Result<u32, HeaderError> {
+        let h = s.get(..4).ok_or(bad)?;
+        u32::from_str_radix(h, 16).map_err(|_| bad)
+    };
+    let hi = hex4(s)?;
+    let rest = &s[4..];
+    if !(0xD800..0xDC00).contains(&hi) {
+        return Ok((char::from_u32(hi).ok_or(bad)?, rest));
+    }
+    let lo = rest.strip_prefix("\\u").map(hex4).ok_or(bad)??;
+    if !(0xDC00..0xE000).contains(&lo) {
+        return Err(bad);
+    }
+    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+    Ok((char::from_u32(c).ok_or(bad)?, &rest[6..]))
+}
+
 fn map_de_error(e: serde_json_core::de::Error) -> HeaderError {
     use serde_json_core::de::Error as E;
     match e {
@@ -299,6 +377,25 @@ mod tests {
     fn unescapes_strings() {
         let h = Header::parse(br#"{"filename": "\u4f60\u597d \"q\".txt"}"#, true).unwrap();
         assert_eq!(h.filename.as_deref(), Some("你好 \"q\".txt"));
+        // Python: json.dumps({"filename": "😀\\/\t"})
+        let h = Header::parse(br#"{"filename": "\ud83d\ude00\\\/\t"}"#, true).unwrap();
+        assert_eq!(h.filename.as_deref(), Some("😀\\/\t"));
+        for bad in [
+            r#"{"op": "\ud83d"}"#,
+            r#"{"op": "\x"}"#,
+            r#"{"op": "\u12"}"#,
+        ] {
+            assert_eq!(
+                Header::parse(bad.as_bytes(), true),
+                Err(HeaderError::InvalidField),
+                "{bad}"
+            );
+        }
+        let json = br#"{"op": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#;
+        assert_eq!(
+            Header::parse(json, true),
+            Err(HeaderError::StringTooLong { limit: WORD_CAP })
+        );
     }
 
     #[test]

@@ -410,21 +410,26 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
     let mut body = Vec::new();
     let mut truncated = false;
     loop {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection mid-listing");
-        }
+        // Decode before reading: the frame's end needs no more bytes.
         let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
         conn.lo += used;
-        match ev {
+        let starved = match ev {
             Some(Event::Header(h)) => {
                 if let Some(m) = refusal(h) {
                     bail!("server refused: {m}");
                 }
                 truncated = h.truncated == Some(true);
+                false
             }
-            Some(Event::Body(b)) => body.extend_from_slice(b),
+            Some(Event::Body(b)) => {
+                body.extend_from_slice(b);
+                false
+            }
             Some(Event::End(_)) => break,
-            None => {}
+            None => conn.is_drained(),
+        };
+        if starved && conn.fill()? == 0 {
+            bail!("server closed the connection mid-listing");
         }
     }
     for line in String::from_utf8_lossy(&body).lines() {

@@ -5,6 +5,8 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
+use crate::serve::conn::Activity;
+
 /// Read buffer size: large enough to keep a loopback transfer at memory
 /// speed, small enough to hold one per connection.
 pub const BUF: usize = 256 * 1024;
@@ -19,6 +21,8 @@ pub struct Conn {
     pub lo: usize,
     /// End of the received bytes.
     pub hi: usize,
+    /// Touched whenever bytes move (the server's idle watch).
+    pub activity: Option<Activity>,
 }
 
 impl Conn {
@@ -29,6 +33,7 @@ impl Conn {
             buf: vec![0u8; BUF].into_boxed_slice(),
             lo: 0,
             hi: 0,
+            activity: None,
         }
     }
 
@@ -54,6 +59,7 @@ impl Conn {
             }
         };
         self.hi += n;
+        self.touch();
         Ok(n)
     }
 
@@ -92,6 +98,14 @@ impl Conn {
 
     /// Writes all of `bytes` to the socket.
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)
+        self.stream.write_all(bytes)?;
+        self.touch();
+        Ok(())
+    }
+
+    fn touch(&self) {
+        if let Some(a) = &self.activity {
+            a.touch();
+        }
     }
 }

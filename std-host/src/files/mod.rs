@@ -24,6 +24,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wirekit_core::service::file::dialect::{detect, Detect, Dialect};
 
+use crate::serve::conn::Activity;
+use crate::serve::Launch;
+
 use conn::Conn;
 use store::Store;
 
@@ -39,9 +42,6 @@ pub struct FilesConfig {
     /// Most transfers (gets and puts) running at once.
     #[arg(long = "files-max-transfers", default_value_t = 16)]
     pub max_transfers: usize,
-    /// Seconds a file connection may stay silent before it is closed.
-    #[arg(long = "files-idle-timeout", default_value_t = 60)]
-    pub idle_timeout_secs: u64,
     /// Pause after each seed 002 chunk in milliseconds: the seed client
     /// reads a chunk with `recv(1024)` and would swallow the next frame's
     /// header if it arrived early (the seed server sleeps 10 ms per line).
@@ -55,7 +55,6 @@ impl Default for FilesConfig {
             root: PathBuf::from("./wirekit-files"),
             max_file_size: 64 << 30,
             max_transfers: 16,
-            idle_timeout_secs: 60,
             seed002_pause_ms: 20,
         }
     }
@@ -75,6 +74,41 @@ impl Drop for TransferSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The one [`Files`] of this process, shared by `files` and `files-ack`
+/// so the transfer limit and the md5 cache cover both.
+static SHARED: std::sync::OnceLock<Arc<Files>> = std::sync::OnceLock::new();
+
+fn shared(l: &Launch) -> anyhow::Result<Arc<Files>> {
+    if let Some(f) = SHARED.get() {
+        return Ok(Arc::clone(f));
+    }
+    let f = Files::new(l.args().files.clone())?;
+    Ok(Arc::clone(SHARED.get_or_init(|| f)))
+}
+
+/// Starts the `files` service (native, seed 000 and seed 002 dialects).
+pub fn start(l: &Launch, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    start_listener(l, addr, "files", false)
+}
+
+/// Starts the `files-ack` service (seed 004's exchange).
+pub fn start_ack(l: &Launch, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    start_listener(l, addr, "files-ack", true)
+}
+
+fn start_listener(
+    l: &Launch,
+    addr: std::net::SocketAddr,
+    name: &'static str,
+    ack: bool,
+) -> anyhow::Result<()> {
+    let files = shared(l)?;
+    let idle = l.idle_timeout();
+    l.tcp(name, addr, move |conn, _ctx| {
+        Arc::clone(&files).serve_tokio(conn, ack, idle)
+    })
 }
 
 /// How long to wait for more of a first message shorter than four bytes
@@ -101,13 +135,21 @@ impl Files {
     }
 
     /// Serves one connection of the `files` listener (`ack == false`) or
-    /// the `files-ack` listener (seed 004) until it closes. Blocking.
-    pub fn serve(&self, stream: TcpStream, ack: bool) -> anyhow::Result<()> {
-        let idle = Some(Duration::from_secs(self.cfg.idle_timeout_secs.max(1)));
+    /// the `files-ack` listener (seed 004) until it closes. Blocking; a
+    /// read or write silent for `idle` ends it, and every byte moved
+    /// touches `activity` (the accept loop's idle watch).
+    pub fn serve(
+        &self,
+        stream: TcpStream,
+        ack: bool,
+        idle: Option<Duration>,
+        activity: Option<Activity>,
+    ) -> anyhow::Result<()> {
         stream.set_read_timeout(idle)?;
         stream.set_write_timeout(idle)?;
         stream.set_nodelay(true)?;
         let mut conn = Conn::new(stream);
+        conn.activity = activity;
         if ack {
             return serve_seed::serve_seed004(self, &mut conn);
         }
@@ -122,16 +164,18 @@ impl Files {
         }
     }
 
-    /// Async entry point for the tokio accept loop: runs [`Files::serve`]
-    /// on a blocking thread.
+    /// Async entry point for the shared accept loop: runs
+    /// [`Files::serve`] on a blocking thread.
     pub async fn serve_tokio(
         self: Arc<Self>,
-        stream: tokio::net::TcpStream,
+        conn: crate::serve::Conn,
         ack: bool,
+        idle: Option<Duration>,
     ) -> anyhow::Result<()> {
+        let (stream, activity) = conn.into_parts();
         let std = stream.into_std()?;
         std.set_nonblocking(false)?;
-        tokio::task::spawn_blocking(move || self.serve(std, ack)).await?
+        tokio::task::spawn_blocking(move || self.serve(std, ack, idle, Some(activity))).await?
     }
 
     fn detect(&self, conn: &mut Conn, idle: Option<Duration>) -> anyhow::Result<Option<Dialect>> {

@@ -2,7 +2,7 @@
 //! `wirekit_core::service::file::native` and `docs/PROTOCOL.md`).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write as _};
 
 use anyhow::{bail, Context as _};
 use md5::{Digest as _, Md5};
@@ -165,7 +165,7 @@ pub fn send_body(
         if let Some(m) = md5.as_deref_mut() {
             m.update(&buf[..n]);
         }
-        conn.stream.write_all(&buf[..n])?;
+        conn.send(&buf[..n])?;
         left -= n as u64;
     }
     Ok(())

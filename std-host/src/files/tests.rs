@@ -33,7 +33,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
         for s in l.incoming().flatten() {
             let f = files.clone();
             std::thread::spawn(move || {
-                let _ = f.serve(s, ack);
+                let _ = f.serve(s, ack, Some(std::time::Duration::from_secs(30)), None);
             });
         }
     });

@@ -1,0 +1,134 @@
+//! `wirekit echo`: the seeds' upper-echo clients. With a message it sends
+//! it once and prints the answer; without one it reads lines from stdin
+//! (prompting `>>> ` when stdin is a terminal), skips empty ones, and
+//! prints each answer, until EOF.
+
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+
+use super::{parse_timeout, resolve};
+
+/// Options of `wirekit echo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Server address, HOST:PORT (e.g. 127.0.0.1:8080; the UDP service's
+    /// default is 127.0.0.1:8181).
+    pub addr: String,
+    /// Message to send (words are joined with spaces); none = interactive.
+    pub message: Vec<String>,
+    /// Use the UDP service (one datagram per message).
+    #[arg(long)]
+    pub udp: bool,
+    /// Seconds to wait for connecting and for each answer.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+/// One way of talking to an echo server.
+enum Link {
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+}
+
+impl Link {
+    fn open(args: &Args) -> anyhow::Result<Link> {
+        let addr = resolve(&args.addr)?;
+        if args.udp {
+            let local = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
+            let sock = UdpSocket::bind(local)?;
+            sock.connect(addr)?;
+            sock.set_read_timeout(Some(args.timeout))?;
+            return Ok(Link::Udp(sock));
+        }
+        let s = TcpStream::connect_timeout(&addr, args.timeout)
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        s.set_read_timeout(Some(args.timeout))?;
+        s.set_write_timeout(Some(args.timeout))?;
+        s.set_nodelay(true)?;
+        Ok(Link::Tcp(s))
+    }
+
+    /// Sends `msg` and returns the answer: over TCP exactly as many bytes
+    /// as were sent (upper-casing keeps the length), over UDP one datagram.
+    fn round_trip(&mut self, msg: &[u8]) -> anyhow::Result<Vec<u8>> {
+        match self {
+            Link::Tcp(s) => {
+                s.write_all(msg).context("send failed")?;
+                let mut answer = vec![0u8; msg.len()];
+                let mut got = 0;
+                while got < answer.len() {
+                    match s.read(&mut answer[got..]) {
+                        Ok(0) => bail!(
+                            "server closed the connection after {got} of {} bytes",
+                            msg.len()
+                        ),
+                        Ok(n) => got += n,
+                        Err(e) => return Err(timeout_or(e, "answer")),
+                    }
+                }
+                if answer.starts_with(b"error: server busy") {
+                    bail!("{}", String::from_utf8_lossy(&answer).trim_end());
+                }
+                Ok(answer)
+            }
+            Link::Udp(s) => {
+                s.send(msg).context("send failed")?;
+                let mut buf = vec![0u8; 65_536];
+                let n = s.recv(&mut buf).map_err(|e| timeout_or(e, "answer"))?;
+                buf.truncate(n);
+                Ok(buf)
+            }
+        }
+    }
+}
+
+/// Turns a read timeout into a readable error.
+pub(super) fn timeout_or(e: std::io::Error, what: &str) -> anyhow::Error {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    match e.kind() {
+        WouldBlock | TimedOut => anyhow::anyhow!("timed out waiting for the {what}"),
+        _ => anyhow::Error::new(e).context(format!("receiving the {what} failed")),
+    }
+}
+
+/// Runs `wirekit echo`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let mut link = Link::open(&args)?;
+    let mut out = std::io::stdout().lock();
+    if !args.message.is_empty() {
+        let answer = link.round_trip(args.message.join(" ").as_bytes())?;
+        out.write_all(&answer)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let prompt = std::io::stdin().is_terminal();
+    let mut lines = std::io::stdin().lock();
+    let mut line = String::new();
+    loop {
+        if prompt {
+            write!(out, ">>> ")?;
+            out.flush()?;
+        }
+        line.clear();
+        if lines.read_line(&mut line).context("reading stdin")? == 0 {
+            return Ok(());
+        }
+        // As the seeds' `input().strip()`: surrounding blanks go, empty
+        // lines are not sent.
+        let msg = line.trim();
+        if msg.is_empty() {
+            continue;
+        }
+        let answer = link.round_trip(msg.as_bytes())?;
+        out.write_all(&answer)?;
+        writeln!(out)?;
+        out.flush()?;
+    }
+}

@@ -1,0 +1,74 @@
+//! [`Launch`]: what a service's start function gets. It binds sockets
+//! (printing the `listening SERVICE PROTO ADDR` line the tests and scripts
+//! read), spawns the service's tasks so shutdown can wait for them, and
+//! gives access to the serve options and the shutdown signal.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Args;
+
+/// Shared state of one `wirekit serve` run, handed to every service's
+/// start function.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub(super) args: Arc<Args>,
+    pub(super) shutdown: CancellationToken,
+    pub(super) tracker: TaskTracker,
+    /// Permits for open TCP connections, shared by all TCP services so the
+    /// limit bounds the whole process.
+    pub(super) conn_limit: Arc<Semaphore>,
+}
+
+impl Launch {
+    pub(super) fn new(args: Args) -> Self {
+        let limit = args.conn.max_connections;
+        Launch {
+            args: Arc::new(args),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            conn_limit: Arc::new(Semaphore::new(limit)),
+        }
+    }
+
+    /// All `wirekit serve` options, including per-service groups.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// Cancelled when the server starts shutting down.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Spawns a task that shutdown waits for (up to the grace period). The
+    /// task must return soon after [`Launch::shutdown`] is cancelled.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(fut);
+    }
+
+    /// Idle timeout for TCP connections; `None` when disabled.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        let secs = self.args.conn.idle_timeout;
+        (secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    }
+
+    /// Prints the `listening SERVICE PROTO ADDR` line, flushed at once so a
+    /// parent process reading our stdout through a pipe sees it.
+    pub(super) fn announce(&self, service: &str, proto: &str, addr: SocketAddr) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening {service} {proto} {addr}");
+        let _ = out.flush();
+        tracing::info!(service, proto, %addr, "listening");
+    }
+}

@@ -1,0 +1,131 @@
+//! `wirekit serve`: runs the services named by `--listen` (or the default
+//! set) until Ctrl-C or SIGTERM, then shuts down gracefully.
+//!
+//! Extension points:
+//! - a service: a module with a `start(&Launch, SocketAddr)` function and
+//!   one entry in [`registry::SERVICES`];
+//! - a serve option: a field (or a `#[command(flatten)]` group) on
+//!   [`Args`], read by the service through [`Launch::args`];
+//! - TCP services use [`Launch::tcp`] (the shared accept loop), datagram
+//!   services [`Launch::udp`].
+
+pub mod clock;
+pub mod conn;
+mod echo;
+pub mod launch;
+pub mod registry;
+mod rfc;
+pub mod tcp;
+mod time;
+pub mod udp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+pub use conn::{Conn, ConnCtx};
+pub use launch::Launch;
+
+/// Options of `wirekit serve`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = registry::SERVICES_HELP)]
+pub struct Args {
+    /// Run SERVICE on ADDR (repeatable), e.g. `echo=127.0.0.1:8080` or
+    /// `time=[::1]:0`; port 0 picks a free port (the `listening` line shows
+    /// it). `SERVICE` alone uses its default address. Without --listen the
+    /// default set runs on 127.0.0.1 (see the list below).
+    #[arg(long, value_name = "SERVICE=ADDR", value_parser = registry::parse_listen)]
+    pub listen: Vec<ListenSpec>,
+
+    /// Limits shared by all TCP services.
+    #[command(flatten)]
+    pub conn: ConnOpts,
+
+    /// File transfer (`files`, `files-ack`) options.
+    #[command(flatten)]
+    pub files: crate::files::FilesConfig,
+}
+
+/// Connection limits and timeouts, shared by every TCP service.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnOpts {
+    /// Most TCP connections open at once, over all services; further
+    /// clients get a one-line "server busy" message and are closed.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Close a TCP connection after this many seconds with no byte moving
+    /// in either direction (0 = never).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = parse_secs)]
+    pub idle_timeout: f64,
+
+    /// On Ctrl-C/SIGTERM, seconds in-flight connections get to finish
+    /// before the server exits anyway.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_secs)]
+    pub shutdown_grace: f64,
+}
+
+fn parse_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds (0 to 1e9)")),
+    }
+}
+
+/// One `--listen SERVICE=ADDR`.
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    /// The registry entry.
+    pub service: &'static registry::Service,
+    /// Where to bind.
+    pub addr: SocketAddr,
+}
+
+/// Runs `wirekit serve` to completion.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let grace = Duration::from_secs_f64(args.conn.shutdown_grace);
+    let result = rt.block_on(serve(args, grace));
+    // Connections that outlived the grace period are dropped here.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
+    let specs = if args.listen.is_empty() {
+        registry::default_set()?
+    } else {
+        args.listen.clone()
+    };
+    let launch = Launch::new(args);
+    for spec in &specs {
+        (spec.service.start)(&launch, spec.addr)?;
+    }
+    wait_for_signal().await?;
+    info!("shutting down");
+    launch.shutdown.cancel();
+    launch.tracker.close();
+    if tokio::time::timeout(grace, launch.tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!(
+            tasks = launch.tracker.len(),
+            "shutdown grace period over; closing the rest"
+        );
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The one table of services `wirekit serve` knows: name → start function
+//! and default address. Adding a service is a module plus one entry here
+//! (and a line in [`SERVICES_HELP`]).
+
+use std::net::SocketAddr;
+
+use super::{echo, rfc, time, Launch, ListenSpec};
+
+/// A service `wirekit serve --listen NAME=ADDR` can run.
+#[derive(Debug)]
+pub struct Service {
+    /// The name used in `--listen` and in `listening` lines.
+    pub name: &'static str,
+    /// Address in the default set (no `--listen`), if the service is in it.
+    pub default: Option<&'static str>,
+    /// Binds the service's socket(s) at the address and spawns its tasks.
+    pub start: fn(&Launch, SocketAddr) -> anyhow::Result<()>,
+}
+
+/// Every service. Entries with a `default` run when no `--listen` is given.
+pub static SERVICES: &[Service] = &[
+    Service {
+        name: "echo",
+        default: Some("127.0.0.1:8080"),
+        start: echo::start_tcp,
+    },
+    Service {
+        name: "udp-echo",
+        default: Some("127.0.0.1:8181"),
+        start: echo::start_udp,
+    },
+    Service {
+        name: "time",
+        default: Some("127.0.0.1:9000"),
+        start: time::start,
+    },
+    Service {
+        name: "files",
+        default: Some("127.0.0.1:8484"),
+        start: crate::files::start,
+    },
+    Service {
+        name: "files-ack",
+        default: None,
+        start: crate::files::start_ack,
+    },
+    Service {
+        name: "plain-echo",
+        default: None,
+        start: rfc::start_echo,
+    },
+    Service {
+        name: "discard",
+        default: None,
+        start: rfc::start_discard,
+    },
+    Service {
+        name: "chargen",
+        default: None,
+        start: rfc::start_chargen,
+    },
+    Service {
+        name: "daytime",
+        default: None,
+        start: rfc::start_daytime,
+    },
+    Service {
+        name: "rfc868",
+        default: None,
+        start: rfc::start_rfc868,
+    },
+];
+
+/// The service list shown by `wirekit serve --help`.
+pub const SERVICES_HELP: &str = "\
+Services (default address in brackets; * = in the default set):
+  echo        TCP upper-echo, the seeds' first server          * [127.0.0.1:8080]
+  udp-echo    UDP upper-echo, up to 65,507 bytes               * [127.0.0.1:8181]
+  time        UDP strftime time server: datagram = format      * [127.0.0.1:9000]
+  files       file transfer: native get/put/ls, seed 000, 002    * [127.0.0.1:8484]
+  files-ack   file transfer: seed 004's size/ack/bytes/md5 get
+  plain-echo  RFC 862 echo, TCP and UDP
+  discard     RFC 863 discard, TCP and UDP
+  chargen     RFC 864 character generator, TCP and UDP
+  daytime     RFC 867 daytime, TCP and UDP
+  rfc868      RFC 868 time (32-bit seconds since 1900), TCP and UDP";
+
+/// Looks a service up by name.
+pub fn find(name: &str) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.name == name)
+}
+
+/// Parses `SERVICE=ADDR` (or `SERVICE` for its default address).
+pub fn parse_listen(s: &str) -> Result<ListenSpec, String> {
+    let (name, addr) = match s.split_once('=') {
+        Some((n, a)) => (n, Some(a)),
+        None => (s, None),
+    };
+    let service = find(name).ok_or_else(|| {
+        let names: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+        format!("unknown service `{name}` (known: {})", names.join(", "))
+    })?;
+    let addr = match (addr, service.default) {
+        (Some(a), _) => a,
+        (None, Some(d)) => d,
+        (None, None) => return Err(format!("{name} has no default address: use {name}=ADDR")),
+    };
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not IP:PORT (IPv6 as [::1]:PORT)"))?;
+    Ok(ListenSpec { service, addr })
+}
+
+/// The default set: every service with a default address.
+pub fn default_set() -> anyhow::Result<Vec<ListenSpec>> {
+    SERVICES
+        .iter()
+        .filter_map(|s| s.default.map(|d| (s, d)))
+        .map(|(service, d)| {
+            Ok(ListenSpec {
+                service,
+                addr: d.parse()?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,82 @@
+//! The UDP loop the datagram services use: one task per socket receives a
+//! datagram, asks the service for an answer, and sends it back. Buffers are
+//! allocated once per socket, so memory does not depend on traffic.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::net::UdpSocket;
+use tracing::debug;
+
+use super::launch::Launch;
+
+/// Receive buffer: one more than the largest IPv6 payload on loopback, so
+/// an oversized datagram is seen as such rather than silently cut.
+const RECV_BUF: usize = 65_536;
+
+/// A datagram service: given a request and its sender, writes the answer
+/// into the buffer and returns its length, or `None` to stay silent.
+pub trait UdpHandler: Send + 'static {
+    /// Answers one datagram.
+    fn answer(&mut self, request: &[u8], peer: SocketAddr, out: &mut [u8]) -> Option<usize>;
+}
+
+impl<F> UdpHandler for F
+where
+    F: FnMut(&[u8], SocketAddr, &mut [u8]) -> Option<usize> + Send + 'static,
+{
+    fn answer(&mut self, request: &[u8], peer: SocketAddr, out: &mut [u8]) -> Option<usize> {
+        self(request, peer, out)
+    }
+}
+
+impl Launch {
+    /// Binds a UDP socket for `service` and announces it.
+    pub fn bind_udp(&self, service: &'static str, addr: SocketAddr) -> anyhow::Result<UdpSocket> {
+        let bind = || -> std::io::Result<UdpSocket> {
+            let sock = std::net::UdpSocket::bind(addr)?;
+            sock.set_nonblocking(true)?;
+            UdpSocket::from_std(sock)
+        };
+        let sock = bind().with_context(|| format!("cannot bind {service} to udp {addr}"))?;
+        self.announce(service, "udp", sock.local_addr()?);
+        Ok(sock)
+    }
+
+    /// Binds `addr` and answers every datagram with `handler`.
+    pub fn udp<H: UdpHandler>(
+        &self,
+        service: &'static str,
+        addr: SocketAddr,
+        mut handler: H,
+    ) -> anyhow::Result<()> {
+        let sock = self.bind_udp(service, addr)?;
+        let shutdown = self.shutdown();
+        self.spawn(async move {
+            let mut inbuf = vec![0u8; RECV_BUF];
+            let mut outbuf = vec![0u8; RECV_BUF];
+            loop {
+                let received = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    r = sock.recv_from(&mut inbuf) => r,
+                };
+                let (n, peer) = match received {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // ICMP errors from earlier sends surface here; they
+                        // concern one peer, not the socket.
+                        debug!(service, error = %e, "recv failed");
+                        continue;
+                    }
+                };
+                debug!(service, %peer, len = n, "datagram");
+                if let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) {
+                    if let Err(e) = sock.send_to(&outbuf[..m], peer).await {
+                        debug!(service, %peer, error = %e, "send failed");
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
