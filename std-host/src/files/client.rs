@@ -6,7 +6,7 @@
 //! the partial for `--resume`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +22,7 @@ use super::client_seed;
 use super::conn::Conn;
 use super::progress::Progress;
 use super::serve_native::send;
-use super::store::{hash_prefix, IO_CHUNK};
+use super::store::{hash_prefix, write_sparse, IO_CHUNK};
 
 /// Which server the client talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -161,6 +161,8 @@ pub struct LocalPartial {
     pub md5: Md5,
     /// Bytes already there (resumed).
     pub offset: u64,
+    /// Bytes in the file so far (kept and received).
+    len: u64,
 }
 
 impl LocalPartial {
@@ -184,15 +186,15 @@ impl LocalPartial {
             file,
             md5,
             offset,
+            len: offset,
         })
     }
 
     /// Appends received bytes.
     pub fn write(&mut self, b: &[u8]) -> anyhow::Result<()> {
         self.md5.update(b);
-        self.file
-            .write_all(b)
-            .with_context(|| format!("writing {}", self.part.display()))
+        self.len += b.len() as u64;
+        write_sparse(&mut self.file, b).with_context(|| format!("writing {}", self.part.display()))
     }
 
     /// Checks the md5 (if the server sent one) and gives the file its
@@ -207,6 +209,7 @@ impl LocalPartial {
                 );
             }
         }
+        self.file.set_len(self.len)?;
         self.file.sync_all()?;
         std::fs::rename(&self.part, &self.local)
             .with_context(|| format!("renaming to {}", self.local.display()))?;

@@ -2,7 +2,7 @@
 //! `wirekit_core::service::file::native` and `docs/PROTOCOL.md`).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write as _};
+use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::{bail, Context as _};
 use md5::{Digest as _, Md5};
@@ -14,7 +14,7 @@ use wirekit_core::service::file::native::{
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
 use super::conn::Conn;
-use super::store::{hash_prefix, FileInfo, IO_CHUNK};
+use super::store::{hash_prefix, write_sparse, FileInfo, IO_CHUNK};
 use super::Files;
 
 /// Most entries one listing returns.
@@ -242,7 +242,7 @@ fn serve_put(
             }
             Some(TransferEvent::Data(b)) => {
                 md5.update(b);
-                if let Err(e) = slot.file.write_all(b) {
+                if let Err(e) = write_sparse(&mut slot.file, b) {
                     let msg = format!("{name}: writing failed: {e}; partial kept");
                     refuse(conn, "put", &msg)?;
                     bail!(msg);
@@ -258,7 +258,7 @@ fn serve_put(
         let msg = format!("{name}: md5 mismatch: client says {expected}, received data is {actual}; upload discarded");
         return refuse(conn, "put", &msg);
     }
-    if let Err(r) = slot.commit() {
+    if let Err(r) = slot.commit(size) {
         return refuse(conn, "put", &r.0);
     }
     tracing::info!(name, size, "files: put done");

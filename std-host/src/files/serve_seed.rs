@@ -171,7 +171,7 @@ fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()>
     }
     let reply = match (refusal, slot) {
         (Some(why), _) => format!("{name} 上传失败: {why}"),
-        (None, Some(s)) => match s.commit() {
+        (None, Some(s)) => match s.commit(up.size().unwrap_or(0)) {
             Ok(()) => {
                 let mut t = String::new();
                 let _ = seed002::upload_done(name, &mut t);

@@ -238,6 +238,22 @@ impl Store {
     }
 }
 
+/// Writes `b` at the file's position, leaving a hole instead where `b`
+/// is all zeros (like `cp --sparse=auto`): a sparse file stays sparse at
+/// its destination and zeros cost no disk writes. The caller sets the
+/// final length with `set_len`, which also covers trailing holes.
+pub fn write_sparse(file: &mut File, b: &[u8]) -> io::Result<()> {
+    static ZEROS: [u8; IO_CHUNK] = [0; IO_CHUNK];
+    // Slice equality is a memcmp, fast even in debug builds.
+    if b.chunks(IO_CHUNK).all(|c| c == &ZEROS[..c.len()]) {
+        let n = i64::try_from(b.len()).map_err(io::Error::other)?;
+        file.seek(SeekFrom::Current(n))?;
+        Ok(())
+    } else {
+        std::io::Write::write_all(file, b)
+    }
+}
+
 /// Reads and hashes the first `len` bytes of `file` from its start;
 /// returns the hasher and how many bytes there were.
 pub fn hash_prefix(file: &mut File, len: u64) -> io::Result<(Md5, u64)> {
@@ -307,11 +323,13 @@ impl PutSlot {
         Ok(())
     }
 
-    /// Makes the verified partial the final file: fsync, then rename
-    /// (`force`) or link without replacing, then fsync the directory.
-    pub fn commit(self) -> Result<(), Refusal> {
+    /// Makes the verified partial of `size` bytes the final file: fsync,
+    /// then rename (`force`) or link without replacing, then fsync the
+    /// directory.
+    pub fn commit(self, size: u64) -> Result<(), Refusal> {
         let name = self.base.clone();
         let err = |e: io::Error| Refusal::io(&name, &e);
+        self.file.set_len(size).map_err(err)?;
         self.file.sync_all().map_err(err)?;
         if self.force {
             self.dir

@@ -229,6 +229,11 @@ impl Upload {
         }
     }
 
+    /// The announced size, once the preamble arrived.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+
     /// True once [`UploadEvent::Done`] was returned.
     pub fn is_done(&self) -> bool {
         self.done
