@@ -74,14 +74,22 @@ impl Server {
     /// Like [`Server::start`] with a working directory.
     pub fn start_in(args: &[&str], expected: usize, cwd: Option<&Path>) -> Server {
         let mut cmd = Command::new(wirekit_bin());
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args(args);
         if let Some(dir) = cwd {
             cmd.current_dir(dir);
         }
-        let mut child = cmd.spawn().expect("spawn wirekit");
+        Self::spawn(cmd, expected)
+    }
+
+    /// Starts any server command (wirekit with extra environment, or a
+    /// Python baseline) that prints `listening SERVICE PROTO ADDR` lines,
+    /// and waits (at most 20 s) for `expected` of them.
+    pub fn spawn(mut cmd: Command, expected: usize) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+        let mut child = cmd.spawn().expect("spawn server");
         let stdout = child.stdout.take().expect("stdout piped");
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
@@ -151,6 +159,21 @@ impl Server {
     /// Stderr lines logged so far (non-blocking).
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`, …) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// The server's resident set size in KiB (VmRSS from /proc).
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
     }
 
     /// Waits up to `timeout` for the process to exit by itself.
@@ -246,4 +269,14 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS from /proc/PID/status).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
 }
