@@ -289,6 +289,7 @@ fn get_native(
                 return Ok(Some(d));
             }
             Some(TransferEvent::Refused(m)) => bail!("server refused: {m}"),
+            Some(TransferEvent::BodyEnd) => {}
         }
     }
 }

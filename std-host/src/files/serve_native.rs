@@ -249,6 +249,7 @@ fn serve_put(
                 }
             }
             Some(TransferEvent::End(d)) => break d,
+            Some(TransferEvent::BodyEnd) => {}
             Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
         }
     };

@@ -159,7 +159,11 @@ fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()>
                     }
                 }
             }
-            Some(seed002::UploadEvent::Size(_)) => {}
+            Some(
+                seed002::UploadEvent::Size(_)
+                | seed002::UploadEvent::Chunk { .. }
+                | seed002::UploadEvent::ChunkVerified,
+            ) => {}
             None => starved = conn.is_drained(),
         }
         if starved && conn.fill()? == 0 {

@@ -194,6 +194,13 @@ impl core::fmt::Display for UploadError {
 pub enum UploadEvent<'a> {
     /// The announced file size.
     Size(u64),
+    /// A chunk of `len` bytes starts.
+    Chunk {
+        /// The chunk's size.
+        len: u64,
+    },
+    /// The current chunk ended and matched its md5.
+    ChunkVerified,
     /// File bytes (not yet verified: a later [`UploadError::ChunkMismatch`]
     /// voids the upload).
     Data(&'a [u8]),
@@ -275,7 +282,7 @@ impl Upload {
                     return Err(UploadError::BadChunkSize { len, remaining });
                 }
                 self.chunk_start = self.received;
-                Ok((used, None))
+                Ok((used, Some(UploadEvent::Chunk { len })))
             }
             Some(Event::Body(b)) => {
                 self.received += b.len() as u64;
@@ -285,7 +292,7 @@ impl Upload {
                 self.done = true;
                 Ok((used, Some(UploadEvent::Done)))
             }
-            Some(Event::End(_)) => Ok((used, None)),
+            Some(Event::End(_)) => Ok((used, Some(UploadEvent::ChunkVerified))),
         }
     }
 

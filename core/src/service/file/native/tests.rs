@@ -28,8 +28,11 @@ fn receive(
                 Some(TransferEvent::Data(b)) => data.extend_from_slice(b),
                 Some(TransferEvent::End(d)) => return Ok((data, Some(d))),
                 Some(TransferEvent::Refused(m)) => return Ok((m.as_bytes().to_vec(), None)),
-                None if input.is_empty() => break,
-                None => {}
+                Some(TransferEvent::BodyEnd) => {}
+                None => {
+                    assert!(input.is_empty(), "None means all input was consumed");
+                    break;
+                }
             }
         }
     }

@@ -14,6 +14,8 @@ pub enum TransferEvent<'a> {
     Header(&'a Header),
     /// The next bytes of the file.
     Data(&'a [u8]),
+    /// All the bytes arrived; the md5 trailer is next.
+    BodyEnd,
     /// The trailer: the md5 the sender computed over the whole file.
     End(Digest),
     /// The peer refused, in place of the header or the trailer: its
@@ -123,7 +125,7 @@ impl Transfer {
             (Phase::Body, Event::Body(b)) => Some(TransferEvent::Data(b)),
             (Phase::Body, Event::End(_)) => {
                 self.phase = Phase::Trailer;
-                None
+                Some(TransferEvent::BodyEnd)
             }
             _ => None,
         };

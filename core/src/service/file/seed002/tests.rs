@@ -24,10 +24,14 @@ fn run(up: &mut Upload, chunks: &[&[u8]]) -> Result<(Vec<u8>, bool), UploadError
             let (used, ev) = up.decode(input)?;
             input = &input[used..];
             match ev {
-                None if input.is_empty() => break,
-                None => {}
+                None => {
+                    assert!(input.is_empty(), "None means all input was consumed");
+                    break;
+                }
                 Some(UploadEvent::Data(b)) => data.extend_from_slice(b),
-                Some(UploadEvent::Size(_)) => {}
+                Some(
+                    UploadEvent::Size(_) | UploadEvent::Chunk { .. } | UploadEvent::ChunkVerified,
+                ) => {}
                 Some(UploadEvent::Done) => return Ok((data, true)),
             }
         }
