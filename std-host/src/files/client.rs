@@ -20,6 +20,7 @@ use wirekit_core::wire::{Digest, Header};
 
 use super::client_seed;
 use super::conn::Conn;
+use super::hasher::BgHasher;
 use super::progress::Progress;
 use super::serve_native::send;
 use super::store::{hash_prefix, write_sparse, IO_CHUNK};
@@ -158,7 +159,7 @@ pub struct LocalPartial {
     /// The partial, positioned at its end.
     pub file: File,
     /// md5 of everything written so far.
-    pub md5: Md5,
+    md5: BgHasher,
     /// Bytes already there (resumed).
     pub offset: u64,
     /// Bytes in the file so far (kept and received).
@@ -178,8 +179,9 @@ impl LocalPartial {
             .open(&part)
             .with_context(|| format!("opening {}", part.display()))?;
         let len = file.metadata()?.len();
-        let (md5, offset) = hash_prefix(&mut file, len)?;
+        let (prefix, offset) = hash_prefix(&mut file, len)?;
         file.seek(SeekFrom::Start(offset))?;
+        let md5 = BgHasher::new(prefix);
         Ok(LocalPartial {
             local,
             part,
@@ -200,7 +202,7 @@ impl LocalPartial {
     /// Checks the md5 (if the server sent one) and gives the file its
     /// final name; a mismatch deletes the partial.
     pub fn finish(self, expected: Option<Digest>) -> anyhow::Result<Digest> {
-        let actual = Digest(self.md5.finalize().into());
+        let actual = self.md5.finish()?;
         if let Some(e) = expected {
             if e != actual {
                 let _ = std::fs::remove_file(&self.part);
@@ -357,7 +359,7 @@ fn put_native(
     send(conn, &h, b"")?;
     let ready = read_reply(conn)?;
     let offered = ready.offset.unwrap_or(0);
-    let (mut md5, offset) = if offered > 0 {
+    let (md5, offset) = if offered > 0 {
         let (m, n) = hash_prefix(file, offered)?;
         if n == offered && Some(Digest(m.clone().finalize().into())) == ready.md5 {
             (m, offered)
@@ -372,6 +374,7 @@ fn put_native(
         (Md5::new(), 0)
     };
     file.seek(SeekFrom::Start(offset))?;
+    let mut md5 = BgHasher::new(md5);
     send(conn, &native::data_header(offset, size - offset), b"")?;
     let mut progress = Progress::new(&format!("put {remote}"), size, offset);
     let mut buf = vec![0u8; IO_CHUNK];
@@ -387,7 +390,7 @@ fn put_native(
         left -= n as u64;
         progress.inc(n as u64);
     }
-    let digest = Digest(md5.finalize().into());
+    let digest = md5.finish()?;
     send(conn, &native::end_header(digest), b"")?;
     let done = read_reply(conn)?;
     if done.md5 != Some(digest) {

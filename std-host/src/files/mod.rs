@@ -10,6 +10,7 @@
 pub mod client;
 mod client_seed;
 pub mod conn;
+mod hasher;
 mod progress;
 mod serve_native;
 mod serve_seed;
