@@ -337,10 +337,20 @@ fn interrupted_upload_leaves_no_file_and_resumes_to_the_right_md5() {
 #[test]
 fn killed_download_leaves_a_partial_and_resumes() {
     let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
-    // Sparse on the server: big enough that the kill lands mid-transfer.
-    let f = std::fs::File::create(root.join("big.bin")).unwrap();
-    f.set_len(3 << 30).unwrap();
+    // Big enough that the kill lands mid-transfer, and not zeros (those
+    // become holes, which would not grow the partial).
+    const SIZE: u64 = 512 << 20;
+    let block: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8 | 1)
+        .collect();
+    let mut f = std::io::BufWriter::new(std::fs::File::create(root.join("big.bin")).unwrap());
+    for k in 0..(SIZE >> 20) {
+        use std::io::Write as _;
+        f.write_all(&block).unwrap();
+        f.write_all(&k.to_le_bytes()).unwrap();
+    }
     drop(f);
+    let size = std::fs::metadata(root.join("big.bin")).unwrap().len();
     let srv = serve(&root);
     let a = srv.addr("files", "tcp").to_string();
     let out_path = work.join("big.bin");
@@ -359,7 +369,7 @@ fn killed_download_leaves_a_partial_and_resumes() {
     child.kill().unwrap();
     child.wait().unwrap();
     let kept = std::fs::metadata(&part).unwrap().len();
-    assert!(kept > 0 && kept < 3 << 30, "kept {kept}");
+    assert!(kept > 0 && kept < size, "kept {kept}");
     assert!(!out_path.exists(), "no final file after a killed download");
     let out = run_with_timeout(
         wirekit(&[
@@ -374,7 +384,7 @@ fn killed_download_leaves_a_partial_and_resumes() {
         T * 3,
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::metadata(&out_path).unwrap().len(), 3 << 30);
+    assert_eq!(std::fs::metadata(&out_path).unwrap().len(), size);
     assert!(stdout(&out).starts_with(&md5_file(&root.join("big.bin"))));
     assert!(!part.exists());
 }
