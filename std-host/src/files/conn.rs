@@ -103,7 +103,9 @@ impl Conn {
         Ok(())
     }
 
-    fn touch(&self) {
+    /// Records activity for bytes moved outside [`Conn::send`] and
+    /// [`Conn::fill`].
+    pub fn touch(&self) {
         if let Some(a) = &self.activity {
             a.touch();
         }
