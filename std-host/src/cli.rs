@@ -1,12 +1,15 @@
 //! The `wirekit` command line: one subcommand per server or client.
 //!
 //! Adding a subcommand: a module with `pub struct Args` (clap::Args) and
-//! `pub fn run(Args) -> anyhow::Result<()>`, a variant in [`Command`], and
+//! `pub fn run(Args) -> anyhow::Result<()>` (or returning an exit code, as
+//! `exec` does), a variant in [`Command`], and
 //! an arm in [`Command::run`].
 
 use clap::{Parser, Subcommand};
 
-use crate::{client, serve};
+use std::process::ExitCode;
+
+use crate::{client, exec, serve};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -31,6 +34,10 @@ pub enum Command {
     Echo(client::echo::Args),
     /// Client of the UDP strftime time server.
     Time(client::time::Args),
+    /// Run one command on an exec server; exits with its exit code.
+    Exec(exec::client::ExecArgs),
+    /// The seeds' interactive remote shell (`>>> `), over an exec server.
+    Shell(exec::client::ClientArgs),
     /// Download a file from a files server (or a seed's, with --dialect).
     Get(crate::files::client::GetArgs),
     /// Upload a file to a files server (or seed 002's, with --dialect).
@@ -40,15 +47,19 @@ pub enum Command {
 }
 
 impl Command {
-    /// Runs the chosen subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
+    /// Runs the chosen subcommand; the exit code is the subcommand's (the
+    /// remote command's, for `exec`), or failure for an `Err`.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match self {
-            Command::Serve(a) => serve::run(a),
-            Command::Echo(a) => client::echo::run(a),
-            Command::Time(a) => client::time::run(a),
-            Command::Get(a) => crate::files::client::get(&a),
-            Command::Put(a) => crate::files::client::put(&a),
-            Command::Ls(a) => crate::files::client::ls(&a),
+            Command::Serve(a) => done(serve::run(a)),
+            Command::Echo(a) => done(client::echo::run(a)),
+            Command::Time(a) => done(client::time::run(a)),
+            Command::Exec(a) => Ok(exec::client::run_exec(&a)),
+            Command::Shell(a) => Ok(exec::client::run_shell(&a)),
+            Command::Get(a) => done(crate::files::client::get(&a)),
+            Command::Put(a) => done(crate::files::client::put(&a)),
+            Command::Ls(a) => done(crate::files::client::ls(&a)),
         }
     }
 }

@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod client;
+pub mod exec;
 pub mod files;
 pub mod serve;

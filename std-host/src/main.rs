@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     cli.init_tracing();
     match cli.command.run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             // One line: the error and its causes.
             eprintln!("wirekit: error: {e:#}");

@@ -2,6 +2,7 @@
 //! and state machines, one module per service. No I/O happens here.
 
 pub mod echo;
+pub mod exec;
 pub mod file;
 pub mod rfc;
 pub mod time;

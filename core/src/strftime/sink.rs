@@ -105,7 +105,17 @@ impl<'a> Sink<'a> {
 /// for every code point against Python on glibc 2.36): a character whose
 /// full Unicode mapping is longer than one character (`ß` → `SS`) stays as
 /// it is, except where glibc uses the simple mapping instead.
+///
+/// Without the `unicode-case` feature only ASCII letters change case, which
+/// drops core's Unicode case tables (about 24 KiB) from a firmware image.
 fn map_case(c: char, case: Case) -> char {
+    if !cfg!(feature = "unicode-case") {
+        return match case {
+            Case::Keep => c,
+            Case::Upper => c.to_ascii_uppercase(),
+            Case::Lower => c.to_ascii_lowercase(),
+        };
+    }
     if GLIBC_UNMAPPED.iter().any(|r| r.contains(&u32::from(c))) {
         return c;
     }

@@ -42,8 +42,12 @@ pub struct Args {
     #[command(flatten)]
     pub conn: ConnOpts,
 
+    /// Options of the exec services.
+    #[command(flatten, next_help_heading = "Exec services")]
+    pub exec: crate::exec::ExecArgs,
+
     /// File transfer (`files`, `files-ack`) options.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "File transfer")]
     pub files: crate::files::FilesConfig,
 }
 

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use super::{echo, rfc, time, Launch, ListenSpec};
+use crate::exec::service as exec;
 
 /// A service `wirekit serve --listen NAME=ADDR` can run.
 #[derive(Debug)]
@@ -69,6 +70,21 @@ pub static SERVICES: &[Service] = &[
         default: None,
         start: rfc::start_rfc868,
     },
+    Service {
+        name: "exec",
+        default: None,
+        start: exec::start_exec,
+    },
+    Service {
+        name: "exec-len",
+        default: None,
+        start: exec::start_len,
+    },
+    Service {
+        name: "exec-ack",
+        default: None,
+        start: exec::start_ack,
+    },
 ];
 
 /// The service list shown by `wirekit serve --help`.
@@ -83,7 +99,11 @@ Services (default address in brackets; * = in the default set):
   discard     RFC 863 discard, TCP and UDP
   chargen     RFC 864 character generator, TCP and UDP
   daytime     RFC 867 daytime, TCP and UDP
-  rfc868      RFC 868 time (32-bit seconds since 1900), TCP and UDP";
+  rfc868      RFC 868 time (32-bit seconds since 1900), TCP and UDP
+  exec        remote commands: native protocol + seeds' JSON header
+  exec-len    remote commands, seeds' 4-byte length reply
+  exec-ack    remote commands, seed 004's size / ack / output
+              (exec*: need --exec-token-file or --exec-insecure)";
 
 /// Looks a service up by name.
 pub fn find(name: &str) -> Option<&'static Service> {

@@ -1,0 +1,153 @@
+//! Challenge-response authentication of exec clients: the server sends a
+//! fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce)
+//! in hex, the server compares in constant time. The token itself never
+//! crosses the wire, and a recorded proof is useless for another nonce.
+//!
+//! Randomness is the host's job; this module only computes and checks.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Random bytes in a nonce (sent as twice as many hex digits).
+pub const NONCE_LEN: usize = 32;
+
+/// Shortest token accepted: a guessable token would make the proof moot.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Domain separation, so a proof made for exec is not valid elsewhere.
+const LABEL: &[u8] = b"wirekit-exec-v1\0";
+
+/// Why a token file's contents are not a usable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    /// Shorter than [`MIN_TOKEN_LEN`] bytes after trimming.
+    TooShort {
+        /// Its length.
+        len: usize,
+    },
+}
+
+impl core::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::TooShort { len } => write!(
+                f,
+                "token is {len} bytes; at least {MIN_TOKEN_LEN} are required"
+            ),
+        }
+    }
+}
+
+/// The token in a token file: its contents without surrounding ASCII
+/// whitespace (an editor's trailing newline must not change the token).
+pub fn token_from_file(contents: &[u8]) -> Result<&[u8], TokenError> {
+    let t = contents.trim_ascii();
+    if t.len() < MIN_TOKEN_LEN {
+        return Err(TokenError::TooShort { len: t.len() });
+    }
+    Ok(t)
+}
+
+/// Hex-encodes a nonce's random bytes.
+pub fn nonce_hex(random: &[u8; NONCE_LEN]) -> [u8; 2 * NONCE_LEN] {
+    let mut out = [0u8; 2 * NONCE_LEN];
+    hex_into(random, &mut out);
+    out
+}
+
+fn mac(token: &[u8], nonce: &str) -> Hmac<Sha256> {
+    // HMAC accepts keys of any length, so this never fails; the fallback
+    // keeps it total without a panic path.
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(token)
+        .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
+    m.update(LABEL);
+    m.update(nonce.as_bytes());
+    m
+}
+
+/// The client's proof for `nonce`, as 64 lowercase hex digits.
+pub fn proof(token: &[u8], nonce: &str) -> [u8; 64] {
+    let tag: [u8; 32] = mac(token, nonce).finalize().into_bytes().into();
+    let mut out = [0u8; 64];
+    hex_into(&tag, &mut out);
+    out
+}
+
+/// Checks a client's proof for `nonce` in constant time.
+pub fn verify(token: &[u8], nonce: &str, proof_hex: &str) -> bool {
+    let mut tag = [0u8; 32];
+    if !hex_decode(proof_hex.as_bytes(), &mut tag) {
+        return false;
+    }
+    mac(token, nonce).verify_slice(&tag).is_ok()
+}
+
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
+    }
+}
+
+fn hex_decode(hex: &[u8], out: &mut [u8]) -> bool {
+    if hex.len() != 2 * out.len() {
+        return false;
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        match (nib(pair[0]), nib(pair[1])) {
+            (Some(h), Some(l)) => *o = (h << 4) | l,
+            _ => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &[u8] = b"correct horse battery staple";
+
+    #[test]
+    fn proof_verifies_only_for_its_token_and_nonce() {
+        let p = proof(TOKEN, "aa");
+        let p = core::str::from_utf8(&p).unwrap();
+        assert!(verify(TOKEN, "aa", p));
+        assert!(!verify(TOKEN, "ab", p));
+        assert!(!verify(b"correct horse battery stapl3", "aa", p));
+        assert!(!verify(TOKEN, "aa", &p[..62]));
+        assert!(!verify(TOKEN, "aa", "zz"));
+        let upper = p.to_ascii_uppercase();
+        assert!(verify(TOKEN, "aa", &upper), "hex case does not matter");
+    }
+
+    #[test]
+    fn matches_python_hmac() {
+        // python3 -c 'import hmac,hashlib;print(hmac.new(b"correct horse
+        //   battery staple", b"wirekit-exec-v1\0" + b"00ff", hashlib.sha256).hexdigest())'
+        assert_eq!(
+            &proof(TOKEN, "00ff"),
+            b"55394e0497acd59e1eff83e94b3fa8f229bebc52a505a8ee14c53fdd81ef5757"
+        );
+    }
+
+    #[test]
+    fn token_file_is_trimmed_and_checked() {
+        assert_eq!(
+            token_from_file(b"  0123456789abcdef\n"),
+            Ok(&b"0123456789abcdef"[..])
+        );
+        assert_eq!(
+            token_from_file(b"short\n"),
+            Err(TokenError::TooShort { len: 5 })
+        );
+        assert_eq!(&nonce_hex(&[0xab; NONCE_LEN])[..4], b"abab");
+    }
+}

@@ -1,0 +1,303 @@
+//! The board-agnostic application: wirekit-core's upper-echo and time
+//! services on an smoltcp [`Interface`], generic over the network device
+//! ([`smoltcp::phy::Device`]) and a millisecond [`Clock`].
+//!
+//! Services (guest ports, fixed like the classic inetd services):
+//!
+//! | port    | service                                                      |
+//! |---------|--------------------------------------------------------------|
+//! | TCP 7   | upper-echo, [`ECHO_SLOTS`] clients at once                   |
+//! | UDP 7   | upper-echo, one reply datagram per request                   |
+//! | UDP 13  | the seeds' strftime time service (datagram = format, UTC)    |
+//! | TCP 37  | RFC 868 time (4 bytes, seconds since 1900), then close       |
+//!
+//! The wall clock is synchronised at boot and every
+//! [`NetConfig::sync_interval_ms`] from an RFC 868 server over TCP (the
+//! host's `wirekit serve` provides one) and kept between syncs with the
+//! board's millisecond clock. Until the first sync the time services say so
+//! (`error: clock not synchronised` on UDP 13; TCP 37 closes without data)
+//! rather than answer 1970.
+//!
+//! Everything lives in caller-provided [`Buffers`] (no allocator): a board
+//! puts them in a `static`, a host test in a `Box`.
+#![no_std]
+#![warn(missing_docs)]
+
+mod services;
+mod sync;
+
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::Device;
+use smoltcp::socket::{tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+
+pub use services::{ECHO_PORT, RFC868_PORT, STRFTIME_PORT};
+
+/// How many TCP upper-echo clients are served at once. smoltcp has no
+/// listen backlog, so each slot is one socket listening on port 7; a SYN
+/// beyond the free slots is answered with a reset.
+pub const ECHO_SLOTS: usize = 4;
+/// Receive buffer (= advertised window) per TCP echo slot. All slots'
+/// windows together (8 KiB) fit in the LAN9118's receive FIFO (about 10 KiB
+/// in QEMU), so a polled driver does not force the peer into retransmits.
+pub const ECHO_RX: usize = 2048;
+/// Send buffer per TCP echo slot: echo never sends more than it received,
+/// so the same size keeps a full window flowing back.
+pub const ECHO_TX: usize = 2048;
+/// Concurrent RFC 868 server connections (each lives for one round trip).
+pub const RFC868_SLOTS: usize = 2;
+/// Largest UDP payload that arrives in one Ethernet frame (1500 − 20 − 8).
+/// Bigger datagrams come as IP fragments, which this stack does not
+/// reassemble (no `proto-ipv4-fragmentation`), so they are dropped.
+pub const UDP_MAX: usize = 1472;
+/// UDP payload buffers hold two maximal datagrams each way, so a request
+/// can arrive while the previous reply is still queued.
+const UDP_BUF: usize = 2 * UDP_MAX;
+/// Queued datagrams per UDP socket direction.
+const UDP_META: usize = 4;
+/// Largest strftime reply; a longer result is answered with the core's
+/// `error: formatted time longer than ...` text instead.
+pub const TIME_REPLY_MAX: usize = 512;
+/// Number of sockets the application opens: the size of its
+/// [`SocketStorage`] array.
+pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 3;
+
+/// The socket table [`App::new`] fills; separate from [`Buffers`] because
+/// it borrows them.
+pub type Sockets<'a> = [SocketStorage<'a>; SOCKETS];
+
+/// An empty socket table, for a `static` or a local.
+pub const EMPTY_SOCKETS: Sockets<'static> = [SocketStorage::EMPTY; SOCKETS];
+
+/// A monotonic millisecond clock (SysTick, a hardware timer, or the host).
+pub trait Clock {
+    /// Milliseconds since an arbitrary start; never goes backwards.
+    fn now_ms(&mut self) -> u64;
+}
+
+/// Where the application sits on the network.
+#[derive(Debug, Clone, Copy)]
+pub struct NetConfig {
+    /// The interface's Ethernet address.
+    pub mac: [u8; 6],
+    /// The interface's IPv4 address.
+    pub ip: Ipv4Address,
+    /// Prefix length of the local subnet.
+    pub prefix_len: u8,
+    /// Default gateway, if any.
+    pub gateway: Option<Ipv4Address>,
+    /// RFC 868 (TCP) server the wall clock is synchronised from.
+    pub time_server: (Ipv4Address, u16),
+    /// Time between successful syncs.
+    pub sync_interval_ms: u64,
+    /// Seed for TCP initial sequence numbers and ephemeral ports; use a
+    /// hardware random number where the board has one.
+    pub random_seed: u64,
+}
+
+/// Every socket buffer the application uses, sized by the constants above.
+/// About 25 KiB; keep it in static memory on a microcontroller.
+pub struct Buffers {
+    echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
+    echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
+    rfc868_rx: [[u8; 16]; RFC868_SLOTS],
+    rfc868_tx: [[u8; 16]; RFC868_SLOTS],
+    sync_rx: [u8; 16],
+    sync_tx: [u8; 16],
+    udp_echo: UdpBuffers,
+    udp_time: UdpBuffers,
+}
+
+struct UdpBuffers {
+    rx_meta: [udp::PacketMetadata; UDP_META],
+    rx: [u8; UDP_BUF],
+    tx_meta: [udp::PacketMetadata; UDP_META],
+    tx: [u8; UDP_BUF],
+}
+
+impl UdpBuffers {
+    const fn new() -> Self {
+        UdpBuffers {
+            rx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
+            rx: [0; UDP_BUF],
+            tx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
+            tx: [0; UDP_BUF],
+        }
+    }
+
+    fn socket(&mut self) -> udp::Socket<'_> {
+        udp::Socket::new(
+            udp::PacketBuffer::new(&mut self.rx_meta[..], &mut self.rx[..]),
+            udp::PacketBuffer::new(&mut self.tx_meta[..], &mut self.tx[..]),
+        )
+    }
+}
+
+impl Buffers {
+    /// All-zero buffers; `const` so a board can place them in `.bss`.
+    pub const fn new() -> Self {
+        Buffers {
+            echo_rx: [[0; ECHO_RX]; ECHO_SLOTS],
+            echo_tx: [[0; ECHO_TX]; ECHO_SLOTS],
+            rfc868_rx: [[0; 16]; RFC868_SLOTS],
+            rfc868_tx: [[0; 16]; RFC868_SLOTS],
+            sync_rx: [0; 16],
+            sync_tx: [0; 16],
+            udp_echo: UdpBuffers::new(),
+            udp_time: UdpBuffers::new(),
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Something worth a log line, reported by [`App::poll`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The wall clock was set from the time server (Unix seconds).
+    Synced(i64),
+    /// A sync attempt failed; the next one follows shortly.
+    SyncFailed,
+}
+
+/// The running application: interface, sockets and wall clock.
+pub struct App<'a, C: Clock> {
+    iface: Interface,
+    sockets: SocketSet<'a>,
+    clock: C,
+    echo: [SocketHandle; ECHO_SLOTS],
+    echo_idle_since: [u64; ECHO_SLOTS],
+    rfc868: [SocketHandle; RFC868_SLOTS],
+    udp_echo: SocketHandle,
+    udp_time: SocketHandle,
+    sync: sync::Sync,
+}
+
+impl<'a, C: Clock> App<'a, C> {
+    /// Brings the interface up on `device` and opens every service socket.
+    pub fn new<D: Device + ?Sized>(
+        net: NetConfig,
+        device: &mut D,
+        mut clock: C,
+        bufs: &'a mut Buffers,
+        storage: &'a mut Sockets<'a>,
+    ) -> Self {
+        let now = Instant::from_millis(clock.now_ms() as i64);
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(net.mac)));
+        config.random_seed = net.random_seed;
+        let mut iface = Interface::new(config, device, now);
+        iface.update_ip_addrs(|addrs| {
+            // Capacity is at least one address in every smoltcp config.
+            let _ = addrs.push(IpCidr::new(net.ip.into(), net.prefix_len));
+        });
+        if let Some(gw) = net.gateway {
+            // Fails only when the route table is full; it is empty here.
+            let _ = iface.routes_mut().add_default_ipv4_route(gw);
+        }
+
+        let Buffers {
+            echo_rx,
+            echo_tx,
+            rfc868_rx,
+            rfc868_tx,
+            sync_rx,
+            sync_tx,
+            udp_echo,
+            udp_time,
+        } = bufs;
+        let mut sockets = SocketSet::new(&mut storage[..]);
+        let mut echo = [SocketHandle::default(); ECHO_SLOTS];
+        for ((h, rx), tx) in echo.iter_mut().zip(echo_rx).zip(echo_tx) {
+            *h = sockets.add(tcp_socket(rx, tx));
+        }
+        let mut rfc868 = [SocketHandle::default(); RFC868_SLOTS];
+        for ((h, rx), tx) in rfc868.iter_mut().zip(rfc868_rx).zip(rfc868_tx) {
+            *h = sockets.add(tcp_socket(rx, tx));
+        }
+        let sync_socket = sockets.add(tcp_socket(sync_rx, sync_tx));
+        let udp_echo = sockets.add(udp_echo.socket());
+        let udp_time = sockets.add(udp_time.socket());
+        let sync = sync::Sync::new(sync_socket, &net, now);
+
+        let mut app = App {
+            iface,
+            sockets,
+            clock,
+            echo,
+            echo_idle_since: [0; ECHO_SLOTS],
+            rfc868,
+            udp_echo,
+            udp_time,
+            sync,
+        };
+        app.open_listeners();
+        app
+    }
+
+    /// Moves packets and serves every socket once. Returns what happened
+    /// worth logging and how long the caller may sleep before the next call
+    /// if no frame arrives (`None`: until a frame arrives).
+    pub fn poll<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+    ) -> (Option<Event>, Option<Duration>) {
+        let now_ms = self.clock.now_ms();
+        let now = Instant::from_millis(now_ms as i64);
+        self.iface.poll(now, device, &mut self.sockets);
+        self.serve(now_ms);
+        let event = self.sync.step(now, &mut self.iface, &mut self.sockets);
+        // Send what the services just queued without waiting a round.
+        self.iface.poll(now, device, &mut self.sockets);
+        (event, self.iface.poll_delay(now, &self.sockets))
+    }
+
+    /// The wall clock in Unix seconds, once synchronised.
+    pub fn unix_time(&mut self) -> Option<i64> {
+        let now = self.clock.now_ms();
+        self.sync.unix_at(now)
+    }
+
+    fn open_listeners(&mut self) {
+        for h in self.echo {
+            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), ECHO_PORT);
+        }
+        for h in self.rfc868 {
+            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), RFC868_PORT);
+        }
+        // Binding fails only for port 0; these are constants.
+        let _ = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp_echo)
+            .bind(ECHO_PORT);
+        let _ = self
+            .sockets
+            .get_mut::<udp::Socket>(self.udp_time)
+            .bind(STRFTIME_PORT);
+    }
+
+    fn serve(&mut self, now_ms: u64) {
+        for (h, idle) in self.echo.iter().zip(self.echo_idle_since.iter_mut()) {
+            services::tcp_echo(self.sockets.get_mut::<tcp::Socket>(*h), now_ms, idle);
+        }
+        let unix = self.sync.unix_at(now_ms);
+        for h in &self.rfc868 {
+            services::rfc868_serve(self.sockets.get_mut::<tcp::Socket>(*h), unix);
+        }
+        services::udp_echo(self.sockets.get_mut::<udp::Socket>(self.udp_echo));
+        services::udp_time(self.sockets.get_mut::<udp::Socket>(self.udp_time), unix);
+    }
+}
+
+fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {
+    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
+    // A peer that vanishes without FIN is dropped after this long without
+    // an acknowledgement, freeing its slot.
+    s.set_timeout(Some(Duration::from_secs(20)));
+    s.set_keep_alive(Some(Duration::from_secs(10)));
+    s
+}

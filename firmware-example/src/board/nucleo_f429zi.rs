@@ -1,0 +1,136 @@
+//! ST Nucleo-F429ZI (Cortex-M4F, on-chip Ethernet MAC with a LAN8742A RMII
+//! PHY): the `stm32-eth` crate's DMA driver is the smoltcp device, SysTick
+//! the millisecond clock. Built in CI, run on hardware (see README.md).
+//!
+//! The PHY is left to its power-on autonegotiation; the link must be up
+//! before frames flow, which the TCP/ARP retries absorb.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::exception;
+use smoltcp::wire::Ipv4Address;
+use stm32_eth::dma::{RxRingEntry, TxRingEntry};
+use stm32_eth::hal::gpio::GpioExt;
+use stm32_eth::hal::prelude::*;
+use stm32_eth::{EthPins, Parts, PartsIn};
+use wirekit_firmware_example::{App, Buffers, Clock, NetConfig, Sockets, EMPTY_SOCKETS};
+
+/// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
+const SYSCLK_HZ: u32 = 96_000_000;
+/// Two descriptors each way: enough for a polled loop, ~6 KiB of DMA RAM.
+const RING: usize = 2;
+
+/// Example addresses for a lab network; change them for yours.
+const NET: NetConfig = NetConfig {
+    mac: [0x02, 0x00, 0x57, 0x4b, 0x00, 0x01],
+    ip: Ipv4Address::new(192, 168, 1, 50),
+    prefix_len: 24,
+    gateway: Some(Ipv4Address::new(192, 168, 1, 1)),
+    time_server: (Ipv4Address::new(192, 168, 1, 10), 37),
+    sync_interval_ms: 600_000,
+    random_seed: 0,
+};
+
+static TICKS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Extends the 32-bit tick count to 64 bits (it wraps after 49 days).
+struct SysTickClock {
+    last: u32,
+    high: u64,
+}
+
+impl Clock for SysTickClock {
+    fn now_ms(&mut self) -> u64 {
+        let t = TICKS.load(Ordering::Relaxed);
+        if t < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = t;
+        self.high | u64::from(t)
+    }
+}
+
+/// Boots the board and serves forever.
+pub fn run() -> ! {
+    let p = stm32_eth::stm32::Peripherals::take().expect("first and only take");
+    let mut cp = cortex_m::Peripherals::take().expect("first and only take");
+
+    // The ST-LINK feeds an 8 MHz clock into HSE (bypass mode).
+    let clocks = p
+        .RCC
+        .constrain()
+        .cfgr
+        .use_hse(8.MHz())
+        .bypass_hse_oscillator()
+        .sysclk(SYSCLK_HZ.Hz())
+        .hclk(SYSCLK_HZ.Hz())
+        .freeze();
+
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(SYSCLK_HZ / 1000 - 1);
+    cp.SYST.clear_current();
+    cp.SYST.enable_interrupt();
+    cp.SYST.enable_counter();
+
+    let gpioa = p.GPIOA.split();
+    let gpiob = p.GPIOB.split();
+    let gpioc = p.GPIOC.split();
+    let gpiog = p.GPIOG.split();
+    // Nucleo-144 RMII wiring (UM1974): TX_EN and TXD0 on port G.
+    let pins = EthPins {
+        ref_clk: gpioa.pa1,
+        crs: gpioa.pa7,
+        tx_en: gpiog.pg11,
+        tx_d0: gpiog.pg13,
+        tx_d1: gpiob.pb13,
+        rx_d0: gpioc.pc4,
+        rx_d1: gpioc.pc5,
+    };
+
+    let rx_ring =
+        cortex_m::singleton!(: [RxRingEntry; RING] = [RxRingEntry::INIT; RING]).expect("once");
+    let tx_ring =
+        cortex_m::singleton!(: [TxRingEntry; RING] = [TxRingEntry::INIT; RING]).expect("once");
+    let parts = PartsIn {
+        mac: p.ETHERNET_MAC,
+        mmc: p.ETHERNET_MMC,
+        dma: p.ETHERNET_DMA,
+    };
+    let Parts { mut dma, .. } = match stm32_eth::new(parts, rx_ring, tx_ring, clocks, pins) {
+        Ok(parts) => parts,
+        Err(_) => panic!("HCLK too slow for the Ethernet MAC"),
+    };
+
+    let bufs: &'static mut Buffers =
+        cortex_m::singleton!(: Buffers = Buffers::new()).expect("once");
+    let sockets: &'static mut Sockets<'static> =
+        cortex_m::singleton!(: Sockets<'static> = EMPTY_SOCKETS).expect("once");
+    let mut net = NET;
+    // Seed from the timer phase after clock and PHY bring-up; a product
+    // would use the RNG peripheral here.
+    net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_f429;
+    let clock = SysTickClock { last: 0, high: 0 };
+    let mut app = App::new(net, &mut dma, clock, bufs, sockets);
+    loop {
+        let (_event, delay) = app.poll(&mut dma);
+        if delay.is_none_or(|d| d.total_millis() > 0) {
+            // Woken by SysTick every millisecond at the latest.
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+    // No console on this board without a probe: stop where a debugger
+    // attached by `probe-rs` shows the panic location.
+    loop {
+        cortex_m::asm::bkpt();
+    }
+}

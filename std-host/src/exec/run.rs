@@ -1,0 +1,190 @@
+//! Runs one command the way the seeds do (`sh -c`), but contained: no
+//! stdin, a cleared environment, its own process group that is killed at
+//! the timeout, at the output cap, when the client goes away, and when the
+//! command ends (so nothing it started in the background outlives it).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::Stdio;
+use std::time::Duration;
+
+use rustix::process::{kill_process_group, Pid, Signal};
+use tokio::io::AsyncReadExt as _;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+use wirekit_core::service::exec::{Ending, OutputCap};
+
+/// The environment a command gets: nothing of the server's own.
+const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+const SAFE_LANG: &str = "C.UTF-8";
+
+/// Which output stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// Where a command's output goes as it is produced.
+pub trait Sink {
+    /// Takes the next chunk; an error (client gone) stops the command.
+    fn chunk(
+        &mut self,
+        stream: Stream,
+        data: &[u8],
+    ) -> impl std::future::Future<Output = std::io::Result<()>>;
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub enum RunError {
+    /// The shell could not be started.
+    Spawn(std::io::Error),
+    /// The sink failed (the client went away); the command was killed.
+    Sink(std::io::Error),
+    /// The server is shutting down; the command was killed.
+    Shutdown,
+}
+
+/// How a run went.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    /// How the command ended.
+    pub ending: Ending,
+    /// Output was cut at the cap.
+    pub truncated: bool,
+}
+
+/// Kills the process group when dropped: whatever path leaves [`run`]
+/// (including the sink failing or the task being cancelled), the command
+/// and its children do not outlive it.
+struct GroupGuard(Option<Pid>);
+
+impl GroupGuard {
+    fn kill(&self) {
+        if let Some(pid) = self.0 {
+            // ESRCH (group already gone) is the normal case after an exit.
+            let _ = kill_process_group(pid, Signal::KILL);
+        }
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(cmd: &[u8]) -> std::io::Result<Child> {
+    Command::new("/bin/sh")
+        .arg("-c")
+        .arg(OsStr::from_bytes(cmd))
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("LANG", SAFE_LANG)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+}
+
+/// Runs `cmd` with `sh -c`, feeding its output to `sink` (at most
+/// `max_output` bytes in all), then the marker saying why it was cut
+/// short, if it was.
+pub async fn run(
+    cmd: &[u8],
+    timeout: Duration,
+    max_output: u64,
+    sink: &mut impl Sink,
+) -> Result<Outcome, RunError> {
+    let mut child = spawn(cmd).map_err(RunError::Spawn)?;
+    let guard = GroupGuard(child.id().and_then(|id| Pid::from_raw(id as i32)));
+    let deadline = Instant::now() + timeout;
+    let mut cap = OutputCap::new(max_output);
+    let early = pump(&mut child, deadline, timeout.as_secs(), &mut cap, sink)
+        .await
+        .map_err(RunError::Sink)?;
+    let ending = match early {
+        Some(e) => {
+            guard.kill();
+            let _ = child.wait().await;
+            e
+        }
+        None => match tokio::time::timeout_at(deadline, child.wait()).await {
+            Ok(Ok(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => Ending::Exited(code),
+                (None, Some(sig)) => Ending::Signaled(sig),
+                (None, None) => Ending::Exited(-1),
+            },
+            Ok(Err(e)) => return Err(RunError::Spawn(e)),
+            Err(_) => {
+                guard.kill();
+                let _ = child.wait().await;
+                Ending::TimedOut {
+                    secs: timeout.as_secs(),
+                }
+            }
+        },
+    };
+    drop(guard);
+    if let Some(marker) = ending.marker() {
+        sink.chunk(Stream::Stderr, marker.as_bytes())
+            .await
+            .map_err(RunError::Sink)?;
+    }
+    Ok(Outcome {
+        ending,
+        truncated: cap.truncated(),
+    })
+}
+
+/// Moves output from the pipes to the sink until both close; returns the
+/// ending if wirekit must stop the command first (timeout or cap).
+async fn pump(
+    child: &mut Child,
+    deadline: Instant,
+    timeout_secs: u64,
+    cap: &mut OutputCap,
+    sink: &mut impl Sink,
+) -> std::io::Result<Option<Ending>> {
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(std::io::Error::other("child pipes missing"));
+    };
+    let (mut out_open, mut err_open) = (true, true);
+    let mut obuf = vec![0u8; 32 * 1024];
+    let mut ebuf = vec![0u8; 32 * 1024];
+    while out_open || err_open {
+        let (stream, n) = tokio::select! {
+            r = out.read(&mut obuf), if out_open => (Stream::Stdout, r.unwrap_or(0)),
+            r = err.read(&mut ebuf), if err_open => (Stream::Stderr, r.unwrap_or(0)),
+            () = tokio::time::sleep_until(deadline) => {
+                return Ok(Some(Ending::TimedOut { secs: timeout_secs }));
+            }
+        };
+        if n == 0 {
+            match stream {
+                Stream::Stdout => out_open = false,
+                Stream::Stderr => err_open = false,
+            }
+            continue;
+        }
+        let keep = cap.admit(n);
+        let buf = if stream == Stream::Stdout {
+            &obuf
+        } else {
+            &ebuf
+        };
+        if keep > 0 {
+            sink.chunk(stream, &buf[..keep]).await?;
+        }
+        if cap.truncated() {
+            return Ok(Some(Ending::Capped { cap: cap.cap() }));
+        }
+    }
+    Ok(None)
+}

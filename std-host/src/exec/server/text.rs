@@ -1,0 +1,224 @@
+//! The seed dialects: one read is one command (the seeds' `recv(1024)`);
+//! the output is collected, up to the cap, because its size (and md5) must
+//! go before it.
+
+use std::net::SocketAddr;
+
+use anyhow::bail;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tracing::{info, warn};
+use wirekit_core::service::exec::ack::{AckEvent, AckServer};
+use wirekit_core::service::exec::{
+    check_command, seed_reply_header, EXIT_REFUSED, MAX_TEXT_COMMAND,
+};
+use wirekit_core::wire::{emit_frame_header, emit_prefix, Digest};
+
+use super::Io;
+use crate::exec::run::{RunError, Sink, Stream};
+use crate::exec::{Auth, ExecService};
+
+/// The seeds' framings of a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TextDialect {
+    Json,
+    Len,
+    Ack,
+}
+
+pub(super) struct TextConn<S> {
+    stream: S,
+    dialect: TextDialect,
+    ack: AckServer,
+    /// Bytes read but not yet used.
+    pending: Vec<u8>,
+}
+
+/// Collects a command's output for the seed dialects: stdout, then stderr,
+/// as the seeds send them.
+#[derive(Default)]
+struct Collect {
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl Sink for Collect {
+    async fn chunk(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
+        match stream {
+            Stream::Stdout => self.out.extend_from_slice(data),
+            Stream::Stderr => self.err.extend_from_slice(data),
+        }
+        Ok(())
+    }
+}
+
+/// What a client whose command was killed by a server shutdown reads.
+pub(super) const SHUTDOWN: &str = "server shutting down: command killed";
+
+pub(super) async fn serve(
+    conn: &mut TextConn<impl Io>,
+    peer: SocketAddr,
+    svc: &ExecService,
+) -> anyhow::Result<()> {
+    let mut first = true;
+    while let Some(cmd) = conn.next_command().await? {
+        if first && !svc.allowed(peer.ip()) {
+            warn!(%peer, "exec: refused: address not in --exec-allow");
+            return conn
+                .refuse("refused: your address is not allowed (--exec-allow)")
+                .await;
+        }
+        first = false;
+        if let Auth::Token(_) = svc.auth {
+            warn!(%peer, "exec: refused: seed dialect cannot authenticate");
+            return conn
+                .refuse("authentication required: this server needs a token; use `wirekit exec --token-file`")
+                .await;
+        }
+        if cmd.len() > MAX_TEXT_COMMAND {
+            let msg = format!("command longer than {MAX_TEXT_COMMAND} bytes");
+            return conn.refuse(&msg).await;
+        }
+        if let Err(e) = check_command(&cmd, MAX_TEXT_COMMAND) {
+            conn.reply_error(&e.to_string()).await?;
+            continue;
+        }
+        let permit = match svc.slot() {
+            Ok(p) => p,
+            Err(msg) => {
+                warn!(%peer, "exec: {msg}");
+                conn.reply_error(&msg).await?;
+                continue;
+            }
+        };
+        info!(%peer, cmd = %String::from_utf8_lossy(&cmd), "exec: running");
+        let mut sink = Collect::default();
+        let outcome = svc.run(&cmd, &mut sink).await;
+        drop(permit);
+        match outcome {
+            Ok(o) => {
+                let mut body = sink.out;
+                body.extend_from_slice(&sink.err);
+                conn.reply(&body, o.ending.exit_code(), o.truncated, None)
+                    .await?;
+            }
+            Err(RunError::Shutdown) => {
+                return conn.refuse(SHUTDOWN).await;
+            }
+            Err(RunError::Spawn(e) | RunError::Sink(e)) => {
+                conn.reply_error(&format!("cannot run the command: {e}"))
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl<S: Io> TextConn<S> {
+    pub(super) fn new(stream: S, dialect: TextDialect, first_read: Vec<u8>) -> Self {
+        TextConn {
+            stream,
+            dialect,
+            ack: AckServer::new(),
+            pending: first_read,
+        }
+    }
+
+    /// One read is one command (the seeds' `recv(1024)`); `None` at EOF.
+    async fn next_command(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if !self.pending.is_empty() {
+                let input = std::mem::take(&mut self.pending);
+                if self.dialect != TextDialect::Ack {
+                    return Ok(Some(input));
+                }
+                match self
+                    .ack
+                    .on_read(&input)
+                    .map_err(|e| std::io::Error::other(e.to_string()))?
+                {
+                    (used, Some(AckEvent::Command(cmd))) => {
+                        let cmd = cmd.to_vec();
+                        self.pending = input[used..].to_vec();
+                        return Ok(Some(cmd));
+                    }
+                    _ => return Err(std::io::Error::other("unexpected ack")),
+                }
+            }
+            if !self.read_more().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    async fn read_more(&mut self) -> std::io::Result<bool> {
+        let mut buf = vec![0u8; 8192];
+        let n = self.stream.read(&mut buf).await?;
+        self.pending.extend_from_slice(&buf[..n]);
+        Ok(n > 0)
+    }
+
+    /// Sends a command's reply in this connection's framing.
+    async fn reply(
+        &mut self,
+        body: &[u8],
+        code: i32,
+        truncated: bool,
+        error: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let len = body.len() as u64;
+        let mut head = vec![0u8; 1024];
+        let n = match self.dialect {
+            TextDialect::Json => {
+                let h = seed_reply_header(len, Digest::of(body), code, truncated, error);
+                emit_frame_header(&h, &mut head).map_err(|e| anyhow::anyhow!("{e}"))?
+            }
+            TextDialect::Len => {
+                emit_prefix(len, &mut head).ok_or_else(|| anyhow::anyhow!("reply too long"))?
+            }
+            TextDialect::Ack => return self.reply_ack(body).await,
+        };
+        head.truncate(n);
+        head.extend_from_slice(body);
+        self.stream.write_all(&head).await?;
+        Ok(())
+    }
+
+    async fn reply_ack(&mut self, body: &[u8]) -> anyhow::Result<()> {
+        let size = self
+            .ack
+            .output_ready(body.len() as u64)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.stream.write_all(size.as_bytes()).await?;
+        loop {
+            if !self.pending.is_empty() {
+                let input = std::mem::take(&mut self.pending);
+                let (used, ev) = self
+                    .ack
+                    .on_read(&input)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                self.pending = input[used..].to_vec();
+                if let Some(AckEvent::Acked { .. }) = ev {
+                    break;
+                }
+            }
+            if !self.read_more().await? {
+                bail!("client closed before acknowledging the size");
+            }
+        }
+        self.stream.write_all(body).await?;
+        Ok(())
+    }
+
+    async fn reply_error(&mut self, msg: &str) -> anyhow::Result<()> {
+        let body = format!("wirekit: {msg}\n");
+        self.reply(body.as_bytes(), EXIT_REFUSED, false, Some(msg))
+            .await
+    }
+
+    /// Answers the current command with `msg` and ends the connection.
+    async fn refuse(&mut self, msg: &str) -> anyhow::Result<()> {
+        self.reply_error(msg).await?;
+        self.stream.shutdown().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! Plugs the exec listeners into `wirekit serve`: one registry entry per
+//! dialect, all sharing one [`ExecService`] (so the concurrency limit holds
+//! across listeners), each address checked before it is bound.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::anyhow;
+
+use super::server::{handle, Flavor};
+use super::ExecService;
+use crate::serve::{Conn, ConnCtx, Launch};
+
+/// The service of the current `wirekit serve` run, keyed by its options'
+/// address so a second run in the same process (tests) gets its own.
+static SHARED: Mutex<Option<(usize, Arc<ExecService>)>> = Mutex::new(None);
+
+fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
+    let key = std::ptr::from_ref(l.args()) as usize;
+    let mut slot = SHARED
+        .lock()
+        .map_err(|_| anyhow!("exec service state poisoned"))?;
+    if let Some((k, svc)) = slot.as_ref() {
+        if *k == key {
+            return Ok(svc.clone());
+        }
+    }
+    let svc = Arc::new(ExecService::new(&l.args().exec)?.with_shutdown(l.shutdown()));
+    *slot = Some((key, svc.clone()));
+    Ok(svc)
+}
+
+fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> anyhow::Result<()> {
+    let svc = shared(l)?;
+    svc.check_listen(addr)?;
+    if let Some(idle) = l.idle_timeout() {
+        if idle < svc.timeout {
+            // The idle timeout counts bytes moved: a command that prints
+            // nothing for that long loses its connection (and is killed).
+            tracing::warn!(
+                "--idle-timeout ({idle:?}) is shorter than --exec-timeout ({:?}): silent commands end at the idle timeout",
+                svc.timeout
+            );
+        }
+    }
+    l.tcp(name, addr, move |conn: Conn, ctx: ConnCtx| {
+        handle(flavor, conn, ctx.peer, svc.clone())
+    })
+}
+
+/// `exec`: native protocol and the seeds' JSON-header dialect.
+pub fn start_exec(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, "exec", Flavor::Exec, addr)
+}
+
+/// `exec-len`: the seeds' 4-byte length dialect.
+pub fn start_len(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, "exec-len", Flavor::Len, addr)
+}
+
+/// `exec-ack`: seed 004's size, ack, output dialect.
+pub fn start_ack(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, "exec-ack", Flavor::Ack, addr)
+}
