@@ -10,6 +10,8 @@
 #   native_files_raw.py HOST PORT seed002-corrupt-put NAME LOCAL
 #       seed 002 upload whose single chunk does not match its md5; prints
 #       the server's answer text.
+#   native_files_raw.py HOST PORT stat NAME -
+#       prints the server's answer to a stat request as JSON.
 import hashlib
 import json
 import socket
@@ -41,8 +43,12 @@ def read_frame(s):
 
 def main():
     host, port, mode, name, local = sys.argv[1:6]
-    data = open(local, 'rb').read()
     s = socket.create_connection((host, int(port)), timeout=30)
+    if mode == 'stat':
+        s.sendall(frame({'op': 'stat', 'filename': name, 'total_size': 0}))
+        print(json.dumps(read_frame(s)[0], ensure_ascii=False), flush=True)
+        return
+    data = open(local, 'rb').read()
     if mode == 'seed002-corrupt-put':
         s.sendall(('put ' + name).encode())
         s.sendall(struct.pack('i', len(data)))

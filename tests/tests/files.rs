@@ -477,3 +477,54 @@ fn five_gib_sparse_file_round_trips() {
     let _ = std::fs::remove_file(&local);
     let _ = std::fs::remove_file(root.join("back.bin"));
 }
+
+#[test]
+fn stat_and_the_upload_size_limit() {
+    let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
+    std::fs::write(root.join("s.txt"), b"hello\n").unwrap();
+    let r = root.to_str().unwrap();
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "files=127.0.0.1:0",
+            "--root",
+            r,
+            "--files-max-size",
+            "1000",
+        ],
+        1,
+    );
+    let [h, p] = addr_args(srv.addr("files", "tcp"));
+    let out = run_with_timeout(
+        python("native_files_raw.py", &[&h, &p, "stat", "s.txt", "-"]),
+        b"",
+        T,
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("\"md5\": \"b1946ac92492d2347c6235b4d2611184\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"size\": 6") && text.contains("\"status\": \"ok\""),
+        "{text}"
+    );
+    let out = run_with_timeout(
+        python("native_files_raw.py", &[&h, &p, "stat", "nope", "-"]),
+        b"",
+        T,
+    );
+    assert!(stdout(&out).contains("no such file"), "{}", stdout(&out));
+    let big = work.join("big");
+    std::fs::write(&big, vec![1u8; 1001]).unwrap();
+    let a = srv.addr("files", "tcp").to_string();
+    let out = run_with_timeout(wirekit(&["put", &a, big.to_str().unwrap()]), b"", T);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("exceeds the limit of 1000 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!root.join("big").exists());
+}

@@ -288,6 +288,12 @@ fn serve_put(
     if let Err(r) = slot.commit(size) {
         return refuse(conn, "put", &r.0);
     }
+    // The next get of this file need not hash it again.
+    if let Ok((_, info)) = files.store.open_read(name) {
+        if info.size == size {
+            files.store.remember_md5(name, &info, actual);
+        }
+    }
     tracing::info!(name, size, "files: put done");
     send(conn, &file_reply("put", size, actual, None), b"")
 }
