@@ -46,7 +46,7 @@ pub struct FilesConfig {
     /// Pause after each seed 002 chunk in milliseconds: the seed client
     /// reads a chunk with `recv(1024)` and would swallow the next frame's
     /// header if it arrived early (the seed server sleeps 10 ms per line).
-    #[arg(long = "files-seed002-pause-ms", default_value_t = 20)]
+    #[arg(long = "files-seed002-pause-ms", default_value_t = 50)]
     pub seed002_pause_ms: u64,
 }
 
@@ -56,7 +56,7 @@ impl Default for FilesConfig {
             root: PathBuf::from("./wirekit-files"),
             max_file_size: 64 << 30,
             max_transfers: 16,
-            seed002_pause_ms: 20,
+            seed002_pause_ms: 50,
         }
     }
 }
