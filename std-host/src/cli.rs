@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use std::process::ExitCode;
 
-use crate::{client, exec, serve};
+use crate::{bench, chat, client, exec, serve, talk};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -38,6 +38,12 @@ pub enum Command {
     Exec(exec::client::ExecArgs),
     /// The seeds' interactive remote shell (`>>> `), over an exec server.
     Shell(exec::client::ClientArgs),
+    /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
+    Bench(bench::Args),
+    /// Group chat client: stdin lines out, incoming lines printed as they come.
+    Chat(chat::client::ChatArgs),
+    /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
+    Talk(talk::TalkArgs),
     /// Download a file from a files server (or a seed's, with --dialect).
     Get(crate::files::client::GetArgs),
     /// Upload a file to a files server (or seed 002's, with --dialect).
@@ -57,6 +63,9 @@ impl Command {
             Command::Time(a) => done(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
+            Command::Bench(a) => done(bench::run(a)),
+            Command::Chat(a) => done(chat::client::main(a)),
+            Command::Talk(a) => done(talk::main(a)),
             Command::Get(a) => done(crate::files::client::get(&a)),
             Command::Put(a) => done(crate::files::client::put(&a)),
             Command::Ls(a) => done(crate::files::client::ls(&a)),

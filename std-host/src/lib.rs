@@ -5,8 +5,11 @@
 //! command line.
 #![forbid(unsafe_code)]
 
+pub mod bench;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod exec;
 pub mod files;
 pub mod serve;
+pub mod talk;

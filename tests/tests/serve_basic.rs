@@ -334,3 +334,27 @@ fn default_set_binds_the_seed_ports_on_loopback() {
         ]
     );
 }
+
+#[test]
+fn echo_round_trips_across_buffer_boundaries() {
+    // Sizes around the server's inline (1 KiB) and heap (16 KiB) buffers,
+    // one request/answer at a time on one connection, as the seeds do.
+    let srv = serve(&["echo=127.0.0.1:0"]);
+    let mut s = TcpStream::connect(srv.addr("echo", "tcp")).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    for (i, size) in [
+        1, 1023, 1024, 1025, 2048, 16_383, 16_384, 16_385, 17_408, 100_000, 5,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let msg: Vec<u8> = (0..size).map(|j| b"aZ9\xe4"[(i + j) % 4]).collect();
+        let mut w = s.try_clone().unwrap();
+        let sent = msg.clone();
+        let writer = std::thread::spawn(move || w.write_all(&sent).unwrap());
+        let mut back = vec![0u8; size];
+        s.read_exact(&mut back).unwrap();
+        writer.join().unwrap();
+        assert!(back == msg.to_ascii_uppercase(), "size {size}");
+    }
+}

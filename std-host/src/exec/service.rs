@@ -3,31 +3,14 @@
 //! across listeners), each address checked before it is bound.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-use anyhow::anyhow;
+use std::sync::Arc;
 
 use super::server::{handle, Flavor};
 use super::ExecService;
 use crate::serve::{Conn, ConnCtx, Launch};
 
-/// The service of the current `wirekit serve` run, keyed by its options'
-/// address so a second run in the same process (tests) gets its own.
-static SHARED: Mutex<Option<(usize, Arc<ExecService>)>> = Mutex::new(None);
-
 fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
-    let key = std::ptr::from_ref(l.args()) as usize;
-    let mut slot = SHARED
-        .lock()
-        .map_err(|_| anyhow!("exec service state poisoned"))?;
-    if let Some((k, svc)) = slot.as_ref() {
-        if *k == key {
-            return Ok(svc.clone());
-        }
-    }
-    let svc = Arc::new(ExecService::new(&l.args().exec)?.with_shutdown(l.shutdown()));
-    *slot = Some((key, svc.clone()));
-    Ok(svc)
+    l.shared(|| Ok(ExecService::new(&l.args().exec)?.with_shutdown(l.shutdown())))
 }
 
 fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> anyhow::Result<()> {

@@ -77,16 +77,10 @@ impl Drop for TransferSlot {
     }
 }
 
-/// The one [`Files`] of this process, shared by `files` and `files-ack`
-/// so the transfer limit and the md5 cache cover both.
-static SHARED: std::sync::OnceLock<Arc<Files>> = std::sync::OnceLock::new();
-
+/// The run's one [`Files`], shared by `files` and `files-ack` so the
+/// transfer limit and the md5 cache cover both.
 fn shared(l: &Launch) -> anyhow::Result<Arc<Files>> {
-    if let Some(f) = SHARED.get() {
-        return Ok(Arc::clone(f));
-    }
-    let f = Files::new(l.args().files.clone())?;
-    Ok(Arc::clone(SHARED.get_or_init(|| f)))
+    l.shared(|| Files::open(l.args().files.clone()))
 }
 
 /// Starts the `files` service (native, seed 000 and seed 002 dialects).
@@ -117,15 +111,20 @@ fn start_listener(
 const DETECT_WAIT: Duration = Duration::from_millis(300);
 
 impl Files {
-    /// Opens the root directory.
-    pub fn new(cfg: FilesConfig) -> anyhow::Result<Arc<Files>> {
+    /// Opens (creating if needed) the root directory.
+    pub fn open(cfg: FilesConfig) -> anyhow::Result<Files> {
         let store = Store::open(&cfg.root)
             .with_context(|| format!("opening files root {}", cfg.root.display()))?;
-        Ok(Arc::new(Files {
+        Ok(Files {
             store,
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
-        }))
+        })
+    }
+
+    /// [`Files::open`], shareable between connections.
+    pub fn new(cfg: FilesConfig) -> anyhow::Result<Arc<Files>> {
+        Files::open(cfg).map(Arc::new)
     }
 
     /// A transfer slot, or `None` if `max_transfers` are running.

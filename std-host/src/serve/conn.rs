@@ -116,8 +116,9 @@ impl Tracked<TcpStream> {
         )
     }
 
-    /// Waits until the socket is readable (data, EOF or error) without
-    /// reading; lets handlers allocate buffers only once a peer talks.
+    /// Waits until the socket may be readable, without reading. It can
+    /// complete spuriously (even on a connection where nothing arrived), so
+    /// do not allocate on it: read into a small buffer first instead.
     pub async fn readable(&self) -> io::Result<()> {
         self.inner.readable().await
     }

@@ -38,33 +38,68 @@ pub(super) fn datagram(req: &[u8], out: &mut [u8], transform: fn(&mut [u8])) -> 
     req.len()
 }
 
+/// First-read buffer, inline in the connection's task: messages up to this
+/// size (all the seeds' clients send) never need another buffer.
+const SMALL: usize = 1024;
+
 /// Echoes a stream through `transform` until the client closes its side,
 /// then closes ours. On shutdown it stops reading, having written back
 /// everything it read.
+///
+/// Reads go into a small inline buffer; only a read that fills it (a
+/// burst) moves to a [`BUF`] heap buffer, which is dropped as soon as a
+/// read comes back short (the socket is drained). So quiet connections,
+/// thousands of them, hold no heap buffer, and a busy one at most one.
+/// Not reading while a write waits is the backpressure.
 pub(super) async fn stream(
     mut conn: Conn,
     ctx: ConnCtx,
     transform: fn(&mut [u8]),
 ) -> anyhow::Result<()> {
-    // Idle clients cost no buffer: allocate once the peer has sent
-    // something (or closed).
-    tokio::select! {
-        r = conn.readable() => r?,
-        _ = ctx.shutdown.cancelled() => return Ok(()),
-    }
-    let mut buf = vec![0u8; BUF];
-    let (mut rd, mut wr) = conn.split();
-    loop {
+    // One cancellation future per connection: creating one per read would
+    // lock the token's shared state every round trip.
+    let stop = ctx.shutdown.cancelled();
+    tokio::pin!(stop);
+    let mut small = [0u8; SMALL];
+    'conn: loop {
         let n = tokio::select! {
-            r = rd.read(&mut buf) => r?,
-            _ = ctx.shutdown.cancelled() => break,
+            r = conn.read(&mut small) => r?,
+            _ = &mut stop => break,
         };
         if n == 0 {
             break;
         }
-        transform(&mut buf[..n]);
-        wr.write_all(&buf[..n]).await?;
+        if n < SMALL {
+            transform(&mut small[..n]);
+            conn.write_all(&small[..n]).await?;
+            continue;
+        }
+        let mut big = Vec::with_capacity(BUF);
+        big.extend_from_slice(&small);
+        // Whatever else already arrived joins this write (no waiting: the
+        // peer may be waiting for our answer first).
+        let mut eof = match conn.get_ref().try_read_buf(&mut big) {
+            Ok(m) => m == 0,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) => return Err(e.into()),
+        };
+        conn.activity().touch();
+        loop {
+            transform(&mut big);
+            conn.write_all(&big).await?;
+            if eof {
+                break 'conn;
+            }
+            if big.len() < BUF {
+                continue 'conn;
+            }
+            big.clear();
+            eof = tokio::select! {
+                r = conn.read_buf(&mut big) => r? == 0,
+                _ = &mut stop => break 'conn,
+            };
+        }
     }
-    wr.shutdown().await?;
+    conn.shutdown().await?;
     Ok(())
 }

@@ -46,6 +46,14 @@ pub struct Args {
     #[command(flatten, next_help_heading = "Exec services")]
     pub exec: crate::exec::ExecArgs,
 
+    /// Chat service options.
+    #[command(flatten)]
+    pub chat: crate::chat::ChatOpts,
+
+    /// Worker threads for the async runtime (0 = one per CPU core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
     /// File transfer (`files`, `files-ack`) options.
     #[command(flatten, next_help_heading = "File transfer")]
     pub files: crate::files::FilesConfig,
@@ -88,9 +96,11 @@ pub struct ListenSpec {
 
 /// Runs `wirekit serve` to completion.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if args.threads > 0 {
+        builder.worker_threads(args.threads);
+    }
+    let rt = builder.enable_all().build()?;
     let grace = Duration::from_secs_f64(args.conn.shutdown_grace);
     let result = rt.block_on(serve(args, grace));
     // Connections that outlived the grace period are dropped here.
@@ -104,11 +114,15 @@ async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
     } else {
         args.listen.clone()
     };
+    // Register the handlers before any `listening` line is printed: a
+    // signal that arrives once a client can see the server must take the
+    // graceful path, not the default action that kills the process.
+    let signals = Signals::register()?;
     let launch = Launch::new(args);
     for spec in &specs {
         (spec.service.start)(&launch, spec.addr)?;
     }
-    wait_for_signal().await?;
+    signals.wait().await;
     info!("shutting down");
     launch.shutdown.cancel();
     launch.tracker.close();
@@ -124,12 +138,25 @@ async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
+/// SIGINT (Ctrl-C) and SIGTERM, registered up front.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
     }
-    Ok(())
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }

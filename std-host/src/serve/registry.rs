@@ -85,6 +85,11 @@ pub static SERVICES: &[Service] = &[
         default: None,
         start: exec::start_ack,
     },
+    Service {
+        name: "chat",
+        default: Some("127.0.0.1:9999"),
+        start: crate::chat::start,
+    },
 ];
 
 /// The service list shown by `wirekit serve --help`.
@@ -103,7 +108,8 @@ Services (default address in brackets; * = in the default set):
   exec        remote commands: native protocol + seeds' JSON header
   exec-len    remote commands, seeds' 4-byte length reply
   exec-ack    remote commands, seed 004's size / ack / output
-              (exec*: need --exec-token-file or --exec-insecure)";
+              (exec*: need --exec-token-file or --exec-insecure)
+  chat        group chat, seed 003 line format, /nick /who     * [127.0.0.1:9999]";
 
 /// Looks a service up by name.
 pub fn find(name: &str) -> Option<&'static Service> {

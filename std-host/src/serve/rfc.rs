@@ -67,12 +67,14 @@ async fn send_once(mut conn: Conn, answer: Vec<u8>) -> anyhow::Result<()> {
 
 /// RFC 863: read and throw away until the client closes.
 async fn discard(mut conn: Conn, ctx: ConnCtx) -> anyhow::Result<()> {
-    conn.readable().await?;
-    let mut buf = vec![0u8; echo::BUF];
+    let stop = ctx.shutdown.cancelled();
+    tokio::pin!(stop);
+    // Inline, so idle connections cost no heap buffer.
+    let mut buf = [0u8; 4096];
     loop {
         let n = tokio::select! {
             r = conn.read(&mut buf) => r?,
-            _ = ctx.shutdown.cancelled() => return Ok(()),
+            _ = &mut stop => return Ok(()),
         };
         if n == 0 {
             return Ok(());
@@ -89,6 +91,8 @@ async fn chargen(conn: Conn, ctx: ConnCtx) -> anyhow::Result<()> {
     let mut pos = buf.len();
     let mut sink = [0u8; 512];
     let mut reading = true;
+    let stop = ctx.shutdown.cancelled();
+    tokio::pin!(stop);
     loop {
         if pos == buf.len() {
             gen.fill(&mut buf);
@@ -99,7 +103,7 @@ async fn chargen(conn: Conn, ctx: ConnCtx) -> anyhow::Result<()> {
         tokio::select! {
             r = wr.write(&buf[pos..]) => pos += r?,
             r = rd.read(&mut sink), if reading => reading = r? > 0,
-            _ = ctx.shutdown.cancelled() => return Ok(()),
+            _ = &mut stop => return Ok(()),
         }
     }
 }

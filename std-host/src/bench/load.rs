@@ -1,0 +1,264 @@
+//! The load loops: echo round trips, UDP request/response, connection
+//! churn, and idle connections. Each task measures its own latencies and
+//! the results are merged at the end.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::{timeout, Instant};
+
+use super::stats::Stats;
+use super::Common;
+
+/// Unmeasured time at the start, so connection setup and slow start do not
+/// count.
+const WARMUP: Duration = Duration::from_secs(1);
+
+/// Measurement window shared by all tasks of a run.
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    end: Instant,
+}
+
+impl Window {
+    fn new(secs: Duration) -> Window {
+        let start = Instant::now() + WARMUP;
+        Window {
+            start,
+            end: start + secs,
+        }
+    }
+
+    fn open(&self, t: Instant) -> bool {
+        t >= self.start
+    }
+}
+
+/// Waits for the tasks while sampling the server's CPU time at the start
+/// and end of the measurement window.
+async fn collect(c: &Common, w: Window, tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
+    let cpu = async {
+        tokio::time::sleep_until(w.start).await;
+        let a = c.pid.and_then(|p| cpu_ticks(p).ok());
+        tokio::time::sleep_until(w.end).await;
+        let b = c.pid.and_then(|p| cpu_ticks(p).ok());
+        a.zip(b).map(|(a, b)| b.saturating_sub(a))
+    };
+    let (server_ticks, mut total) = tokio::join!(cpu, join_all(tasks));
+    total.server_cpu_ticks = server_ticks;
+    total
+}
+
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
+    let mut total = Stats::default();
+    for t in tasks {
+        match t.await {
+            Ok(s) => total.merge(s),
+            Err(_) => total.errors += 1,
+        }
+    }
+    total
+}
+
+/// TCP echo round trips of `size` bytes on `c.conns` connections.
+pub async fn echo(addr: SocketAddr, c: &Common, size: usize) -> anyhow::Result<()> {
+    // Connect everything first, so a server slow to accept does not eat
+    // into the measurement window.
+    let mut streams = Vec::with_capacity(c.conns);
+    for i in 0..c.conns {
+        let stream = timeout(c.timeout, TcpStream::connect(addr))
+            .await
+            .with_context(|| format!("connection {i} to {addr} timed out"))?
+            .with_context(|| format!("cannot connect to {addr}"))?;
+        stream.set_nodelay(true)?;
+        streams.push(stream);
+    }
+    let w = Window::new(c.secs);
+    let tasks = streams
+        .into_iter()
+        .map(|s| tokio::spawn(echo_conn(s, size, w, c.timeout)))
+        .collect();
+    let stats = collect(c, w, tasks).await;
+    stats.report(&format!("echo conns={} size={size}", c.conns), c.secs);
+    Ok(())
+}
+
+async fn echo_conn(mut s: TcpStream, size: usize, w: Window, t: Duration) -> Stats {
+    let mut stats = Stats::default();
+    let out = vec![b'x'; size];
+    let mut back = vec![0u8; size];
+    loop {
+        let begin = Instant::now();
+        if begin >= w.end {
+            break;
+        }
+        let (mut rd, mut wr) = s.split();
+        // Write and read concurrently: a large message does not fit in the
+        // socket buffers, so doing them in turn could deadlock.
+        let rt = async { tokio::try_join!(wr.write_all(&out), rd.read_exact(&mut back)) };
+        match timeout(t, rt).await {
+            Ok(Ok(_)) if w.open(begin) => stats.record(begin.elapsed()),
+            Ok(Ok(_)) => {}
+            _ => {
+                stats.errors += 1;
+                break;
+            }
+        }
+    }
+    stats
+}
+
+/// UDP request/response on `c.conns` sockets.
+pub async fn udp(addr: SocketAddr, c: &Common, payload: Vec<u8>) -> anyhow::Result<()> {
+    let w = Window::new(c.secs);
+    let local: SocketAddr = if addr.is_ipv4() {
+        "127.0.0.1:0".parse()?
+    } else {
+        "[::1]:0".parse()?
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..c.conns {
+        let sock = UdpSocket::bind(local).await?;
+        sock.connect(addr).await?;
+        let (p, t) = (payload.clone(), c.timeout);
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let begin = Instant::now();
+                if begin >= w.end {
+                    break;
+                }
+                let rt = async {
+                    sock.send(&p).await?;
+                    sock.recv(&mut buf).await
+                };
+                match timeout(t, rt).await {
+                    Ok(Ok(_)) if w.open(begin) => stats.record(begin.elapsed()),
+                    Ok(Ok(_)) => {}
+                    // Lost or refused: count it and keep going.
+                    _ => stats.errors += 1,
+                }
+            }
+            stats
+        }));
+    }
+    let stats = collect(c, w, tasks).await;
+    stats.report(&format!("udp conns={}", c.conns), c.secs);
+    Ok(())
+}
+
+/// New connections per second: connect, 1-byte round trip, close.
+pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+    let w = Window::new(c.secs);
+    let mut tasks = Vec::new();
+    for _ in 0..c.conns {
+        let t = c.timeout;
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            loop {
+                let begin = Instant::now();
+                if begin >= w.end {
+                    break;
+                }
+                match timeout(t, one_connection(addr)).await {
+                    Ok(Ok(())) if w.open(begin) => stats.record(begin.elapsed()),
+                    Ok(Ok(())) => {}
+                    _ => {
+                        stats.errors += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            stats
+        }));
+    }
+    let stats = collect(c, w, tasks).await;
+    stats.report(&format!("connect conns={}", c.conns), c.secs);
+    Ok(())
+}
+
+async fn one_connection(addr: SocketAddr) -> std::io::Result<()> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.set_nodelay(true)?;
+    s.write_all(b"x").await?;
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await?;
+    // RST instead of FIN: thousands of closes per second would otherwise
+    // exhaust the client's ephemeral ports with TIME_WAIT sockets.
+    s.set_zero_linger()?;
+    Ok(())
+}
+
+/// Opens `c.conns` idle connections, holds them for `c.secs`, reports the
+/// server's RSS, then checks every connection still answers.
+pub async fn idle(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+    let pid = c.pid;
+    let rss_before = pid.map(rss_kib).transpose()?;
+    let mut conns = Vec::with_capacity(c.conns);
+    let opened = Instant::now();
+    for i in 0..c.conns {
+        let s = timeout(c.timeout, TcpStream::connect(addr))
+            .await
+            .with_context(|| format!("connection {i} timed out"))?
+            .with_context(|| format!("connection {i} to {addr} failed"))?;
+        conns.push(s);
+    }
+    let open_secs = opened.elapsed().as_secs_f64();
+    tokio::time::sleep(c.secs).await;
+    let rss_idle = pid.map(rss_kib).transpose()?;
+    let mut ok = 0usize;
+    for s in &mut conns {
+        let rt = async {
+            s.write_all(b"i").await?;
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).await
+        };
+        if matches!(timeout(c.timeout, rt).await, Ok(Ok(_))) {
+            ok += 1;
+        }
+    }
+    let rss_after = pid.map(rss_kib).transpose()?;
+    let kib = |v: Option<u64>| v.map_or("-".to_string(), |k| k.to_string());
+    println!(
+        "idle conns={} open_secs={open_secs:.2} held_secs={:.0} answered={ok} \
+         server_rss_kib_before={} idle={} after_one_round_trip_each={}",
+        c.conns,
+        c.secs.as_secs_f64(),
+        kib(rss_before),
+        kib(rss_idle),
+        kib(rss_after)
+    );
+    anyhow::ensure!(
+        ok == c.conns,
+        "only {ok} of {} connections answered",
+        c.conns
+    );
+    Ok(())
+}
+
+/// VmRSS of a process in KiB.
+pub(super) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("no process {pid}"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")
+}
+
+/// utime + stime of a process (all threads) in clock ticks.
+pub(super) fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).context("odd stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(f.get(i).context("short stat")?.parse()?) };
+    Ok(ticks(11)? + ticks(12)?)
+}

@@ -1,0 +1,117 @@
+//! `wirekit bench`: a load generator for the echo and time services and
+//! for any server speaking the same protocols (the seeds' Python servers,
+//! `socat … PIPE`), so they can be measured side by side.
+//!
+//! It runs single-threaded (one tokio current-thread runtime) so that it
+//! takes one of the machine's cores and leaves the rest to the server.
+//! Every run is bounded by `--secs`; every wait by `--timeout`.
+
+mod chat;
+mod load;
+mod stats;
+
+use std::time::Duration;
+
+use crate::client::{parse_timeout, resolve};
+
+/// Options of `wirekit bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// What to measure.
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+/// Options every mode shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Server address, HOST:PORT (loopback).
+    pub addr: String,
+    /// Concurrent connections (or UDP sockets).
+    #[arg(short, long, default_value_t = 64)]
+    pub conns: usize,
+    /// Seconds to measure (after one warm-up second).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
+    pub secs: Duration,
+    /// Seconds before a single answer counts as lost (an error).
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
+    pub timeout: Duration,
+    /// Server process id: also report its CPU time per operation (and,
+    /// for `idle`, its memory) from /proc.
+    #[arg(long)]
+    pub pid: Option<u32>,
+}
+
+/// The measurements.
+#[derive(Debug, clap::Subcommand)]
+pub enum Mode {
+    /// TCP upper-echo: each connection sends SIZE bytes and reads SIZE
+    /// bytes back, in a loop.
+    Echo {
+        #[command(flatten)]
+        common: Common,
+        /// Bytes per round trip.
+        #[arg(short, long, default_value_t = 64)]
+        size: usize,
+    },
+    /// UDP request/response (e.g. the time service): each socket sends
+    /// PAYLOAD and waits for one datagram back, in a loop.
+    Udp {
+        #[command(flatten)]
+        common: Common,
+        /// The request datagram (for the time service: a format).
+        #[arg(short, long, default_value = "%Y-%m-%d %X")]
+        payload: String,
+    },
+    /// New connections: connect, one 1-byte echo round trip, close
+    /// (with RST, so the client leaves no TIME_WAIT behind), in a loop.
+    Connect {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Open CONNS idle connections, hold them, check they all still work,
+    /// and report the server's memory (VmRSS of --pid).
+    Idle {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Chat fan-out: CONNS clients join, one says numbered lines one at a
+    /// time; latency = until every client has read the line. With --pid,
+    /// also the server's VmRSS once all have joined.
+    Chat {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Runs `wirekit bench`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        match args.mode {
+            Mode::Echo { common, size } => {
+                anyhow::ensure!((1..=1 << 24).contains(&size), "--size must be 1..=16 MiB");
+                let addr = resolve(&common.addr)?;
+                load::echo(addr, &common, size).await
+            }
+            Mode::Udp { common, payload } => {
+                let addr = resolve(&common.addr)?;
+                load::udp(addr, &common, payload.into_bytes()).await
+            }
+            Mode::Connect { common } => {
+                let addr = resolve(&common.addr)?;
+                load::connect(addr, &common).await
+            }
+            Mode::Idle { common } => {
+                let addr = resolve(&common.addr)?;
+                load::idle(addr, &common).await
+            }
+            Mode::Chat { common } => {
+                let addr = resolve(&common.addr)?;
+                chat::chat(addr, &common).await
+            }
+        }
+    })
+}

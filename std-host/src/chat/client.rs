@@ -1,0 +1,190 @@
+//! `wirekit chat ADDR [--name NICK]`: the seed 003 `ChatClient` done right.
+//!
+//! Lines typed (or piped) on stdin go to the server with a `\n`; whatever
+//! the server sends is copied to stdout as it arrives, concurrently (the
+//! seed's receive thread). `quit` sends `quit` and exits; end of stdin
+//! half-closes the connection, which both wirekit and the seed's server
+//! treat as leaving. Either way the client then shows what the server still
+//! sends until it closes (bounded), so a piped script sees its own lines.
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use wirekit_core::service::chat::validate_nick;
+
+/// How long to wait for the server to close after leaving.
+const LINGER: Duration = Duration::from_secs(3);
+
+/// Arguments of `wirekit chat`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChatArgs {
+    /// Chat server address, e.g. 127.0.0.1:9999.
+    pub addr: String,
+    /// Nickname to take on arrival (sends `/nick NICK`; wirekit servers only).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Entry point of the subcommand: runs [`run`] on a small runtime.
+pub fn main(args: ChatArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(run(args));
+    // The stdin thread may still be blocked in a read; it is not part of
+    // the runtime and ends with the process.
+    rt.shutdown_background();
+    result
+}
+
+/// Runs the chat client until `quit`, end of stdin, or the server closes.
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    if let Some(name) = &args.name {
+        validate_nick(name.as_bytes()).map_err(|e| anyhow::anyhow!("--name {name:?}: {e}"))?;
+    }
+    let stream = TcpStream::connect(&args.addr)
+        .await
+        .with_context(|| format!("connecting to {}", args.addr))?;
+    let _ = stream.set_nodelay(true);
+    let (reader, mut writer) = stream.into_split();
+    let mut incoming = tokio::spawn(copy_to_stdout(reader));
+    if let Some(name) = &args.name {
+        writer
+            .write_all(format!("/nick {name}\n").as_bytes())
+            .await?;
+    }
+    let mut lines = stdin_lines();
+    loop {
+        tokio::select! {
+            line = lines.recv() => {
+                let Some(mut line) = line else { break };
+                let quit = line.trim_ascii() == b"quit";
+                line.push(b'\n');
+                writer.write_all(&line).await.context("sending to the server")?;
+                if quit {
+                    break;
+                }
+            }
+            done = &mut incoming => {
+                done??;
+                eprintln!("wirekit chat: the server closed the connection");
+                return Ok(());
+            }
+        }
+    }
+    // Leaving: half-close, then show what the server still sends.
+    let _ = writer.shutdown().await;
+    match tokio::time::timeout(LINGER, &mut incoming).await {
+        Ok(done) => done??,
+        Err(_) => incoming.abort(),
+    }
+    Ok(())
+}
+
+/// Copies the server's bytes to stdout as they come, until it closes.
+async fn copy_to_stdout<R: AsyncRead + Unpin>(mut reader: R) -> anyhow::Result<()> {
+    let mut out = tokio::io::stdout();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .await
+            .context("reading from the server")?;
+        if n == 0 {
+            return Ok(());
+        }
+        out.write_all(&buf[..n]).await?;
+        out.flush().await?;
+    }
+}
+
+/// Longest stdin line the clients accept; the chat server takes at most
+/// 1,024 bytes and a UDP datagram at most 65,507, so this is generous.
+pub(crate) const MAX_INPUT_LINE: usize = 64 * 1024;
+
+/// Stdin lines (without their `\n` or `\r\n`) from a plain thread: tokio's
+/// stdin cannot be cancelled and would keep the runtime from shutting down
+/// when the server ends the session first. Over-long lines are reported
+/// on stderr and skipped.
+pub(crate) fn stdin_lines() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        while let Ok(Some(line)) = read_bounded_line(&mut stdin, MAX_INPUT_LINE) {
+            match line {
+                Some(line) => {
+                    if tx.blocking_send(line).is_err() {
+                        break;
+                    }
+                }
+                None => eprintln!("wirekit: input line longer than {MAX_INPUT_LINE} bytes ignored"),
+            }
+        }
+    });
+    rx
+}
+
+/// Reads one line of at most `limit` bytes: `Ok(None)` at end of input,
+/// `Ok(Some(None))` for an over-long line (skipped to its end), otherwise
+/// the line without `\n` / `\r\n`.
+pub(crate) fn read_bounded_line<R: BufRead>(
+    input: &mut R,
+    limit: usize,
+) -> std::io::Result<Option<Option<Vec<u8>>>> {
+    let mut line = Vec::new();
+    let n = std::io::Read::take(&mut *input, limit as u64 + 1).read_until(b'\n', &mut line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.ends_with(b"\n") {
+        line.pop();
+    } else if line.len() > limit {
+        // Skip the rest of the over-long line.
+        loop {
+            let (done, used) = {
+                let buf = input.fill_buf()?;
+                match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => (true, i + 1),
+                    None => (buf.is_empty(), buf.len()),
+                }
+            };
+            input.consume(used);
+            if done {
+                return Ok(Some(None));
+            }
+        }
+    }
+    if line.ends_with(b"\r") {
+        line.pop();
+    }
+    Ok(Some(Some(line)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_lines() {
+        let mut input: &[u8] = b"ab\r\n0123456789\nlast";
+        assert_eq!(
+            read_bounded_line(&mut input, 5).unwrap(),
+            Some(Some(b"ab".to_vec()))
+        );
+        assert_eq!(read_bounded_line(&mut input, 5).unwrap(), Some(None));
+        assert_eq!(
+            read_bounded_line(&mut input, 5).unwrap(),
+            Some(Some(b"last".to_vec()))
+        );
+        assert_eq!(read_bounded_line(&mut input, 5).unwrap(), None);
+        let mut exact: &[u8] = b"12345\n";
+        assert_eq!(
+            read_bounded_line(&mut exact, 5).unwrap(),
+            Some(Some(b"12345".to_vec()))
+        );
+    }
+}

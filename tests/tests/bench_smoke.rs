@@ -1,0 +1,58 @@
+//! `wirekit bench` works against the real services (short, small runs;
+//! no speed is asserted here: numbers live in docs/BENCHMARKS.md).
+
+use std::time::Duration;
+
+use wirekit_tests::{run_with_timeout, wirekit, Server};
+
+const T: Duration = Duration::from_secs(60);
+
+fn field(line: &str, key: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {line}"))
+}
+
+fn bench(args: &[&str]) -> String {
+    let out = run_with_timeout(wirekit(args), b"", T);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    text
+}
+
+#[test]
+fn bench_modes_run_against_wirekit() {
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "echo=127.0.0.1:0",
+            "--listen",
+            "time=127.0.0.1:0",
+        ],
+        2,
+    );
+    let echo = srv.addr("echo", "tcp").to_string();
+    let time = srv.addr("time", "udp").to_string();
+    for args in [
+        vec![
+            "bench", "echo", &echo, "-c", "4", "-s", "64", "--secs", "0.3",
+        ],
+        vec![
+            "bench", "echo", &echo, "-c", "2", "-s", "300000", "--secs", "0.3",
+        ],
+        vec!["bench", "udp", &time, "-c", "2", "--secs", "0.3"],
+        vec!["bench", "connect", &echo, "-c", "2", "--secs", "0.3"],
+    ] {
+        let line = bench(&args);
+        assert!(field(&line, "ops") > 0, "{line}");
+        assert_eq!(field(&line, "errors"), 0, "{line}");
+    }
+    let pid = srv.pid().to_string();
+    let line = bench(&[
+        "bench", "idle", &echo, "-c", "200", "--secs", "0.2", "--pid", &pid,
+    ]);
+    assert_eq!(field(&line, "answered"), 200, "{line}");
+    assert!(field(&line, "idle") > 0, "{line}");
+}
