@@ -44,6 +44,12 @@ pub enum Command {
     Chat(chat::client::ChatArgs),
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
     Talk(talk::TalkArgs),
+    /// Download a file from a files server (or a seed's, with --dialect).
+    Get(crate::files::client::GetArgs),
+    /// Upload a file to a files server (or seed 002's, with --dialect).
+    Put(crate::files::client::PutArgs),
+    /// List a directory on a files server.
+    Ls(crate::files::client::LsArgs),
 }
 
 impl Command {
@@ -60,6 +66,9 @@ impl Command {
             Command::Bench(a) => done(bench::run(a)),
             Command::Chat(a) => done(chat::client::main(a)),
             Command::Talk(a) => done(talk::main(a)),
+            Command::Get(a) => done(crate::files::client::get(&a)),
+            Command::Put(a) => done(crate::files::client::put(&a)),
+            Command::Ls(a) => done(crate::files::client::ls(&a)),
         }
     }
 }

@@ -10,5 +10,6 @@ pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod exec;
+pub mod files;
 pub mod serve;
 pub mod talk;

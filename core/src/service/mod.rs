@@ -4,5 +4,6 @@
 pub mod chat;
 pub mod echo;
 pub mod exec;
+pub mod file;
 pub mod rfc;
 pub mod time;

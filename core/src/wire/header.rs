@@ -55,6 +55,11 @@ pub struct Header {
     pub mtime: Option<u64>,
     /// Output was cut at a limit.
     pub truncated: Option<bool>,
+    /// Size of a whole file in bytes, when the frame's body (if any) is
+    /// only part of it or absent (file transfer `get`/`put`/`stat`).
+    pub size: Option<u64>,
+    /// Ask to continue an interrupted transfer (file transfer `put`).
+    pub resume: Option<bool>,
 }
 
 /// Why a header could not be parsed or written.
@@ -122,6 +127,8 @@ struct WireIn<'a> {
     force: Option<bool>,
     mtime: Option<u64>,
     truncated: Option<bool>,
+    size: Option<u64>,
+    resume: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -151,6 +158,10 @@ struct WireOut<'a> {
     mtime: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resume: Option<bool>,
 }
 
 impl Header {
@@ -187,6 +198,8 @@ impl Header {
         self.force = w.force;
         self.mtime = w.mtime;
         self.truncated = w.truncated;
+        self.size = w.size;
+        self.resume = w.resume;
         (self.md5, self.md5_malformed) = (None, false);
         if let Some(raw) = w.md5 {
             match Digest::from_hex(raw.0.as_bytes()) {
@@ -225,6 +238,8 @@ impl Header {
             force: self.force,
             mtime: self.mtime,
             truncated: self.truncated,
+            size: self.size,
+            resume: self.resume,
         };
         serde_json_core::to_slice(&w, out)
             .map_err(|_| HeaderError::BufferTooSmall { limit: out.len() })
@@ -409,6 +424,8 @@ mod tests {
         h.offset = Some(5);
         h.exit_code = Some(-3);
         h.force = Some(true);
+        h.size = Some(u64::MAX - 1);
+        h.resume = Some(false);
         let mut buf = [0u8; 512];
         let n = h.emit(&mut buf).unwrap();
         assert_eq!(Header::parse(&buf[..n], true).unwrap(), h);

@@ -79,6 +79,12 @@ impl<S> Tracked<S> {
     pub fn activity(&self) -> &Activity {
         &self.activity
     }
+
+    /// The stream and its activity clock, for handlers that move bytes
+    /// themselves (e.g. on a blocking thread) and touch the clock.
+    pub fn into_parts(self) -> (S, Activity) {
+        (self.inner, self.activity)
+    }
 }
 
 impl Tracked<TcpStream> {

@@ -53,6 +53,10 @@ pub struct Args {
     /// Worker threads for the async runtime (0 = one per CPU core).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+
+    /// File transfer (`files`, `files-ack`) options.
+    #[command(flatten, next_help_heading = "File transfer")]
+    pub files: crate::files::FilesConfig,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.

@@ -36,6 +36,16 @@ pub static SERVICES: &[Service] = &[
         start: time::start,
     },
     Service {
+        name: "files",
+        default: Some("127.0.0.1:8484"),
+        start: crate::files::start,
+    },
+    Service {
+        name: "files-ack",
+        default: None,
+        start: crate::files::start_ack,
+    },
+    Service {
         name: "plain-echo",
         default: None,
         start: rfc::start_echo,
@@ -88,6 +98,8 @@ Services (default address in brackets; * = in the default set):
   echo        TCP upper-echo, the seeds' first server          * [127.0.0.1:8080]
   udp-echo    UDP upper-echo, up to 65,507 bytes               * [127.0.0.1:8181]
   time        UDP strftime time server: datagram = format      * [127.0.0.1:9000]
+  files       file transfer: native get/put/ls, seed 000, 002    * [127.0.0.1:8484]
+  files-ack   file transfer: seed 004's size/ack/bytes/md5 get
   plain-echo  RFC 862 echo, TCP and UDP
   discard     RFC 863 discard, TCP and UDP
   chargen     RFC 864 character generator, TCP and UDP

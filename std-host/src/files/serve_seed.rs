@@ -1,0 +1,242 @@
+//! The server side of the seeds' dialects: seed 000's bare-name download,
+//! seed 002's `get`/`put` and seed 004's size/ack/bytes/md5 get.
+//!
+//! Where the seeds' servers hang or crash (missing file, sizes an `i`
+//! cannot hold, corrupt chunks), these answer as clearly as the seed
+//! clients can show: `{}` for seed 000, a closed connection for a seed
+//! 002 get (its client then prints "服务器端没有该文件"), a failure text
+//! for a seed 002 put, `error: REASON` for seed 004.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use anyhow::bail;
+use md5::{Digest as _, Md5};
+use wirekit_core::service::file::{name, seed000, seed002, seed004};
+use wirekit_core::wire::Digest;
+
+use super::conn::Conn;
+use super::serve_native::send_body;
+use super::Files;
+
+/// Seed 000: each message is a file name; answers header + bytes or `{}`.
+pub fn serve_seed000(files: &Files, conn: &mut Conn) -> anyhow::Result<()> {
+    while let Some(msg) = conn.read_message(seed000::MAX_REQUEST)? {
+        let mut head = [0u8; seed000::HEADER_CAP];
+        let found = seed000::request_name(&msg)
+            .ok_or_else(|| "file name is not UTF-8".to_string())
+            .and_then(|n| files.store.open_read(n).map(|f| (n, f)).map_err(|r| r.0));
+        let (name, (mut file, info)) = match found {
+            Ok(f) => f,
+            Err(why) => {
+                tracing::info!("files: seed 000 get refused: {why}");
+                let n = seed000::header(None, &mut head).unwrap_or(0);
+                conn.send(&head[..n])?;
+                continue;
+            }
+        };
+        let Some(_slot) = files.transfer_slot() else {
+            tracing::warn!("files: too many transfers; seed 000 get of {name} answered as missing");
+            let n = seed000::header(None, &mut head).unwrap_or(0);
+            conn.send(&head[..n])?;
+            continue;
+        };
+        let md5 = files.store.md5_of(name, &mut file, &info)?;
+        let Some(n) = seed000::header(Some((info.size, md5)), &mut head) else {
+            bail!("seed 000 header does not fit");
+        };
+        conn.send(&head[..n])?;
+        file.seek(SeekFrom::Start(0))?;
+        send_body(conn, &mut file, info.size, None)?;
+        tracing::info!(name, size = info.size, "files: seed 000 get done");
+    }
+    Ok(())
+}
+
+/// Seed 002: `get NAME` / `put NAME` commands.
+pub fn serve_seed002(files: &Files, conn: &mut Conn) -> anyhow::Result<()> {
+    while conn.fill_if_drained()? {
+        // Take only the command: a put's size preamble may be in the same read.
+        let len = seed002::command_len(&conn.buf[conn.lo..conn.hi]).max(1);
+        let msg = conn.buf[conn.lo..conn.lo + len].to_vec();
+        conn.lo += len;
+        match seed002::parse_command(&msg) {
+            Err(e) => tracing::info!("files: seed 002 command refused: {e}"),
+            Ok((seed002::Verb::Get, name)) => {
+                if !seed002_get(files, conn, name)? {
+                    return Ok(());
+                }
+            }
+            Ok((seed002::Verb::Put, name)) => seed002_put(files, conn, name)?,
+        }
+    }
+    Ok(())
+}
+
+/// Returns false when the connection must close (how the seed client
+/// learns that the file is missing).
+fn seed002_get(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<bool> {
+    let (mut file, info) = match files.store.open_read(name) {
+        Ok(f) => f,
+        Err(r) => {
+            tracing::info!("files: seed 002 get refused: {r}");
+            return Ok(false);
+        }
+    };
+    let Some(size) = seed002::size_prefix(info.size) else {
+        tracing::warn!(
+            "files: seed 002 get of {name} refused: {} bytes do not fit its 'i' size field",
+            info.size
+        );
+        return Ok(false);
+    };
+    let Some(_slot) = files.transfer_slot() else {
+        tracing::warn!("files: too many transfers; seed 002 get of {name} refused");
+        return Ok(false);
+    };
+    conn.send(&size)?;
+    let pause = std::time::Duration::from_millis(files.cfg.seed002_pause_ms);
+    let mut chunk = vec![0u8; seed002::CHUNK];
+    let mut head = vec![0u8; seed002::CHUNK_HEADER_CAP];
+    let mut left = info.size;
+    while left > 0 {
+        let want = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
+        file.read_exact(&mut chunk[..want])?;
+        let Some(n) = seed002::chunk_header(name, &chunk[..want], &mut head) else {
+            bail!("seed 002 chunk header does not fit");
+        };
+        conn.send(&head[..n])?;
+        conn.send(&chunk[..want])?;
+        left -= want as u64;
+        if left > 0 {
+            std::thread::sleep(pause);
+        }
+    }
+    tracing::info!(name, size = info.size, "files: seed 002 get done");
+    Ok(true)
+}
+
+fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()> {
+    // A refused upload is still read to its end so the seed client, which
+    // never reads answers while sending, does not hit a reset.
+    let mut refusal = None;
+    let mut slot = match files.store.begin_put(name, false, false, 0) {
+        Ok(s) => Some(s),
+        Err(r) => {
+            refusal = Some(r.0);
+            None
+        }
+    };
+    let _transfer = files.transfer_slot();
+    if _transfer.is_none() {
+        refusal = Some("server busy: too many transfers".into());
+        slot = None;
+    }
+    let mut up = seed002::Upload::new(files.cfg.max_file_size);
+    loop {
+        // Decode before reading: the last chunk's end and `Done` need no
+        // more bytes, and the seed client sends none until it is answered.
+        let mut starved = false;
+        let (used, ev) = match up.decode(&conn.buf[conn.lo..conn.hi]) {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(s) = slot.take() {
+                    s.discard();
+                }
+                conn.send(format!("{name} 上传失败: {e}").as_bytes())?;
+                bail!("seed 002 upload of {name}: {e}");
+            }
+        };
+        conn.lo += used;
+        match ev {
+            Some(seed002::UploadEvent::Done) => break,
+            Some(seed002::UploadEvent::Data(b)) => {
+                if let Some(s) = slot.as_mut() {
+                    if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
+                        refusal = Some(format!("writing failed: {e}"));
+                        if let Some(s) = slot.take() {
+                            s.discard();
+                        }
+                    }
+                }
+            }
+            Some(
+                seed002::UploadEvent::Size(_)
+                | seed002::UploadEvent::Chunk { .. }
+                | seed002::UploadEvent::ChunkVerified,
+            ) => {}
+            None => starved = conn.is_drained(),
+        }
+        if starved && conn.fill()? == 0 {
+            if let Some(s) = slot.take() {
+                s.discard();
+            }
+            bail!("client closed during the seed 002 upload of {name}");
+        }
+    }
+    let reply = match (refusal, slot) {
+        (Some(why), _) => format!("{name} 上传失败: {why}"),
+        (None, Some(s)) => match s.commit(up.size().unwrap_or(0)) {
+            Ok(()) => {
+                let mut t = String::new();
+                let _ = seed002::upload_done(name, &mut t);
+                t
+            }
+            Err(r) => format!("{name} 上传失败: {r}"),
+        },
+        (None, None) => format!("{name} 上传失败"),
+    };
+    tracing::info!("files: seed 002 put: {reply}");
+    if let Err(e) = conn.send(reply.as_bytes()) {
+        // The seed client never reads this answer and may be gone.
+        tracing::debug!("seed 002 answer not delivered: {e}");
+    }
+    Ok(())
+}
+
+/// Seed 004 (`files-ack`): size text, wait for the ack, bytes, md5 text.
+pub fn serve_seed004(files: &Files, conn: &mut Conn) -> anyhow::Result<()> {
+    let mut session = seed004::Session::default();
+    while let Some(msg) = conn.read_message(seed004::MAX_MESSAGE)? {
+        let found = session
+            .command(&msg)
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                name::check(n, false).map_err(|e| format!("{n}: {e}"))?;
+                files.store.open_read(n).map(|f| (n, f)).map_err(|r| r.0)
+            });
+        let (name, (mut file, info)) = match found {
+            Ok(f) => f,
+            Err(why) => {
+                tracing::info!("files: seed 004 get refused: {why}");
+                conn.send(format!("error: {why}").as_bytes())?;
+                continue;
+            }
+        };
+        let Some(_slot) = files.transfer_slot() else {
+            conn.send(b"error: server busy: too many transfers")?;
+            continue;
+        };
+        let mut text = [0u8; 24];
+        conn.send(session.found(info.size, &mut text))?;
+        let Some(ack) = conn.read_message(seed004::MAX_MESSAGE)? else {
+            return Ok(());
+        };
+        session.ack(&ack);
+        let cached = files.store.cached_md5(name, &info);
+        let mut md5 = cached.is_none().then(Md5::new);
+        send_body(conn, &mut file, info.size, md5.as_mut())?;
+        session.sent(info.size);
+        let digest = match (cached, md5) {
+            (Some(d), _) => d,
+            (None, Some(m)) => Digest(m.finalize().into()),
+            (None, None) => bail!("no digest"),
+        };
+        if cached.is_none() && super::store::FileInfo::of(&file)? == info {
+            files.store.remember_md5(name, &info, digest);
+        }
+        conn.send(&digest.to_hex())?;
+        session.digest_sent();
+        tracing::info!(name, size = info.size, "files: seed 004 get done");
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! The served directory: every path a client names is opened through a
+//! `cap_std` handle on the root, so `..`, absolute paths and symlinks that
+//! lead outside are refused by the same mechanism the kernel uses
+//! (`openat` beneath the root), not by string checks alone.
+//!
+//! Uploads go to a partial file beside their target (`.NAME.wirekit-part`)
+//! and reach the final name only through [`PutSlot::commit`] after their
+//! md5 was checked: a rename (`--force`) or a hard link that fails if the
+//! name exists, so a concurrent writer is never overwritten by accident.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use cap_std::fs::{Dir, OpenOptions};
+use md5::{Digest as _, Md5};
+use wirekit_core::service::file::name::{self, PARTIAL_SUFFIX};
+use wirekit_core::wire::Digest;
+
+/// How many file digests the cache keeps (each entry is ~100 bytes).
+const CACHE_ENTRIES: usize = 4096;
+/// Read size when hashing a file.
+pub const IO_CHUNK: usize = 256 * 1024;
+
+/// What a client reads about a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
+    mtime_ns: i64,
+    ino: u64,
+}
+
+impl FileInfo {
+    /// Reads the identity of an open file.
+    pub fn of(file: &File) -> io::Result<FileInfo> {
+        let m = file.metadata()?;
+        Ok(FileInfo {
+            size: m.len(),
+            mtime: u64::try_from(m.mtime()).unwrap_or(0),
+            mtime_ns: m.mtime().saturating_mul(1_000_000_000) + m.mtime_nsec(),
+            ino: m.ino(),
+        })
+    }
+}
+
+/// A refusal with a message fit for the client.
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+impl Refusal {
+    fn io(name: &str, e: &io::Error) -> Refusal {
+        let what = match e.kind() {
+            io::ErrorKind::NotFound => "no such file",
+            io::ErrorKind::PermissionDenied => "outside the root or not permitted",
+            io::ErrorKind::AlreadyExists => "already exists (use --force to replace it)",
+            _ if e.raw_os_error() == Some(40) => "outside the root (symlink loop)",
+            _ if e.raw_os_error() == Some(28) => "no space left on the server",
+            _ => return Refusal(format!("{name}: {e}")),
+        };
+        Refusal(format!("{name}: {what}"))
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The served directory with its md5 cache and upload locks.
+pub struct Store {
+    root: Dir,
+    cache: Mutex<HashMap<(String, FileInfo), Digest>>,
+    busy: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the directory `root`.
+    pub fn open(root: &Path) -> io::Result<Store> {
+        std::fs::create_dir_all(root)?;
+        let root = Dir::open_ambient_dir(root, cap_std::ambient_authority())?;
+        Ok(Store {
+            root,
+            cache: Mutex::new(HashMap::new()),
+            busy: Arc::new(Mutex::new(HashSet::new())),
+        })
+    }
+
+    /// Opens a regular file for reading.
+    pub fn open_read(&self, name: &str) -> Result<(File, FileInfo), Refusal> {
+        name::check(name, false).map_err(|e| Refusal(format!("{name}: {e}")))?;
+        let file = self
+            .root
+            .open(name)
+            .map_err(|e| Refusal::io(name, &e))?
+            .into_std();
+        let meta = file.metadata().map_err(|e| Refusal::io(name, &e))?;
+        if !meta.is_file() {
+            return Err(Refusal(format!("{name}: not a regular file")));
+        }
+        let info = FileInfo::of(&file).map_err(|e| Refusal::io(name, &e))?;
+        Ok((file, info))
+    }
+
+    /// The cached md5 of `name` if it has not changed since it was hashed.
+    pub fn cached_md5(&self, name: &str, info: &FileInfo) -> Option<Digest> {
+        let cache = self.cache.lock().ok()?;
+        cache.get(&(name.to_string(), *info)).copied()
+    }
+
+    /// Remembers the md5 of `name` as it is described by `info`.
+    pub fn remember_md5(&self, name: &str, info: &FileInfo, md5: Digest) {
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                // Dropping everything is crude but bounded; a busy server
+                // re-hashes at most once per file afterwards.
+                cache.clear();
+            }
+            cache.insert((name.to_string(), *info), md5);
+        }
+    }
+
+    /// The md5 of a whole open file: from the cache, or by reading it.
+    pub fn md5_of(&self, name: &str, file: &mut File, info: &FileInfo) -> io::Result<Digest> {
+        if let Some(d) = self.cached_md5(name, info) {
+            return Ok(d);
+        }
+        let (md5, n) = hash_prefix(file, info.size)?;
+        if n != info.size {
+            return Err(io::Error::other("file shrank while being hashed"));
+        }
+        let d = Digest(md5.finalize().into());
+        self.remember_md5(name, info, d);
+        Ok(d)
+    }
+
+    /// Starts an upload of `size` bytes to `name`. Refuses an existing
+    /// name without `force` and a name another upload is writing. With
+    /// `resume`, an earlier partial no longer than `size` is kept.
+    pub fn begin_put(
+        &self,
+        name: &str,
+        force: bool,
+        resume: bool,
+        size: u64,
+    ) -> Result<PutSlot, Refusal> {
+        name::check(name, false).map_err(|e| Refusal(format!("{name}: {e}")))?;
+        let busy = BusyGuard::take(&self.busy, name).ok_or_else(|| {
+            Refusal(format!(
+                "{name}: another upload to this name is in progress"
+            ))
+        })?;
+        let comps: Vec<&str> = name::components(name).collect();
+        let (base, parents) = comps
+            .split_last()
+            .ok_or_else(|| Refusal("empty name".into()))?;
+        let dir = if parents.is_empty() {
+            self.root.try_clone()
+        } else {
+            let p = parents.join("/");
+            self.root
+                .create_dir_all(&p)
+                .and_then(|()| self.root.open_dir(&p))
+        }
+        .map_err(|e| Refusal::io(name, &e))?;
+        if !force && dir.symlink_metadata(base).is_ok() {
+            return Err(Refusal::io(name, &io::ErrorKind::AlreadyExists.into()));
+        }
+        let part = format!(".{base}{PARTIAL_SUFFIX}");
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true);
+        let mut file = dir
+            .open_with(&part, &opts)
+            .map_err(|e| Refusal::io(name, &e))?
+            .into_std();
+        let len = file.metadata().map_err(|e| Refusal::io(name, &e))?.len();
+        let kept = if resume && len <= size { len } else { 0 };
+        let (prefix, _) = hash_prefix(&mut file, kept).map_err(|e| Refusal::io(name, &e))?;
+        file.set_len(kept).map_err(|e| Refusal::io(name, &e))?;
+        file.seek(SeekFrom::Start(kept))
+            .map_err(|e| Refusal::io(name, &e))?;
+        Ok(PutSlot {
+            dir,
+            base: base.to_string(),
+            part,
+            file,
+            kept,
+            prefix,
+            force,
+            _busy: busy,
+        })
+    }
+
+    /// Lists the directory `dir` (empty: the root), at most `max` entries,
+    /// as JSON lines; returns the text and whether entries were left out.
+    pub fn list(&self, dir: &str, max: usize) -> Result<(String, bool), Refusal> {
+        name::check(dir, true).map_err(|e| Refusal(format!("{dir}: {e}")))?;
+        let d = if name::components(dir).next().is_none() {
+            self.root.try_clone()
+        } else {
+            self.root.open_dir(dir)
+        }
+        .map_err(|e| Refusal::io(dir, &e))?;
+        let mut out = String::new();
+        let mut truncated = false;
+        let mut n = 0;
+        for entry in d.entries().map_err(|e| Refusal::io(dir, &e))? {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(PARTIAL_SUFFIX) {
+                continue;
+            }
+            if n == max {
+                truncated = true;
+                break;
+            }
+            n += 1;
+            let meta = entry.metadata().ok();
+            let line = serde_json::json!({
+                "name": name,
+                "dir": meta.as_ref().is_some_and(|m| m.is_dir()),
+                "size": meta.as_ref().map_or(0, |m| m.len()),
+                "mtime": meta
+                    .and_then(|m| m.modified().ok())
+                    .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs()),
+            });
+            out.push_str(&line.to_string());
+            out.push('\n');
+        }
+        Ok((out, truncated))
+    }
+}
+
+/// Writes `b` at the file's position, leaving a hole instead where `b`
+/// is all zeros (like `cp --sparse=auto`): a sparse file stays sparse at
+/// its destination and zeros cost no disk writes. The caller sets the
+/// final length with `set_len`, which also covers trailing holes.
+pub fn write_sparse(file: &mut File, b: &[u8]) -> io::Result<()> {
+    static ZEROS: [u8; IO_CHUNK] = [0; IO_CHUNK];
+    // Slice equality is a memcmp, fast even in debug builds.
+    if b.chunks(IO_CHUNK).all(|c| c == &ZEROS[..c.len()]) {
+        let n = i64::try_from(b.len()).map_err(io::Error::other)?;
+        file.seek(SeekFrom::Current(n))?;
+        Ok(())
+    } else {
+        std::io::Write::write_all(file, b)
+    }
+}
+
+/// Reads and hashes the first `len` bytes of `file` from its start;
+/// returns the hasher and how many bytes there were.
+pub fn hash_prefix(file: &mut File, len: u64) -> io::Result<(Md5, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut md5 = Md5::new();
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut done = 0u64;
+    while done < len {
+        let want = usize::try_from(len - done).map_or(IO_CHUNK, |r| r.min(IO_CHUNK));
+        let n = file.read(&mut buf[..want])?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok((md5, done))
+}
+
+/// Marks a name as being uploaded; released on drop.
+struct BusyGuard {
+    set: Arc<Mutex<HashSet<String>>>,
+    name: String,
+}
+
+impl BusyGuard {
+    fn take(set: &Arc<Mutex<HashSet<String>>>, name: &str) -> Option<BusyGuard> {
+        let key = name::components(name).collect::<Vec<_>>().join("/");
+        let mut s = set.lock().ok()?;
+        s.insert(key.clone()).then(|| BusyGuard {
+            set: Arc::clone(set),
+            name: key,
+        })
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.name);
+        }
+    }
+}
+
+/// An upload in progress: the partial file beside its target.
+pub struct PutSlot {
+    dir: Dir,
+    base: String,
+    part: String,
+    /// The partial file, positioned after the kept bytes.
+    pub file: File,
+    /// Bytes of an earlier partial kept for resuming.
+    pub kept: u64,
+    /// The md5 state over the kept bytes.
+    pub prefix: Md5,
+    force: bool,
+    _busy: BusyGuard,
+}
+
+impl PutSlot {
+    /// Drops the kept bytes: the client starts over.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        self.kept = 0;
+        self.prefix = Md5::new();
+        Ok(())
+    }
+
+    /// Makes the verified partial of `size` bytes the final file: fsync,
+    /// then rename (`force`) or link without replacing, then fsync the
+    /// directory.
+    pub fn commit(self, size: u64) -> Result<(), Refusal> {
+        let name = self.base.clone();
+        let err = |e: io::Error| Refusal::io(&name, &e);
+        self.file.set_len(size).map_err(err)?;
+        self.file.sync_all().map_err(err)?;
+        if self.force {
+            self.dir
+                .rename(&self.part, &self.dir, &self.base)
+                .map_err(err)?;
+        } else {
+            self.dir
+                .hard_link(&self.part, &self.dir, &self.base)
+                .map_err(err)?;
+            self.dir.remove_file(&self.part).map_err(err)?;
+        }
+        if let Ok(d) = self.dir.try_clone() {
+            // Durability of the new name; failure here loses nothing the
+            // client was promised beyond a crash window, so only log it.
+            if let Err(e) = d.into_std_file().sync_all() {
+                tracing::warn!("fsync of directory failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the partial (its data is known to be wrong).
+    pub fn discard(self) {
+        if let Err(e) = self.dir.remove_file(&self.part) {
+            tracing::warn!("removing partial {}: {e}", self.part);
+        }
+    }
+}
