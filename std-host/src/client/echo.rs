@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
-use super::{parse_timeout, resolve};
+use super::{parse_timeout, resolve, udp_connected};
 
 /// Options of `wirekit echo`.
 #[derive(Debug, clap::Args)]
@@ -37,13 +37,7 @@ impl Link {
     fn open(args: &Args) -> anyhow::Result<Link> {
         let addr = resolve(&args.addr)?;
         if args.udp {
-            let local = if addr.is_ipv4() {
-                "0.0.0.0:0"
-            } else {
-                "[::]:0"
-            };
-            let sock = UdpSocket::bind(local)?;
-            sock.connect(addr)?;
+            let sock = udp_connected(addr)?;
             sock.set_read_timeout(Some(args.timeout))?;
             return Ok(Link::Udp(sock));
         }

@@ -6,7 +6,7 @@ pub mod echo;
 pub mod time;
 
 use std::future::Future;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
@@ -17,6 +17,19 @@ pub fn resolve(addr: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("bad address `{addr}` (want HOST:PORT)"))?
         .next()
         .ok_or_else(|| anyhow!("`{addr}` resolves to no address"))
+}
+
+/// A UDP socket bound to an ephemeral port of `addr`'s family and
+/// connected to it, so replies from anyone else are filtered out.
+pub fn udp_connected(addr: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let local = if addr.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = UdpSocket::bind(local)?;
+    sock.connect(addr)?;
+    Ok(sock)
 }
 
 /// Parses a `--timeout` value in seconds.

@@ -2,14 +2,13 @@
 //! the server's default `%Y-%m-%d %X`) and prints the answer; retries a
 //! lost datagram until the timeout.
 
-use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use std::os::unix::ffi::OsStrExt as _;
 
 use anyhow::bail;
 
-use super::{echo::timeout_or, parse_timeout, resolve};
+use super::{echo::timeout_or, parse_timeout, resolve, udp_connected};
 
 /// Options of `wirekit time`.
 #[derive(Debug, clap::Args)]
@@ -31,13 +30,7 @@ const RESEND: Duration = Duration::from_millis(1000);
 /// Runs `wirekit time`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let addr = resolve(&args.addr)?;
-    let local = if addr.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let sock = UdpSocket::bind(local)?;
-    sock.connect(addr)?;
+    let sock = udp_connected(addr)?;
     let deadline = Instant::now() + args.timeout;
     let mut buf = vec![0u8; 65_536];
     let n = loop {
