@@ -1,8 +1,10 @@
-//! The UDP loop the datagram services use: one task per socket receives a
+//! The UDP loop the datagram services use: one thread per socket receives a
 //! datagram, asks the service for an answer, and sends it back. Buffers are
 //! allocated once per socket, so memory does not depend on traffic.
 
+use std::io::ErrorKind;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::UdpSocket;
@@ -13,6 +15,9 @@ use super::launch::Launch;
 /// Receive buffer: one more than the largest IPv6 payload on loopback, so
 /// an oversized datagram is seen as such rather than silently cut.
 const RECV_BUF: usize = 65_536;
+
+/// How often a UDP service thread looks at the shutdown signal when idle.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
 
 /// A datagram service: given a request and its sender, writes the answer
 /// into the buffer and returns its length, or `None` to stay silent.
@@ -44,24 +49,32 @@ impl Launch {
     }
 
     /// Binds `addr` and answers every datagram with `handler`.
+    ///
+    /// The loop runs on a blocking thread with a plain socket: a
+    /// request/response datagram service gains nothing from the async
+    /// reactor, and measured on loopback, the reactor's park/wake cycle per
+    /// datagram cost more than the work (`docs/BENCHMARKS.md`). The read
+    /// timeout bounds how long shutdown waits for the thread.
     pub fn udp<H: UdpHandler>(
         &self,
         service: &'static str,
         addr: SocketAddr,
         mut handler: H,
     ) -> anyhow::Result<()> {
-        let sock = self.bind_udp(service, addr)?;
+        let sock = std::net::UdpSocket::bind(addr)
+            .and_then(|s| s.set_read_timeout(Some(SHUTDOWN_POLL)).map(|()| s))
+            .with_context(|| format!("cannot bind {service} to udp {addr}"))?;
+        self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
-        self.spawn(async move {
+        self.tracker.spawn_blocking(move || {
             let mut inbuf = vec![0u8; RECV_BUF];
             let mut outbuf = vec![0u8; RECV_BUF];
-            loop {
-                let received = tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    r = sock.recv_from(&mut inbuf) => r,
-                };
-                let (n, peer) = match received {
+            while !shutdown.is_cancelled() {
+                let (n, peer) = match sock.recv_from(&mut inbuf) {
                     Ok(x) => x,
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        continue
+                    }
                     Err(e) => {
                         // ICMP errors from earlier sends surface here; they
                         // concern one peer, not the socket.
@@ -71,7 +84,7 @@ impl Launch {
                 };
                 debug!(service, %peer, len = n, "datagram");
                 if let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) {
-                    if let Err(e) = sock.send_to(&outbuf[..m], peer).await {
+                    if let Err(e) = sock.send_to(&outbuf[..m], peer) {
                         debug!(service, %peer, error = %e, "send failed");
                     }
                 }
