@@ -18,6 +18,8 @@ mod rfc;
 pub mod tcp;
 mod time;
 pub mod udp;
+#[cfg(target_os = "linux")]
+mod udp_batch;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,20 +1,24 @@
-//! The UDP loop the datagram services use: one thread per socket receives a
-//! datagram, asks the service for an answer, and sends it back. Buffers are
-//! allocated once per socket, so memory does not depend on traffic.
+//! The UDP loop the datagram services use: one thread per socket receives
+//! datagrams, asks the service for an answer to each, and sends them back.
+//! On Linux it moves a batch of datagrams per system call
+//! ([`super::udp_batch`]); elsewhere one at a time. Buffers are allocated
+//! once per socket, so memory does not depend on traffic.
 
+#[cfg(not(target_os = "linux"))]
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::UdpSocket;
+#[cfg(not(target_os = "linux"))]
 use tracing::debug;
 
 use super::launch::Launch;
 
 /// Receive buffer: one more than the largest IPv6 payload on loopback, so
 /// an oversized datagram is seen as such rather than silently cut.
-const RECV_BUF: usize = 65_536;
+pub(super) const RECV_BUF: usize = 65_536;
 
 /// How often a UDP service thread looks at the shutdown signal when idle.
 const SHUTDOWN_POLL: Duration = Duration::from_millis(100);
@@ -67,29 +71,41 @@ impl Launch {
         self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
         self.tracker.spawn_blocking(move || {
-            let mut inbuf = vec![0u8; RECV_BUF];
-            let mut outbuf = vec![0u8; RECV_BUF];
-            while !shutdown.is_cancelled() {
-                let (n, peer) = match sock.recv_from(&mut inbuf) {
-                    Ok(x) => x,
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                        continue
-                    }
-                    Err(e) => {
-                        // ICMP errors from earlier sends surface here; they
-                        // concern one peer, not the socket.
-                        debug!(service, error = %e, "recv failed");
-                        continue;
-                    }
-                };
-                debug!(service, %peer, len = n, "datagram");
-                if let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) {
-                    if let Err(e) = sock.send_to(&outbuf[..m], peer) {
-                        debug!(service, %peer, error = %e, "send failed");
-                    }
-                }
-            }
+            #[cfg(target_os = "linux")]
+            super::udp_batch::serve(service, &sock, &mut handler, &shutdown);
+            #[cfg(not(target_os = "linux"))]
+            serve_one_by_one(service, &sock, &mut handler, &shutdown);
         });
         Ok(())
+    }
+}
+
+/// The portable loop: one `recv_from` and one `send_to` per datagram.
+#[cfg(not(target_os = "linux"))]
+fn serve_one_by_one<H: UdpHandler>(
+    service: &'static str,
+    sock: &std::net::UdpSocket,
+    handler: &mut H,
+    shutdown: &tokio_util::sync::CancellationToken,
+) {
+    let mut inbuf = vec![0u8; RECV_BUF];
+    let mut outbuf = vec![0u8; RECV_BUF];
+    while !shutdown.is_cancelled() {
+        let (n, peer) = match sock.recv_from(&mut inbuf) {
+            Ok(x) => x,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here; they concern
+                // one peer, not the socket.
+                debug!(service, error = %e, "recv failed");
+                continue;
+            }
+        };
+        debug!(service, %peer, len = n, "datagram");
+        if let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) {
+            if let Err(e) = sock.send_to(&outbuf[..m], peer) {
+                debug!(service, %peer, error = %e, "send failed");
+            }
+        }
     }
 }
