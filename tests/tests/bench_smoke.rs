@@ -56,3 +56,31 @@ fn bench_modes_run_against_wirekit() {
     assert_eq!(field(&line, "answered"), 200, "{line}");
     assert!(field(&line, "idle") > 0, "{line}");
 }
+
+#[test]
+fn bench_udp_flows_with_distinct_requests_and_a_dead_server() {
+    let srv = Server::start(&["serve", "--listen", "time=127.0.0.1:0"], 1);
+    let time = srv.addr("time", "udp").to_string();
+    let line = bench(&[
+        "bench",
+        "udp",
+        &time,
+        "-c",
+        "8",
+        "--distinct",
+        "--secs",
+        "0.3",
+    ]);
+    assert!(field(&line, "ops") > 0, "{line}");
+    assert_eq!(field(&line, "errors"), 0, "{line}");
+
+    // Nothing listens on a port that was just freed: every request is
+    // refused, counted as an error, and the run still ends on time.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .unwrap()
+        .to_string();
+    let line = bench(&["bench", "udp", &port, "-c", "2", "--secs", "0.3"]);
+    assert_eq!(field(&line, "ops"), 0, "{line}");
+    assert!(field(&line, "errors") > 0, "{line}");
+}

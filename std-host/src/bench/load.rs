@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use super::stats::Stats;
@@ -19,13 +19,13 @@ const WARMUP: Duration = Duration::from_secs(1);
 
 /// Measurement window shared by all tasks of a run.
 #[derive(Clone, Copy)]
-struct Window {
-    start: Instant,
-    end: Instant,
+pub(super) struct Window {
+    pub(super) start: Instant,
+    pub(super) end: Instant,
 }
 
 impl Window {
-    fn new(secs: Duration) -> Window {
+    pub(super) fn new(secs: Duration) -> Window {
         let start = Instant::now() + WARMUP;
         Window {
             start,
@@ -40,16 +40,26 @@ impl Window {
 
 /// Waits for the tasks while sampling the server's CPU time at the start
 /// and end of the measurement window.
-async fn collect(c: &Common, w: Window, tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
+pub(super) async fn collect(
+    c: &Common,
+    w: Window,
+    tasks: Vec<tokio::task::JoinHandle<Stats>>,
+) -> Stats {
+    // The generator's own CPU time too, to see which side is saturated.
+    let me = std::process::id();
     let cpu = async {
         tokio::time::sleep_until(w.start).await;
         let a = c.pid.and_then(|p| cpu_ticks(p).ok());
+        let a_me = cpu_ticks(me).ok();
         tokio::time::sleep_until(w.end).await;
         let b = c.pid.and_then(|p| cpu_ticks(p).ok());
-        a.zip(b).map(|(a, b)| b.saturating_sub(a))
+        let b_me = cpu_ticks(me).ok();
+        let diff = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        (diff(a, b), diff(a_me, b_me))
     };
-    let (server_ticks, mut total) = tokio::join!(cpu, join_all(tasks));
+    let ((server_ticks, client_ticks), mut total) = tokio::join!(cpu, join_all(tasks));
     total.server_cpu_ticks = server_ticks;
+    total.client_cpu_ticks = client_ticks;
     total
 }
 
@@ -112,8 +122,10 @@ async fn echo_conn(mut s: TcpStream, size: usize, w: Window, t: Duration) -> Sta
     stats
 }
 
-/// UDP request/response on `c.conns` sockets.
-pub async fn udp(addr: SocketAddr, c: &Common, payload: Vec<u8>) -> anyhow::Result<()> {
+/// UDP request/response on `c.conns` sockets (the portable loop; Linux
+/// uses [`super::udp`]).
+#[cfg(not(target_os = "linux"))]
+pub async fn udp(addr: SocketAddr, c: &Common, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let local: SocketAddr = if addr.is_ipv4() {
         "127.0.0.1:0".parse()?
@@ -121,10 +133,10 @@ pub async fn udp(addr: SocketAddr, c: &Common, payload: Vec<u8>) -> anyhow::Resu
         "[::1]:0".parse()?
     };
     let mut tasks = Vec::new();
-    for _ in 0..c.conns {
-        let sock = UdpSocket::bind(local).await?;
+    for p in payloads {
+        let sock = tokio::net::UdpSocket::bind(local).await?;
         sock.connect(addr).await?;
-        let (p, t) = (payload.clone(), c.timeout);
+        let t = c.timeout;
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             let mut buf = vec![0u8; 65_536];

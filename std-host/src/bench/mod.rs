@@ -9,6 +9,8 @@
 mod chat;
 mod load;
 mod stats;
+#[cfg(target_os = "linux")]
+mod udp;
 
 use std::time::Duration;
 
@@ -62,6 +64,11 @@ pub enum Mode {
         /// The request datagram (for the time service: a format).
         #[arg(short, long, default_value = "%Y-%m-%d %X")]
         payload: String,
+        /// Append ` #N` (the socket's number) to each socket's payload, so
+        /// the sockets send different requests (a server cannot reuse one
+        /// socket's answer for the next).
+        #[arg(long)]
+        distinct: bool,
     },
     /// New connections: connect, one 1-byte echo round trip, close
     /// (with RST, so the client leaves no TIME_WAIT behind), in a loop.
@@ -96,9 +103,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let addr = resolve(&common.addr)?;
                 load::echo(addr, &common, size).await
             }
-            Mode::Udp { common, payload } => {
+            Mode::Udp {
+                common,
+                payload,
+                distinct,
+            } => {
                 let addr = resolve(&common.addr)?;
-                load::udp(addr, &common, payload.into_bytes()).await
+                let payloads: Vec<Vec<u8>> = (0..common.conns)
+                    .map(|i| match distinct {
+                        true => format!("{payload} #{i}").into_bytes(),
+                        false => payload.clone().into_bytes(),
+                    })
+                    .collect();
+                #[cfg(target_os = "linux")]
+                let r = udp::udp(addr, &common, payloads).await;
+                #[cfg(not(target_os = "linux"))]
+                let r = load::udp(addr, &common, payloads).await;
+                r
             }
             Mode::Connect { common } => {
                 let addr = resolve(&common.addr)?;

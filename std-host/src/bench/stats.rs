@@ -16,6 +16,8 @@ pub struct Stats {
     pub errors: u64,
     /// Server CPU time during the window, in clock ticks (if known).
     pub server_cpu_ticks: Option<u64>,
+    /// The generator's own CPU time during the window, in clock ticks.
+    pub client_cpu_ticks: Option<u64>,
 }
 
 impl Stats {
@@ -48,14 +50,15 @@ impl Stats {
         };
         let secs = elapsed.as_secs_f64();
         // Linux reports CPU time in 1/100 s ticks (USER_HZ).
-        let cpu = match self.server_cpu_ticks {
+        let cpu = |who: &str, ticks: Option<u64>| match ticks {
             Some(t) if self.count > 0 => format!(
-                " server_cpu_s={:.2} server_cpu_us/op={:.1}",
+                " {who}_cpu_s={:.2} {who}_cpu_us/op={:.1}",
                 t as f64 / 100.0,
                 t as f64 * 10_000.0 / self.count as f64
             ),
             _ => String::new(),
         };
+        let cpu = cpu("server", self.server_cpu_ticks) + &cpu("client", self.client_cpu_ticks);
         println!(
             "{what} ops={} secs={secs:.2} ops/s={:.0} p50_us={} p99_us={} errors={}{cpu}",
             self.count,

@@ -1,0 +1,140 @@
+//! `wirekit bench udp` on Linux: request/response round trips on `--conns`
+//! connected UDP sockets, driven from one thread with level-triggered
+//! epoll. Each socket (a "flow") has exactly one request in flight; when
+//! its reply arrives, the round trip is recorded and the next request goes
+//! out at once.
+//!
+//! Compared with one tokio task per socket, a flow costs one `send` and one
+//! `recv` per round trip (no `recv` that finds nothing and no per-request
+//! timer), and one `epoll_wait` collects the replies of many flows.
+//!
+//! The loop polls without sleeping (`epoll_wait` with a zero timeout): the
+//! generator owns a core anyway, and a sleeping generator would make every
+//! server reply pay for waking it, which is the generator's cost, not the
+//! server's. The run is bounded by the window, so the spin is too.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rustix::buffer::spare_capacity;
+use rustix::event::{epoll, Timespec};
+use rustix::fd::OwnedFd;
+
+use super::load::{collect, Window};
+use super::stats::Stats;
+use super::Common;
+
+/// How often lost requests are looked for.
+const SCAN: Duration = Duration::from_millis(10);
+
+/// One socket with its request in flight.
+struct Flow {
+    sock: UdpSocket,
+    payload: Vec<u8>,
+    sent: Instant,
+}
+
+/// UDP request/response on `c.conns` sockets.
+pub async fn udp(addr: SocketAddr, c: &Common, payloads: Vec<Vec<u8>>) -> anyhow::Result<()> {
+    let local: SocketAddr = if addr.is_ipv4() {
+        "127.0.0.1:0".parse()?
+    } else {
+        "[::1]:0".parse()?
+    };
+    let ep = epoll::create(epoll::CreateFlags::CLOEXEC).context("epoll_create")?;
+    let mut flows = Vec::with_capacity(c.conns);
+    for (i, payload) in payloads.into_iter().enumerate() {
+        let sock = UdpSocket::bind(local)?;
+        sock.connect(addr)?;
+        sock.set_nonblocking(true)?;
+        let data = epoll::EventData::new_u64(i as u64);
+        epoll::add(&ep, &sock, data, epoll::EventFlags::IN).context("epoll_ctl")?;
+        flows.push(Flow {
+            sock,
+            payload,
+            sent: Instant::now(),
+        });
+    }
+    let w = Window::new(c.secs);
+    let (std_w, t) = ((w.start.into_std(), w.end.into_std()), c.timeout);
+    // The loop blocks its thread; the runtime thread meanwhile only samples
+    // the server's CPU time at the window's edges.
+    let task = tokio::task::spawn_blocking(move || run(&ep, &mut flows, std_w, t));
+    let stats = collect(c, w, vec![task]).await;
+    stats.report(&format!("udp conns={}", c.conns), c.secs);
+    Ok(())
+}
+
+/// The measurement loop, until the window's end.
+fn run(
+    ep: &OwnedFd,
+    flows: &mut [Flow],
+    (start, end): (Instant, Instant),
+    timeout: Duration,
+) -> Stats {
+    let mut stats = Stats::default();
+    let mut buf = vec![0u8; 65_536];
+    let mut events = Vec::with_capacity(flows.len().max(1));
+    let no_wait = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    for f in flows.iter_mut() {
+        send(f, Instant::now());
+    }
+    let mut last_scan = Instant::now();
+    loop {
+        events.clear();
+        if epoll::wait(ep, spare_capacity(&mut events), Some(&no_wait)).is_err() {
+            stats.errors += 1;
+        }
+        let mut now = Instant::now();
+        if now >= end {
+            break;
+        }
+        for ev in &events {
+            let Some(f) = flows.get_mut(ev.data.u64() as usize) else {
+                continue;
+            };
+            match f.sock.recv(&mut buf) {
+                Ok(_) => {
+                    now = Instant::now();
+                    if f.sent >= start {
+                        stats.record(now - f.sent);
+                    }
+                    send(f, now);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // Refused (the ICMP of an earlier request): count it, ask again.
+                Err(_) => {
+                    stats.errors += 1;
+                    send(f, Instant::now());
+                }
+            }
+        }
+        if now - last_scan >= SCAN {
+            last_scan = now;
+            resend_lost(flows, timeout, now, &mut stats);
+        }
+    }
+    stats
+}
+
+/// Sends the next request of a flow, noting when. A request that cannot
+/// be sent is left to the timeout scan, which counts it lost.
+fn send(f: &mut Flow, now: Instant) {
+    f.sent = now;
+    let _ = f.sock.send(&f.payload);
+}
+
+/// Counts requests without an answer after `timeout` as lost and sends
+/// the next one, so a lost datagram does not stall its flow.
+fn resend_lost(flows: &mut [Flow], timeout: Duration, now: Instant, s: &mut Stats) {
+    for f in flows.iter_mut() {
+        if now - f.sent >= timeout {
+            s.errors += 1;
+            send(f, now);
+        }
+    }
+}
