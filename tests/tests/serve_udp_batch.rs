@@ -149,3 +149,56 @@ fn a_vanished_peer_does_not_stop_the_others() {
         }
     }
 }
+
+#[test]
+fn shutdown_under_udp_load_is_clean() {
+    // A sender keeps the batched loop busy (bounded: at most 200,000
+    // datagrams, and it stops once the server is gone) while SIGTERM
+    // arrives: the UDP thread must notice the shutdown between batches,
+    // so the server exits 0 within its grace period instead of being cut
+    // off when the grace period runs out.
+    let mut srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "udp-echo=127.0.0.1:0",
+            "--shutdown-grace",
+            "5",
+        ],
+        1,
+    );
+    let a = srv.addr("udp-echo", "udp");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.connect(a).unwrap();
+            let mut sent = 0u32;
+            while sent < 200_000 && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Refused once the server is gone: that ends the load too.
+                if s.send(b"load").is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            sent
+        })
+    };
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    probe.send_to(b"up?", a).unwrap();
+    assert_eq!(reply(&probe, a, &mut buf), b"UP?");
+    srv.signal("TERM");
+    let status = srv.wait_timeout(Duration::from_secs(30));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = sender.join().unwrap();
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "after {sent} datagrams"
+    );
+    let log = srv.stderr_lines().join("\n");
+    assert!(!log.contains("grace period over"), "{log}");
+}
