@@ -26,6 +26,7 @@ const BATCH: usize = 32;
 
 /// One received datagram: where it is and who sent it.
 struct Received {
+    slot: usize,
     len: usize,
     peer: SocketAddr,
 }
@@ -65,12 +66,17 @@ pub(super) fn serve<H: UdpHandler>(
             }
         }
         replies.clear();
-        let slots = input.chunks(RECV_BUF).zip(output.chunks_mut(RECV_BUF));
-        for (slot, (r, (inp, out))) in got.iter().zip(slots).enumerate() {
+        for r in &got {
             debug!(service, peer = %r.peer, len = r.len, "datagram");
-            if let Some(len) = handler.answer(&inp[..r.len], r.peer, out) {
+            let request = &input[r.slot * RECV_BUF..][..r.len];
+            let out = &mut output[r.slot * RECV_BUF..][..RECV_BUF];
+            if let Some(len) = handler.answer(request, r.peer, out) {
                 let peer = SocketAddrAny::from(r.peer);
-                replies.push(Reply { slot, len, peer });
+                replies.push(Reply {
+                    slot: r.slot,
+                    len,
+                    peer,
+                });
             }
         }
         send_all(service, sock, &output, &replies);
@@ -97,13 +103,14 @@ fn receive(
         MsgFlags::MSG_WAITFORONE,
         None,
     )?;
-    for m in msgs {
+    // The kernel writes each address length back into the headers and nix
+    // does not reset it, so the next call offers that length again: fine,
+    // as every peer of one socket has the same address family.
+    for (slot, m) in msgs.enumerate() {
         // A datagram without an IP source cannot be answered; skip it.
         if let Some(peer) = m.address.as_ref().and_then(std_addr) {
-            got.push(Received {
-                len: m.bytes.min(RECV_BUF),
-                peer,
-            });
+            let len = m.bytes.min(RECV_BUF);
+            got.push(Received { slot, len, peer });
         }
     }
     Ok(())
