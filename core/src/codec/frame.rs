@@ -183,7 +183,7 @@ impl core::fmt::Display for FrameError {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum State {
     Prefix,
     Header { len: usize },
@@ -248,7 +248,7 @@ impl<const H: usize> FrameDecoder<H> {
         &'a mut self,
         input: &'a [u8],
     ) -> Result<(usize, Option<Event<'a>>), FrameError> {
-        match self.state.clone() {
+        match self.state {
             State::Failed(e) => Err(e),
             State::Prefix => self.decode_prefix(input),
             State::Header { len } => self.decode_header(input, len),

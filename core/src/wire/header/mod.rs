@@ -12,6 +12,9 @@ use serde_json_core::str::EscapedStr;
 
 use super::digest::Digest;
 
+mod scan;
+mod unescape;
+
 /// Capacity of [`Header::filename`] in bytes (after JSON unescaping).
 pub const NAME_CAP: usize = 512;
 /// Capacity of [`Header::error`] in bytes.
@@ -104,7 +107,7 @@ impl core::fmt::Display for HeaderError {
 /// The wire shape. Strings stay borrowed and escaped until they are
 /// copied into the [`Header`]'s bounded strings, so parsing allocates
 /// nothing, needs no scratch buffer and moves no large structs.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct WireIn<'a> {
     #[serde(borrow)]
     op: Option<EscapedStr<'a>>,
@@ -129,6 +132,10 @@ struct WireIn<'a> {
     truncated: Option<bool>,
     size: Option<u64>,
     resume: Option<bool>,
+    /// Set by the fast path: no string holds an escape, so strings are
+    /// copied as they are.
+    #[serde(skip)]
+    plain: bool,
 }
 
 #[derive(Serialize)]
@@ -187,11 +194,24 @@ impl Header {
     /// no large struct is built and moved per frame). After an error the
     /// contents of `self` are unspecified (but valid).
     pub fn parse_into(&mut self, json: &[u8], strict_md5: bool) -> Result<(), HeaderError> {
-        // serde-json-core reports a non-object as a type error; say what it is.
-        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(HeaderError::NotJson);
+        let mut wire = WireIn::default();
+        if scan::scan(json, &mut wire).is_none() {
+            wire = reference_wire(json)?;
         }
-        let (w, _) = serde_json_core::from_slice::<WireIn<'_>>(json).map_err(map_de_error)?;
+        self.fill(wire, strict_md5)
+    }
+
+    /// Parses with serde-json-core alone, skipping the fast path that
+    /// [`Header::parse`] tries first. Slower; it exists so tests and fuzz
+    /// targets can check that both paths agree on every input.
+    pub fn parse_reference(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
+        let mut h = Header::default();
+        h.fill(reference_wire(json)?, strict_md5)?;
+        Ok(h)
+    }
+
+    /// Moves a parsed wire shape into `self`, unescaping its strings.
+    fn fill(&mut self, w: WireIn<'_>, strict_md5: bool) -> Result<(), HeaderError> {
         self.total_size = w.total_size;
         self.offset = w.offset;
         self.exit_code = w.exit_code;
@@ -208,12 +228,13 @@ impl Header {
                 None => self.md5_malformed = true,
             }
         }
-        set(&mut self.op, w.op)?;
-        set(&mut self.filename, w.filename)?;
-        set(&mut self.status, w.status)?;
-        set(&mut self.error, w.error)?;
-        set(&mut self.token, w.token)?;
-        set(&mut self.nonce, w.nonce)
+        let plain = w.plain;
+        set(&mut self.op, w.op, plain)?;
+        set(&mut self.filename, w.filename, plain)?;
+        set(&mut self.status, w.status, plain)?;
+        set(&mut self.error, w.error, plain)?;
+        set(&mut self.token, w.token, plain)?;
+        set(&mut self.nonce, w.nonce, plain)
     }
 
     /// Writes the header as compact JSON into `out`, returning its length.
@@ -263,10 +284,12 @@ pub fn short_string<const N: usize>(s: &str) -> Option<String<N>> {
     Some(out)
 }
 
-/// Unescapes `raw` into `slot`, reusing the slot's string.
+/// Unescapes `raw` into `slot`, reusing the slot's string; `plain` says
+/// `raw` holds no escape.
 fn set<const N: usize>(
     slot: &mut Option<String<N>>,
     raw: Option<EscapedStr<'_>>,
+    plain: bool,
 ) -> Result<(), HeaderError> {
     let Some(raw) = raw else {
         *slot = None;
@@ -274,60 +297,23 @@ fn set<const N: usize>(
     };
     let out = slot.get_or_insert_with(String::new);
     out.clear();
-    unescape(raw.0, out)
+    if plain {
+        out.push_str(raw.0)
+            .map_err(|_| HeaderError::StringTooLong { limit: N })
+    } else {
+        unescape::unescape(raw.0, out)
+    }
 }
 
-/// JSON string unescaping into a bounded string. Unlike serde-json-core's
-/// own, it joins UTF-16 surrogate pairs (`\ud83d\ude00`), which Python
-/// writes for every character outside the BMP.
-fn unescape<const N: usize>(raw: &str, out: &mut String<N>) -> Result<(), HeaderError> {
-    let too_long = HeaderError::StringTooLong { limit: N };
-    let mut rest = raw;
-    while let Some(pos) = rest.find('\\') {
-        out.push_str(&rest[..pos]).map_err(|_| too_long)?;
-        let (c, after) = unescape_one(&rest[pos + 1..])?;
-        out.push(c).map_err(|_| too_long)?;
-        rest = after;
+/// The serde-json-core parse: the reference for every input, and the
+/// only path for headers outside the fast path's subset.
+fn reference_wire(json: &[u8]) -> Result<WireIn<'_>, HeaderError> {
+    // serde-json-core reports a non-object as a type error; say what it is.
+    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(HeaderError::NotJson);
     }
-    out.push_str(rest).map_err(|_| too_long)
-}
-
-/// Decodes the escape after a backslash; returns the char and the rest.
-fn unescape_one(s: &str) -> Result<(char, &str), HeaderError> {
-    let bad = HeaderError::InvalidField;
-    let mut chars = s.chars();
-    let c = match chars.next().ok_or(bad)? {
-        '"' => '"',
-        '\\' => '\\',
-        '/' => '/',
-        'b' => '\u{8}',
-        'f' => '\u{c}',
-        'n' => '\n',
-        'r' => '\r',
-        't' => '\t',
-        'u' => return unescape_u(chars.as_str()),
-        _ => return Err(bad),
-    };
-    Ok((c, chars.as_str()))
-}
-
-fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
-    let bad = HeaderError::InvalidField;
-    let hex4 = |s: &str| -> Result<u32, HeaderError> {
-        let h = s.get(..4).ok_or(bad)?;
-        u32::from_str_radix(h, 16).map_err(|_| bad)
-    };
-    let hi = hex4(s)?;
-    let rest = &s[4..];
-    if !(0xD800..0xDC00).contains(&hi) {
-        return Ok((char::from_u32(hi).ok_or(bad)?, rest));
-    }
-    let lo = rest.strip_prefix("\\u").map(hex4).ok_or(bad)??;
-    if !(0xDC00..0xE000).contains(&lo) {
-        return Err(bad);
-    }
-    let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-    Ok((char::from_u32(c).ok_or(bad)?, &rest[6..]))
+    let (wire, _) = serde_json_core::from_slice::<WireIn<'_>>(json).map_err(map_de_error)?;
+    Ok(wire)
 }
 
 fn map_de_error(e: serde_json_core::de::Error) -> HeaderError {
