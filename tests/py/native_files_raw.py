@@ -10,6 +10,9 @@
 #   native_files_raw.py HOST PORT seed002-corrupt-put NAME LOCAL
 #       seed 002 upload whose single chunk does not match its md5; prints
 #       the server's answer text.
+#   native_files_raw.py HOST PORT hold-put NAME LOCAL NBYTES
+#       like partial-put, but keeps the connection (and so the server's
+#       transfer slot) open until its stdin reaches EOF.
 #   native_files_raw.py HOST PORT stat NAME -
 #       prints the server's answer to a stat request as JSON.
 import hashlib
@@ -61,10 +64,13 @@ def main():
     offer, _ = read_frame(s)
     print(json.dumps(offer), flush=True)
     off = offer.get('offset', 0)
-    if mode == 'partial-put':
+    if mode in ('partial-put', 'hold-put'):
         n = int(sys.argv[6])
         s.sendall(frame({'op': 'data', 'offset': off, 'total_size': len(data) - off}))
         s.sendall(data[off:n])
+        if mode == 'hold-put':
+            print('holding', flush=True)
+            sys.stdin.read()
         s.close()
         return
     s.sendall(frame({'op': 'data', 'offset': off, 'total_size': len(data) - off}, data[off:]))

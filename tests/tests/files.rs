@@ -279,3 +279,76 @@ fn stat_and_the_upload_size_limit() {
     );
     assert!(!root.join("big").exists());
 }
+
+#[test]
+fn transfers_beyond_the_limit_are_refused_until_a_slot_frees() {
+    let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
+    std::fs::write(root.join("s.txt"), b"hello\n").unwrap();
+    let up = work.join("up.bin");
+    std::fs::write(&up, vec![7u8; 64 << 10]).unwrap();
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "files=127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+            "--files-max-transfers",
+            "1",
+        ],
+        1,
+    );
+    let a = srv.addr("files", "tcp").to_string();
+    let [h, p] = addr_args(srv.addr("files", "tcp"));
+    // An upload that sends 1 KiB and then waits holds the only slot.
+    let mut holder = python(
+        "native_files_raw.py",
+        &[&h, &p, "hold-put", "held.bin", up.to_str().unwrap(), "1024"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    let offer = lines.next().unwrap().unwrap();
+    assert!(offer.contains("\"status\": \"ready\""), "{offer}");
+    assert_eq!(lines.next().unwrap().unwrap(), "holding");
+
+    let out_path = work.join("s.txt");
+    let o = out_path.to_str().unwrap();
+    let busy = run_with_timeout(wirekit(&["get", &a, "s.txt", "-o", o]), b"", T);
+    assert!(!busy.status.success());
+    assert!(
+        stderr(&busy).contains("too many transfers"),
+        "{}",
+        stderr(&busy)
+    );
+    assert!(!out_path.exists());
+    let busy = run_with_timeout(wirekit(&["put", &a, up.to_str().unwrap()]), b"", T);
+    assert!(
+        stderr(&busy).contains("too many transfers"),
+        "{}",
+        stderr(&busy)
+    );
+    assert!(!root.join("up.bin").exists());
+
+    // Closing the holder's stdin drops its connection; its slot frees
+    // (the server notices the disconnect, so allow it a moment).
+    drop(holder.stdin.take());
+    holder.wait().unwrap();
+    assert!(
+        !root.join("held.bin").exists(),
+        "no final file for a cut upload"
+    );
+    let deadline = Instant::now() + T;
+    let ok = loop {
+        let out = run_with_timeout(wirekit(&["get", &a, "s.txt", "-o", o]), b"", T);
+        if out.status.success() || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(std::fs::read(&out_path).unwrap(), b"hello\n");
+}
