@@ -24,6 +24,7 @@ use super::hasher::BgHasher;
 use super::progress::Progress;
 use super::serve_native::send;
 use super::store::{hash_prefix, write_sparse, IO_CHUNK};
+use super::writeback::Writeback;
 
 /// Which server the client talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -164,6 +165,8 @@ pub struct LocalPartial {
     pub offset: u64,
     /// Bytes in the file so far (kept and received).
     len: u64,
+    /// Flushes pages to disk during the transfer.
+    writeback: Writeback,
 }
 
 impl LocalPartial {
@@ -182,6 +185,7 @@ impl LocalPartial {
         let (prefix, offset) = hash_prefix(&mut file, len)?;
         file.seek(SeekFrom::Start(offset))?;
         let md5 = BgHasher::new(prefix);
+        let writeback = Writeback::new(&file)?;
         Ok(LocalPartial {
             local,
             part,
@@ -189,6 +193,7 @@ impl LocalPartial {
             md5,
             offset,
             len: offset,
+            writeback,
         })
     }
 
@@ -196,7 +201,10 @@ impl LocalPartial {
     pub fn write(&mut self, b: &[u8]) -> anyhow::Result<()> {
         self.md5.update(b);
         self.len += b.len() as u64;
-        write_sparse(&mut self.file, b).with_context(|| format!("writing {}", self.part.display()))
+        write_sparse(&mut self.file, b)
+            .with_context(|| format!("writing {}", self.part.display()))?;
+        self.writeback.wrote(b.len());
+        Ok(())
     }
 
     /// Checks the md5 (if the server sent one) and gives the file its
@@ -212,6 +220,9 @@ impl LocalPartial {
             }
         }
         self.file.set_len(self.len)?;
+        self.writeback
+            .finish()
+            .with_context(|| format!("flushing {}", self.part.display()))?;
         self.file.sync_all()?;
         std::fs::rename(&self.part, &self.local)
             .with_context(|| format!("renaming to {}", self.local.display()))?;

@@ -15,6 +15,7 @@ mod progress;
 mod serve_native;
 mod serve_seed;
 pub mod store;
+mod writeback;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
