@@ -86,7 +86,7 @@ mod tests {
             .unwrap();
         let mut wb = Writeback::new(&file).unwrap();
         let block = vec![0x5au8; 1 << 20];
-        for _ in 0..(3 * EVERY >> 20) + 1 {
+        for _ in 0..((3 * EVERY) >> 20) + 1 {
             file.write_all(&block).unwrap();
             wb.wrote(block.len());
         }
