@@ -19,6 +19,7 @@
 
 pub mod blocking;
 pub mod codec;
+pub mod md5;
 pub mod service;
 pub mod strftime;
 pub mod wire;

@@ -39,8 +39,9 @@ impl Digest {
 
     /// MD5 of `data` in one call.
     pub fn of(data: &[u8]) -> Digest {
-        use md5::Digest as _;
-        Digest(md5::Md5::digest(data).into())
+        let mut h = crate::md5::Md5::new();
+        h.update(data);
+        Digest(h.finalize())
     }
 }
 

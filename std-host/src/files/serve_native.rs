@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::{bail, Context as _};
-use md5::{Digest as _, Md5};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
+use wirekit_core::md5::Md5;
 use wirekit_core::service::file::native::{
     self, error_reply, file_reply, get_reply, list_reply, parse_request, ready_reply, Request,
     Transfer, TransferEvent, HEADER_CAP,
@@ -135,7 +135,7 @@ fn serve_get(files: &Files, conn: &mut Conn, name: &str, offset: u64) -> anyhow:
     let digest = match (cached, md5) {
         (Some(d), _) => d,
         (None, Some(m)) => {
-            let d = Digest(m.finalize().into());
+            let d = Digest(m.finalize());
             files.store.remember_md5(name, &info, d);
             d
         }
@@ -236,7 +236,7 @@ fn serve_put(
         Ok(s) => s,
         Err(r) => return refuse(conn, "put", &r.0),
     };
-    let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize().into()));
+    let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize()));
     send(conn, &ready_reply(slot.kept, prefix), b"")?;
     let mut md5 = slot.prefix.clone();
     let mut t = Transfer::new("data", size);
@@ -279,7 +279,7 @@ fn serve_put(
             Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
         }
     };
-    let actual = Digest(md5.finalize().into());
+    let actual = Digest(md5.finalize());
     if actual != expected {
         slot.discard();
         let msg = format!("{name}: md5 mismatch: client says {expected}, received data is {actual}; upload discarded");

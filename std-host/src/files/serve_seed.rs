@@ -10,7 +10,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use anyhow::bail;
-use md5::{Digest as _, Md5};
+use wirekit_core::md5::Md5;
 use wirekit_core::service::file::{name, seed000, seed002, seed004};
 use wirekit_core::wire::Digest;
 
@@ -228,7 +228,7 @@ pub fn serve_seed004(files: &Files, conn: &mut Conn) -> anyhow::Result<()> {
         session.sent(info.size);
         let digest = match (cached, md5) {
             (Some(d), _) => d,
-            (None, Some(m)) => Digest(m.finalize().into()),
+            (None, Some(m)) => Digest(m.finalize()),
             (None, None) => bail!("no digest"),
         };
         if cached.is_none() && super::store::FileInfo::of(&file)? == info {
