@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use wirekit_core::md5::Md5;
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
+use wirekit_core::md5::Md5;
 use wirekit_core::service::file::name::{self, PARTIAL_SUFFIX};
 use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
@@ -23,8 +23,8 @@ use super::conn::Conn;
 use super::hasher::BgHasher;
 use super::progress::Progress;
 use super::serve_native::send;
-use super::store::{hash_prefix, write_sparse, IO_CHUNK};
-use super::writeback::Writeback;
+use super::sink::Sink;
+use super::store::{hash_prefix, IO_CHUNK};
 
 /// Which server the client talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,14 +159,12 @@ pub struct LocalPartial {
     pub part: PathBuf,
     /// The partial, positioned at its end.
     pub file: File,
-    /// md5 of everything written so far.
-    md5: BgHasher,
+    /// Hashes and writes what arrives.
+    sink: Sink,
     /// Bytes already there (resumed).
     pub offset: u64,
     /// Bytes in the file so far (kept and received).
     len: u64,
-    /// Flushes pages to disk during the transfer.
-    writeback: Writeback,
 }
 
 impl LocalPartial {
@@ -184,33 +182,33 @@ impl LocalPartial {
         let len = file.metadata()?.len();
         let (prefix, offset) = hash_prefix(&mut file, len)?;
         file.seek(SeekFrom::Start(offset))?;
-        let md5 = BgHasher::new(prefix);
-        let writeback = Writeback::new(&file)?;
+        let sink = Sink::new(&part, &file, offset, prefix)?;
+        tracing::debug!(direct = sink.is_direct(), "writing {}", part.display());
         Ok(LocalPartial {
             local,
             part,
             file,
-            md5,
+            sink,
             offset,
             len: offset,
-            writeback,
         })
     }
 
     /// Appends received bytes.
     pub fn write(&mut self, b: &[u8]) -> anyhow::Result<()> {
-        self.md5.update(b);
         self.len += b.len() as u64;
-        write_sparse(&mut self.file, b)
-            .with_context(|| format!("writing {}", self.part.display()))?;
-        self.writeback.wrote(b.len());
-        Ok(())
+        self.sink
+            .write(b)
+            .with_context(|| format!("writing {}", self.part.display()))
     }
 
     /// Checks the md5 (if the server sent one) and gives the file its
     /// final name; a mismatch deletes the partial.
     pub fn finish(self, expected: Option<Digest>) -> anyhow::Result<Digest> {
-        let actual = self.md5.finish()?;
+        let actual = self
+            .sink
+            .finish()
+            .with_context(|| format!("writing {}", self.part.display()))?;
         if let Some(e) = expected {
             if e != actual {
                 let _ = std::fs::remove_file(&self.part);
@@ -220,9 +218,6 @@ impl LocalPartial {
             }
         }
         self.file.set_len(self.len)?;
-        self.writeback
-            .finish()
-            .with_context(|| format!("flushing {}", self.part.display()))?;
         self.file.sync_all()?;
         std::fs::rename(&self.part, &self.local)
             .with_context(|| format!("renaming to {}", self.local.display()))?;

@@ -14,8 +14,8 @@ mod hasher;
 mod progress;
 mod serve_native;
 mod serve_seed;
+mod sink;
 pub mod store;
-mod writeback;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
