@@ -75,7 +75,7 @@ pub async fn chat(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
     }
     let elapsed = start.elapsed();
     let cpu_end = pid.and_then(|p| cpu_ticks(p).ok());
-    stats.server_cpu_ticks = cpu_start.zip(cpu_end).map(|(a, b)| b.saturating_sub(a));
+    stats.server_cpu_ticks = cpu_start.zip(cpu_end).map(|(a, b)| b.since(a));
     let rss_after = pid.map(rss_kib).transpose()?;
     stats.report(&format!("chat conns={}", c.conns), elapsed);
     let kib = |v: Option<u64>| v.map_or("-".to_string(), |k| k.to_string());

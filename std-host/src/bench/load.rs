@@ -54,7 +54,7 @@ pub(super) async fn collect(
         tokio::time::sleep_until(w.end).await;
         let b = c.pid.and_then(|p| cpu_ticks(p).ok());
         let b_me = cpu_ticks(me).ok();
-        let diff = |a: Option<u64>, b: Option<u64>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        let diff = |a: Option<CpuTicks>, b: Option<CpuTicks>| a.zip(b).map(|(a, b)| b.since(a));
         (diff(a, b), diff(a_me, b_me))
     };
     let ((server_ticks, client_ticks), mut total) = tokio::join!(cpu, join_all(tasks));
@@ -264,13 +264,73 @@ pub(super) fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS line")
 }
 
-/// utime + stime of a process (all threads) in clock ticks.
-pub(super) fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
+/// CPU time a process has used, in clock ticks (USER_HZ), split so a
+/// report can show how much of a server's time the kernel took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuTicks {
+    /// Time in user space (utime).
+    pub user: u64,
+    /// Time in the kernel on the process's behalf (stime).
+    pub sys: u64,
+}
+
+impl CpuTicks {
+    /// User plus kernel time.
+    pub fn total(self) -> u64 {
+        self.user + self.sys
+    }
+
+    /// The time used between `earlier` and `self`.
+    pub fn since(self, earlier: CpuTicks) -> CpuTicks {
+        CpuTicks {
+            user: self.user.saturating_sub(earlier.user),
+            sys: self.sys.saturating_sub(earlier.sys),
+        }
+    }
+}
+
+/// utime and stime of a process (all threads).
+pub(super) fn cpu_ticks(pid: u32) -> anyhow::Result<CpuTicks> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).context("odd stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| -> anyhow::Result<u64> { Ok(f.get(i).context("short stat")?.parse()?) };
-    Ok(ticks(11)? + ticks(12)?)
+    Ok(CpuTicks {
+        user: ticks(11)?,
+        sys: ticks(12)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_cpu_time_is_read_and_split() {
+        // Burn CPU until the 10 ms tick moves (bounded: a loaded machine may
+        // give this thread little time, so wait up to 10 s of wall clock).
+        let me = std::process::id();
+        let before = cpu_ticks(me).unwrap();
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        let mut used = CpuTicks::default();
+        while used.total() == 0 && start.elapsed() < std::time::Duration::from_secs(10) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+            }
+            used = cpu_ticks(me).unwrap().since(before);
+        }
+        assert!(used.total() >= 1, "{used:?}");
+        assert_eq!(used.total(), used.user + used.sys);
+    }
+
+    #[test]
+    fn since_never_goes_negative() {
+        let a = CpuTicks { user: 5, sys: 9 };
+        let b = CpuTicks { user: 7, sys: 3 };
+        assert_eq!(b.since(a), CpuTicks { user: 2, sys: 0 });
+        assert!(cpu_ticks(u32::MAX).is_err());
+    }
 }

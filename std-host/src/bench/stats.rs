@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::load::CpuTicks;
+
 /// Most samples kept; beyond this, counting continues but percentiles use
 /// the first ones (bounded memory for long runs).
 const MAX_SAMPLES: usize = 4_000_000;
@@ -14,10 +16,10 @@ pub struct Stats {
     pub count: u64,
     /// Failed operations (timeouts, resets).
     pub errors: u64,
-    /// Server CPU time during the window, in clock ticks (if known).
-    pub server_cpu_ticks: Option<u64>,
-    /// The generator's own CPU time during the window, in clock ticks.
-    pub client_cpu_ticks: Option<u64>,
+    /// Server CPU time during the window (if known).
+    pub server_cpu_ticks: Option<CpuTicks>,
+    /// The generator's own CPU time during the window.
+    pub client_cpu_ticks: Option<CpuTicks>,
 }
 
 impl Stats {
@@ -49,12 +51,15 @@ impl Stats {
             self.micros[i]
         };
         let secs = elapsed.as_secs_f64();
-        // Linux reports CPU time in 1/100 s ticks (USER_HZ).
-        let cpu = |who: &str, ticks: Option<u64>| match ticks {
+        // Linux reports CPU time in 1/100 s ticks (USER_HZ). The kernel's
+        // share is shown apart: on loopback it is most of a lean server's.
+        let per_op = |t: u64| t as f64 * 10_000.0 / self.count as f64;
+        let cpu = |who: &str, ticks: Option<CpuTicks>| match ticks {
             Some(t) if self.count > 0 => format!(
-                " {who}_cpu_s={:.2} {who}_cpu_us/op={:.1}",
-                t as f64 / 100.0,
-                t as f64 * 10_000.0 / self.count as f64
+                " {who}_cpu_s={:.2} {who}_cpu_us/op={:.1} {who}_sys_us/op={:.1}",
+                t.total() as f64 / 100.0,
+                per_op(t.total()),
+                per_op(t.sys)
             ),
             _ => String::new(),
         };
