@@ -14,7 +14,7 @@ use wirekit_core::service::file::native::{
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
 use super::conn::Conn;
-use super::store::{hash_prefix, write_sparse, FileInfo, IO_CHUNK};
+use super::store::{hash_prefix, write_sparse, FileInfo, PutSlot, IO_CHUNK};
 use super::Files;
 
 /// Most entries one listing returns.
@@ -225,6 +225,7 @@ fn serve_put(
         );
         return refuse(conn, "put", &msg);
     }
+    // Held until the upload is over, however it ends.
     let Some(_slot) = files.transfer_slot() else {
         return refuse(
             conn,
@@ -238,48 +239,7 @@ fn serve_put(
     };
     let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize()));
     send(conn, &ready_reply(slot.kept, prefix), b"")?;
-    let mut md5 = slot.prefix.clone();
-    let mut t = Transfer::new("data", size);
-    let expected = loop {
-        if !conn.fill_if_drained()? {
-            bail!("client closed during the upload of {name}; partial kept for --resume");
-        }
-        let (used, ev) = match t.decode(&conn.buf[conn.lo..conn.hi]) {
-            Ok(r) => r,
-            Err(e) => {
-                refuse(conn, "put", &format!("{name}: {e}"))?;
-                bail!("upload of {name}: {e}");
-            }
-        };
-        conn.lo += used;
-        match ev {
-            None => {}
-            Some(TransferEvent::Header(h)) => {
-                let off = h.offset.unwrap_or(0);
-                if (off != slot.kept && off != 0) || h.total_size != size - off {
-                    let msg = format!("{name}: data frame does not match the offer (offset {off})");
-                    refuse(conn, "put", &msg)?;
-                    bail!(msg);
-                }
-                if off == 0 && slot.kept > 0 {
-                    slot.restart()?;
-                    md5 = Md5::new();
-                }
-            }
-            Some(TransferEvent::Data(b)) => {
-                md5.update(b);
-                if let Err(e) = write_sparse(&mut slot.file, b) {
-                    let msg = format!("{name}: writing failed: {e}; partial kept");
-                    refuse(conn, "put", &msg)?;
-                    bail!(msg);
-                }
-            }
-            Some(TransferEvent::End(d)) => break d,
-            Some(TransferEvent::BodyEnd) => {}
-            Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
-        }
-    };
-    let actual = Digest(md5.finalize());
+    let (expected, actual) = receive_upload(conn, &mut slot, name, size)?;
     if actual != expected {
         slot.discard();
         let msg = format!("{name}: md5 mismatch: client says {expected}, received data is {actual}; upload discarded");
@@ -296,4 +256,57 @@ fn serve_put(
     }
     tracing::info!(name, size, "files: put done");
     send(conn, &file_reply("put", size, actual, None), b"")
+}
+
+/// Receives the data frame of an accepted upload into `slot`, returning
+/// the md5 the client announced and the md5 of what arrived (the kept
+/// prefix included). Any error is also told to the client; the partial
+/// data stays in the slot for a later `--resume`.
+fn receive_upload(
+    conn: &mut Conn,
+    slot: &mut PutSlot,
+    name: &str,
+    size: u64,
+) -> anyhow::Result<(Digest, Digest)> {
+    let mut md5 = slot.prefix.clone();
+    let mut t = Transfer::new("data", size);
+    loop {
+        if !conn.fill_if_drained()? {
+            bail!("client closed during the upload of {name}; partial kept for --resume");
+        }
+        let (used, ev) = match t.decode(&conn.buf[conn.lo..conn.hi]) {
+            Ok(r) => r,
+            Err(e) => return refused(conn, format!("{name}: {e}")),
+        };
+        conn.lo += used;
+        match ev {
+            None | Some(TransferEvent::BodyEnd) => {}
+            Some(TransferEvent::Header(h)) => {
+                let off = h.offset.unwrap_or(0);
+                if (off != slot.kept && off != 0) || h.total_size != size - off {
+                    let msg = format!("{name}: data frame does not match the offer (offset {off})");
+                    return refused(conn, msg);
+                }
+                // The client chose to start over rather than resume.
+                if off == 0 && slot.kept > 0 {
+                    slot.restart()?;
+                    md5 = Md5::new();
+                }
+            }
+            Some(TransferEvent::Data(b)) => {
+                md5.update(b);
+                if let Err(e) = write_sparse(&mut slot.file, b) {
+                    return refused(conn, format!("{name}: writing failed: {e}; partial kept"));
+                }
+            }
+            Some(TransferEvent::End(d)) => return Ok((d, Digest(md5.finalize()))),
+            Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
+        }
+    }
+}
+
+/// Tells the client why its upload stopped, then fails with the same text.
+fn refused<T>(conn: &mut Conn, msg: String) -> anyhow::Result<T> {
+    refuse(conn, "put", &msg)?;
+    bail!(msg)
 }

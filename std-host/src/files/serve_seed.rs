@@ -16,6 +16,7 @@ use wirekit_core::wire::Digest;
 
 use super::conn::Conn;
 use super::serve_native::send_body;
+use super::store::PutSlot;
 use super::Files;
 
 /// Seed 000: each message is a file name; answers header + bytes or `{}`.
@@ -117,80 +118,110 @@ fn seed002_get(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<boo
 
 fn seed002_put(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()> {
     // A refused upload is still read to its end so the seed client, which
-    // never reads answers while sending, does not hit a reset.
-    let mut refusal = None;
-    let mut slot = match files.store.begin_put(name, false, false, 0) {
-        Ok(s) => Some(s),
-        Err(r) => {
-            refusal = Some(r.0);
-            None
-        }
+    // never reads answers while sending, does not hit a reset. The slot is
+    // held until the upload has been read, however it ends.
+    let transfer = files.transfer_slot();
+    let admitted = match transfer {
+        None => Err("server busy: too many transfers".to_string()),
+        Some(_) => files
+            .store
+            .begin_put(name, false, false, 0)
+            .map_err(|r| r.0),
     };
-    let _transfer = files.transfer_slot();
-    if _transfer.is_none() {
-        refusal = Some("server busy: too many transfers".into());
-        slot = None;
-    }
+    let mut target = match admitted {
+        Ok(s) => Target::File(s),
+        Err(why) => Target::Refused(why),
+    };
     let mut up = seed002::Upload::new(files.cfg.max_file_size);
-    loop {
-        // Decode before reading: the last chunk's end and `Done` need no
-        // more bytes, and the seed client sends none until it is answered.
-        let mut starved = false;
-        let (used, ev) = match up.decode(&conn.buf[conn.lo..conn.hi]) {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(s) = slot.take() {
-                    s.discard();
-                }
-                conn.send(format!("{name} 上传失败: {e}").as_bytes())?;
-                bail!("seed 002 upload of {name}: {e}");
-            }
-        };
-        conn.lo += used;
-        match ev {
-            Some(seed002::UploadEvent::Done) => break,
-            Some(seed002::UploadEvent::Data(b)) => {
-                if let Some(s) = slot.as_mut() {
-                    if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
-                        refusal = Some(format!("writing failed: {e}"));
-                        if let Some(s) = slot.take() {
-                            s.discard();
-                        }
-                    }
-                }
-            }
-            Some(
-                seed002::UploadEvent::Size(_)
-                | seed002::UploadEvent::Chunk { .. }
-                | seed002::UploadEvent::ChunkVerified,
-            ) => {}
-            None => starved = conn.is_drained(),
-        }
-        if starved && conn.fill()? == 0 {
-            if let Some(s) = slot.take() {
-                s.discard();
-            }
-            bail!("client closed during the seed 002 upload of {name}");
-        }
-    }
-    let reply = match (refusal, slot) {
-        (Some(why), _) => format!("{name} 上传失败: {why}"),
-        (None, Some(s)) => match s.commit(up.size().unwrap_or(0)) {
-            Ok(()) => {
-                let mut t = String::new();
-                let _ = seed002::upload_done(name, &mut t);
-                t
-            }
-            Err(r) => format!("{name} 上传失败: {r}"),
-        },
-        (None, None) => format!("{name} 上传失败"),
-    };
+    read_seed002_upload(conn, &mut up, &mut target, name)?;
+    let reply = target.finish(name, up.size().unwrap_or(0));
     tracing::info!("files: seed 002 put: {reply}");
     if let Err(e) = conn.send(reply.as_bytes()) {
         // The seed client never reads this answer and may be gone.
         tracing::debug!("seed 002 answer not delivered: {e}");
     }
     Ok(())
+}
+
+/// Reads a seed 002 upload to its end into `target`. A malformed stream
+/// or a client that goes away discards the partial (seed 002 cannot
+/// resume).
+fn read_seed002_upload(
+    conn: &mut Conn,
+    up: &mut seed002::Upload,
+    target: &mut Target,
+    name: &str,
+) -> anyhow::Result<()> {
+    loop {
+        // Decode before reading: the last chunk's end and `Done` need no
+        // more bytes, and the seed client sends none until it is answered.
+        let (used, ev) = match up.decode(&conn.buf[conn.lo..conn.hi]) {
+            Ok(r) => r,
+            Err(e) => {
+                target.refuse(e.to_string());
+                conn.send(format!("{name} 上传失败: {e}").as_bytes())?;
+                bail!("seed 002 upload of {name}: {e}");
+            }
+        };
+        conn.lo += used;
+        let starved = match ev {
+            Some(seed002::UploadEvent::Done) => return Ok(()),
+            Some(seed002::UploadEvent::Data(b)) => {
+                target.write(b);
+                false
+            }
+            Some(_) => false,
+            None => conn.is_drained(),
+        };
+        if starved && conn.fill()? == 0 {
+            target.refuse("client closed".into());
+            bail!("client closed during the seed 002 upload of {name}");
+        }
+    }
+}
+
+/// Where a seed 002 upload's bytes go: its partial file, or nowhere once
+/// it has been refused.
+enum Target {
+    File(PutSlot),
+    Refused(String),
+}
+
+impl Target {
+    fn write(&mut self, b: &[u8]) {
+        if let Target::File(s) = self {
+            if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
+                self.refuse(format!("writing failed: {e}"));
+            }
+        }
+    }
+
+    /// Refuses the upload, removing its partial (its data is incomplete
+    /// or wrong). The first reason given is the one kept.
+    fn refuse(&mut self, why: String) {
+        if let Target::File(_) = self {
+            if let Target::File(s) = std::mem::replace(self, Target::Refused(why)) {
+                s.discard();
+            }
+        }
+    }
+
+    /// Commits a complete, accepted upload of `size` bytes; the seed's
+    /// answer text either way.
+    fn finish(self, name: &str, size: u64) -> String {
+        let why = match self {
+            Target::Refused(why) => why,
+            Target::File(s) => match s.commit(size) {
+                Ok(()) => {
+                    let mut t = String::new();
+                    let _ = seed002::upload_done(name, &mut t);
+                    return t;
+                }
+                Err(r) => r.to_string(),
+            },
+        };
+        format!("{name} 上传失败: {why}")
+    }
 }
 
 /// Seed 004 (`files-ack`): size text, wait for the ack, bytes, md5 text.
