@@ -33,17 +33,7 @@ pub fn run() -> ! {
     let p = stm32_eth::stm32::Peripherals::take().expect("first and only take");
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
 
-    // The ST-LINK feeds an 8 MHz clock into HSE (bypass mode).
-    let clocks = p
-        .RCC
-        .constrain()
-        .cfgr
-        .use_hse(8.MHz())
-        .bypass_hse_oscillator()
-        .sysclk(SYSCLK_HZ.Hz())
-        .hclk(SYSCLK_HZ.Hz())
-        .freeze();
-
+    let clocks = clocks(p.RCC);
     let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
 
     let gpioa = p.GPIOA.split();
@@ -91,6 +81,18 @@ pub fn run() -> ! {
             cortex_m::asm::wfi();
         }
     }
+}
+
+/// The clock tree: SYSCLK and HCLK at [`SYSCLK_HZ`] from the ST-LINK's
+/// 8 MHz clock, fed into HSE in bypass mode.
+fn clocks(rcc: stm32_eth::stm32::RCC) -> stm32_eth::hal::rcc::Clocks {
+    rcc.constrain()
+        .cfgr
+        .use_hse(8.MHz())
+        .bypass_hse_oscillator()
+        .sysclk(SYSCLK_HZ.Hz())
+        .hclk(SYSCLK_HZ.Hz())
+        .freeze()
 }
 
 #[panic_handler]
