@@ -8,7 +8,7 @@
 //! columns wide), `%z` pads its sign and its number separately, and `%s`
 //! is padded by the field width rather than by a digit count.
 
-use super::sink::{Case, Sink};
+use super::sink::{char_count, Case, Sink};
 use super::Tm;
 
 /// The C locale's `D_T_FMT`, `D_FMT`, `T_FMT` and `T_FMT_AMPM`.
@@ -287,9 +287,13 @@ impl Spec {
     /// A C-locale sub-format such as `%c`: padded as one field, then
     /// upper-cased as a whole by `^`.
     fn subformat(&mut self, sub: &str, tm: &Tm, out: &mut Sink<'_>) {
-        let mut counter = Sink::new(&mut []);
-        run(sub, tm, &mut counter);
-        self.pad_to(out, counter.chars());
+        // Only a field width needs the length first (a dry run); without
+        // one, as in nearly every real format, nothing is padded.
+        if self.width > 0 {
+            let mut counter = Sink::new(&mut []);
+            run(sub, tm, &mut counter);
+            self.pad_to(out, counter.chars());
+        }
         let outer = out.upper;
         out.upper |= self.upper;
         run(sub, tm, out);
@@ -305,8 +309,10 @@ impl Spec {
     /// glibc's `cpy`: pads `parts` to the field width, then copies them
     /// with the requested case mapping.
     fn cpy(&mut self, out: &mut Sink<'_>, parts: &[&str]) {
-        let n: u64 = parts.iter().map(|p| p.chars().count() as u64).sum();
-        self.pad_to(out, n);
+        if self.width > 0 {
+            let n: u64 = parts.iter().map(|p| char_count(p)).sum();
+            self.pad_to(out, n);
+        }
         let case = if self.lower {
             Case::Lower
         } else if self.upper {

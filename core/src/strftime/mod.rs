@@ -176,7 +176,9 @@ pub fn strftime(fmt: &[u8], tm: &Tm, out: &mut [u8]) -> Result<usize, StrftimeEr
     let limit = out.len();
     let mut sink = Sink::new(out);
     conv::run(fmt, tm, &mut sink);
-    if sink.chars() >= python_char_limit(fmt.chars().count()) {
+    // Python's smallest buffer is 1024 characters, so shorter results
+    // never need the format's length.
+    if sink.chars() >= 1024 && sink.chars() >= python_char_limit(fmt.chars().count()) {
         return Ok(0);
     }
     sink.written().ok_or(StrftimeError::OutputTooLong { limit })

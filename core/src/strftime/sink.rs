@@ -83,7 +83,7 @@ impl<'a> Sink<'a> {
     fn raw(&mut self, s: &str) {
         let start = self.bytes;
         self.bytes = self.bytes.saturating_add(s.len() as u64);
-        self.chars = self.chars.saturating_add(s.chars().count() as u64);
+        self.chars = self.chars.saturating_add(char_count(s));
         match self.room(start, self.bytes) {
             Some(dst) => dst.copy_from_slice(s.as_bytes()),
             None => self.overflow = true,
@@ -98,6 +98,16 @@ impl<'a> Sink<'a> {
         let start = usize::try_from(start).ok()?;
         let end = usize::try_from(end).ok()?;
         self.buf.get_mut(start..end)
+    }
+}
+
+/// Characters in `s`; the pieces are nearly always short ASCII, for which
+/// the length is the count.
+pub(super) fn char_count(s: &str) -> u64 {
+    if s.is_ascii() {
+        s.len() as u64
+    } else {
+        s.chars().count() as u64
     }
 }
 
