@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 
 use wirekit_core::service::time::answer;
+use wirekit_core::strftime::Tm;
 
 use super::{clock, Launch};
 
@@ -23,12 +24,15 @@ pub(super) fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     })
 }
 
-/// The last answer formatted, with the request and second it is for.
+/// The last answer formatted, with the request and second it is for, and
+/// the local time of the current second (the time-zone lookup is done
+/// once a second, not once a request).
 #[derive(Default)]
 struct LastAnswer {
     second: Option<i64>,
     request: Vec<u8>,
     reply: Vec<u8>,
+    local: Option<(i64, Tm)>,
 }
 
 impl LastAnswer {
@@ -40,7 +44,7 @@ impl LastAnswer {
             out[..self.reply.len()].copy_from_slice(&self.reply);
             return self.reply.len();
         }
-        let n = answer(req, &clock::local_at(now), out);
+        let n = answer(req, self.local_time(now), out);
         self.second = None;
         if req.len() <= CACHE_MAX && n <= CACHE_MAX {
             self.request.clear();
@@ -50,6 +54,17 @@ impl LastAnswer {
             self.second = Some(second);
         }
         n
+    }
+
+    /// `now` broken down in the local time zone, from the kept one when
+    /// it is for the same second.
+    fn local_time(&mut self, now: jiff::Timestamp) -> &Tm {
+        let second = now.as_second();
+        let tm = match self.local.take() {
+            Some((s, tm)) if s == second => tm,
+            _ => clock::local_at(now),
+        };
+        &self.local.insert((second, tm)).1
     }
 }
 
