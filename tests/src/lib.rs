@@ -93,12 +93,12 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout piped");
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
+        // Reads stdout to its end even once nobody listens: a server that
+        // prints per request (the seeds' do) would otherwise get EPIPE.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let (etx, erx) = mpsc::channel();

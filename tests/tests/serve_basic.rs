@@ -358,3 +358,27 @@ fn echo_round_trips_across_buffer_boundaries() {
         assert!(back == msg.to_ascii_uppercase(), "size {size}");
     }
 }
+
+/// The other direction: the wirekit clients against the seeds' own
+/// servers (seed 002's time server as written, seed 001's
+/// ThreadingTCPServer upper-echo).
+#[test]
+fn wirekit_clients_against_the_seed_servers() {
+    let time = Server::spawn(python("seed002_time_server.py", &["127.0.0.1", "0"]), 1);
+    let a = time.addr("time", "udp").to_string();
+    let out = run_with_timeout(wirekit(&["time", &a]), b"", T);
+    assert!(out.status.success(), "{out:?}");
+    assert!(is_default_time(stdout(&out).trim_end()), "{out:?}");
+    let out = run_with_timeout(wirekit(&["time", &a, "%Y|%%|%j"]), b"", T);
+    let text = stdout(&out);
+    let parts: Vec<&str> = text.trim_end().split('|').collect();
+    assert_eq!(parts.len(), 3, "{text:?}");
+    assert!(parts[0].len() == 4 && parts[1] == "%" && parts[2].len() == 3);
+
+    let echo = Server::spawn(python("echo_server_tcp.py", &["127.0.0.1", "0"]), 1);
+    let a = echo.addr("echo", "tcp").to_string();
+    let out = run_with_timeout(wirekit(&["echo", &a, "hello", "中文 ok"]), b"", T);
+    assert!(out.status.success(), "{out:?}");
+    // The words are one message, as the seeds' clients send a line.
+    assert_eq!(stdout(&out), "HELLO 中文 OK\n");
+}
