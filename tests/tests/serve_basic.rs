@@ -360,8 +360,8 @@ fn echo_round_trips_across_buffer_boundaries() {
 }
 
 /// The other direction: the wirekit clients against the seeds' own
-/// servers (seed 002's time server as written, seed 001's
-/// ThreadingTCPServer upper-echo).
+/// servers (seed 002's time server and UDP upper-echo as written, seed
+/// 001's ThreadingTCPServer upper-echo).
 #[test]
 fn wirekit_clients_against_the_seed_servers() {
     let time = Server::spawn(python("seed002_time_server.py", &["127.0.0.1", "0"]), 1);
@@ -374,6 +374,12 @@ fn wirekit_clients_against_the_seed_servers() {
     let parts: Vec<&str> = text.trim_end().split('|').collect();
     assert_eq!(parts.len(), 3, "{text:?}");
     assert!(parts[0].len() == 4 && parts[1] == "%" && parts[2].len() == 3);
+
+    let udp = Server::spawn(python("seed002_udp_echo_server.py", &["127.0.0.1", "0"]), 1);
+    let a = udp.addr("udp-echo", "udp").to_string();
+    let out = run_with_timeout(wirekit(&["echo", "--udp", &a, "abc", "dé"]), b"", T);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out), "ABC Dé\n");
 
     let echo = Server::spawn(python("echo_server_tcp.py", &["127.0.0.1", "0"]), 1);
     let a = echo.addr("echo", "tcp").to_string();
