@@ -1,7 +1,8 @@
 //! File transfer (issue 5), native protocol over real loopback sockets:
 //! interrupted and resumed transfers, corrupt uploads, names that try to
 //! leave the root, listings, stat, limits and a 5 GiB sparse round trip.
-//! The seeds' programs are in `files_seeds.rs`.
+//! The seeds' programs are in `files_seeds.rs`; idle timeout, overwrite
+//! rules, md5 cache and the seed 002 size limit in `files_guarantees.rs`.
 
 mod common_files;
 

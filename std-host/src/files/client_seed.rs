@@ -81,7 +81,12 @@ pub fn get_seed002(
     conn.send(format!("get {remote}").as_bytes())?;
     let mut prefix = [0u8; 4];
     if conn.read_exact(&mut prefix).is_err() {
-        bail!("no such file on the server: {remote} (it closed the connection)");
+        // The dialect has no error message: a missing file and one too
+        // large for its `i` size field both end in a closed connection.
+        bail!(
+            "the server closed the connection: no such file {remote}, or one of 2 GiB or more, \
+             which the seed 002 dialect cannot send"
+        );
     }
     let size = u64::from(
         Prefix::new_checked(&prefix[..])

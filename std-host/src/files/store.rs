@@ -111,7 +111,15 @@ impl Store {
     /// The cached md5 of `name` if it has not changed since it was hashed.
     pub fn cached_md5(&self, name: &str, info: &FileInfo) -> Option<Digest> {
         let cache = self.cache.lock().ok()?;
-        cache.get(&(name.to_string(), *info)).copied()
+        let hit = cache.get(&(name.to_string(), *info)).copied();
+        // Says whether a get re-reads the file to hash it (tests rely on it).
+        tracing::debug!(
+            name,
+            size = info.size,
+            hit = hit.is_some(),
+            "files: md5 cache"
+        );
+        hit
     }
 
     /// Remembers the md5 of `name` as it is described by `info`.
