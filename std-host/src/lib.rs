@@ -4,6 +4,7 @@
 //! between sockets (tokio) and the core's state machines, and hold the
 //! command line.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod chat;

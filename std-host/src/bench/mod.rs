@@ -50,6 +50,7 @@ pub enum Mode {
     /// TCP upper-echo: each connection sends SIZE bytes and reads SIZE
     /// bytes back, in a loop.
     Echo {
+        /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
         /// Bytes per round trip.
@@ -59,6 +60,7 @@ pub enum Mode {
     /// UDP request/response (e.g. the time service): each socket sends
     /// PAYLOAD and waits for one datagram back, in a loop.
     Udp {
+        /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
         /// The request datagram (for the time service: a format).
@@ -73,12 +75,14 @@ pub enum Mode {
     /// New connections: connect, one 1-byte echo round trip, close
     /// (with RST, so the client leaves no TIME_WAIT behind), in a loop.
     Connect {
+        /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
     },
     /// Open CONNS idle connections, hold them, check they all still work,
     /// and report the server's memory (VmRSS of --pid).
     Idle {
+        /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
     },
@@ -86,6 +90,7 @@ pub enum Mode {
     /// time; latency = until every client has read the line. With --pid,
     /// also the server's VmRSS once all have joined.
     Chat {
+        /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
     },

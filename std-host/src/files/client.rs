@@ -66,6 +66,7 @@ pub struct GetArgs {
     /// Replace an existing local file instead of saving as NAME(1).
     #[arg(long)]
     pub force: bool,
+    /// Options shared by every file client command.
     #[command(flatten)]
     pub common: Common,
 }
@@ -85,6 +86,7 @@ pub struct PutArgs {
     /// Continue an interrupted upload (the server keeps its partial).
     #[arg(long)]
     pub resume: bool,
+    /// Options shared by every file client command.
     #[command(flatten)]
     pub common: Common,
 }
