@@ -6,6 +6,7 @@
 
 mod common_files;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -281,6 +282,39 @@ fn stat_and_the_upload_size_limit() {
     assert!(!root.join("big").exists());
 }
 
+/// Starts an upload that sends 1 KiB of `up` and then waits, holding a
+/// transfer slot until its stdin closes.
+fn hold_a_slot(srv: &Server, up: &Path) -> std::process::Child {
+    let [h, p] = addr_args(srv.addr("files", "tcp"));
+    let mut holder = python(
+        "native_files_raw.py",
+        &[&h, &p, "hold-put", "held.bin", up.to_str().unwrap(), "1024"],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    let offer = lines.next().unwrap().unwrap();
+    assert!(offer.contains("\"status\": \"ready\""), "{offer}");
+    assert_eq!(lines.next().unwrap().unwrap(), "holding");
+    holder
+}
+
+/// Retries `wirekit get ADDR s.txt -o OUT` until it succeeds or `T`
+/// passes (a freed slot is seen once the server notices the disconnect).
+fn get_until_admitted(a: &str, o: &str) -> std::process::Output {
+    let deadline = Instant::now() + T;
+    loop {
+        let out = run_with_timeout(wirekit(&["get", a, "s.txt", "-o", o]), b"", T);
+        if out.status.success() || Instant::now() > deadline {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn transfers_beyond_the_limit_are_refused_until_a_slot_frees() {
     let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
@@ -300,21 +334,7 @@ fn transfers_beyond_the_limit_are_refused_until_a_slot_frees() {
         1,
     );
     let a = srv.addr("files", "tcp").to_string();
-    let [h, p] = addr_args(srv.addr("files", "tcp"));
-    // An upload that sends 1 KiB and then waits holds the only slot.
-    let mut holder = python(
-        "native_files_raw.py",
-        &[&h, &p, "hold-put", "held.bin", up.to_str().unwrap(), "1024"],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
-    let offer = lines.next().unwrap().unwrap();
-    assert!(offer.contains("\"status\": \"ready\""), "{offer}");
-    assert_eq!(lines.next().unwrap().unwrap(), "holding");
+    let mut holder = hold_a_slot(&srv, &up);
 
     let out_path = work.join("s.txt");
     let o = out_path.to_str().unwrap();
@@ -342,14 +362,7 @@ fn transfers_beyond_the_limit_are_refused_until_a_slot_frees() {
         !root.join("held.bin").exists(),
         "no final file for a cut upload"
     );
-    let deadline = Instant::now() + T;
-    let ok = loop {
-        let out = run_with_timeout(wirekit(&["get", &a, "s.txt", "-o", o]), b"", T);
-        if out.status.success() || Instant::now() > deadline {
-            break out;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let ok = get_until_admitted(&a, o);
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert_eq!(std::fs::read(&out_path).unwrap(), b"hello\n");
 }

@@ -79,7 +79,7 @@ fn seed004_client_gets_from_wirekit_ack_listener() {
 }
 
 #[test]
-fn wirekit_client_against_the_seed_servers() {
+fn wirekit_get_from_each_seed_server() {
     let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
     std::fs::write(root.join("a.txt"), text_file()).unwrap();
     let want = md5_file(&root.join("a.txt"));
@@ -105,7 +105,12 @@ fn wirekit_client_against_the_seed_servers() {
             stdout(&out)
         );
     }
-    // Upload to the seed 002 server, which appends and answers in text.
+}
+
+#[test]
+fn wirekit_put_to_the_seed002_server() {
+    let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
+    // The seed 002 server appends and answers in text.
     let py = PyServer::start("seed002_ftp_server.py", &root);
     let a = py.addr.to_string();
     let local = work.join("up.txt");
@@ -124,6 +129,11 @@ fn wirekit_client_against_the_seed_servers() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read(root.join("up.txt")).unwrap(), text_file());
+}
+
+#[test]
+fn wirekit_get_of_a_missing_file_from_the_seed_servers_fails_cleanly() {
+    let (root, work) = (temp_dir("f-root"), temp_dir("f-work"));
     // The seed 000 server answers `{}` for a missing file.
     let py = PyServer::start("seed000_download_server.py", &root);
     let a = py.addr.to_string();
