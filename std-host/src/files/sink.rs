@@ -16,7 +16,7 @@
 //! fsync finds little left to do. All-zero buffers are skipped, leaving
 //! holes, as sparse files deserve.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt as _;
 use std::path::Path;
@@ -258,6 +258,7 @@ impl Output {
 
 #[cfg(target_os = "linux")]
 fn open_direct(path: &Path) -> Option<File> {
+    use std::fs::OpenOptions;
     use std::os::unix::fs::OpenOptionsExt as _;
     // Filesystems without O_DIRECT (tmpfs, some FUSE) refuse the open.
     OpenOptions::new()
