@@ -84,3 +84,42 @@ fn bench_udp_flows_with_distinct_requests_and_a_dead_server() {
     assert_eq!(field(&line, "ops"), 0, "{line}");
     assert!(field(&line, "errors") > 0, "{line}");
 }
+
+#[test]
+fn bench_echo_counts_stalled_and_closed_connections_and_ends_on_time() {
+    // One server accepts and never answers; the other closes each
+    // connection after its first read. Either way every connection is an
+    // error, no round trip is counted, and the run still ends.
+    for close in [false, true] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for s in l.incoming().take(3) {
+                let mut s = s.unwrap();
+                if close {
+                    let _ = std::io::Read::read(&mut s, &mut [0u8; 64]);
+                } else {
+                    held.push(s);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        });
+        let line = bench(&[
+            "bench",
+            "echo",
+            &addr,
+            "-c",
+            "3",
+            "-s",
+            "64",
+            "--secs",
+            "1",
+            "--timeout",
+            "0.5",
+        ]);
+        assert_eq!(field(&line, "ops"), 0, "{line}");
+        assert_eq!(field(&line, "errors"), 3, "close={close}: {line}");
+        server.join().unwrap();
+    }
+}

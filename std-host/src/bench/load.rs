@@ -74,10 +74,9 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
     total
 }
 
-/// TCP echo round trips of `size` bytes on `c.conns` connections.
-pub async fn echo(addr: SocketAddr, c: &Common, size: usize) -> anyhow::Result<()> {
-    // Connect everything first, so a server slow to accept does not eat
-    // into the measurement window.
+/// Connects `c.conns` connections with TCP_NODELAY, all before any
+/// measuring, so a server slow to accept does not eat into the window.
+pub(super) async fn connect_all(addr: SocketAddr, c: &Common) -> anyhow::Result<Vec<TcpStream>> {
     let mut streams = Vec::with_capacity(c.conns);
     for i in 0..c.conns {
         let stream = timeout(c.timeout, TcpStream::connect(addr))
@@ -87,6 +86,13 @@ pub async fn echo(addr: SocketAddr, c: &Common, size: usize) -> anyhow::Result<(
         stream.set_nodelay(true)?;
         streams.push(stream);
     }
+    Ok(streams)
+}
+
+/// TCP echo round trips of `size` bytes on `streams`, a task each (the
+/// portable loop; Linux uses [`super::tcp`]).
+#[cfg(not(target_os = "linux"))]
+pub async fn echo(streams: Vec<TcpStream>, c: &Common, size: usize) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let tasks = streams
         .into_iter()
@@ -97,6 +103,7 @@ pub async fn echo(addr: SocketAddr, c: &Common, size: usize) -> anyhow::Result<(
     Ok(())
 }
 
+#[cfg(not(target_os = "linux"))]
 async fn echo_conn(mut s: TcpStream, size: usize, w: Window, t: Duration) -> Stats {
     let mut stats = Stats::default();
     let out = vec![b'x'; size];

@@ -10,6 +10,8 @@ mod chat;
 mod load;
 mod stats;
 #[cfg(target_os = "linux")]
+mod tcp;
+#[cfg(target_os = "linux")]
 mod udp;
 
 use std::time::Duration;
@@ -106,7 +108,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Mode::Echo { common, size } => {
                 anyhow::ensure!((1..=1 << 24).contains(&size), "--size must be 1..=16 MiB");
                 let addr = resolve(&common.addr)?;
-                load::echo(addr, &common, size).await
+                let streams = load::connect_all(addr, &common).await?;
+                #[cfg(target_os = "linux")]
+                let r = tcp::echo(streams, &common, size).await;
+                #[cfg(not(target_os = "linux"))]
+                let r = load::echo(streams, &common, size).await;
+                r
             }
             Mode::Udp {
                 common,
