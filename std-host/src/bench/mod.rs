@@ -2,8 +2,9 @@
 //! for any server speaking the same protocols (the seeds' Python servers,
 //! `socat … PIPE`), so they can be measured side by side.
 //!
-//! It runs single-threaded (one tokio current-thread runtime) so that it
-//! takes one of the machine's cores and leaves the rest to the server.
+//! It runs single-threaded (one tokio current-thread runtime; on Linux the
+//! echo and UDP loops are one thread each driving epoll directly) so that
+//! it takes one of the machine's cores and leaves the rest to the server.
 //! Every run is bounded by `--secs`; every wait by `--timeout`.
 
 mod chat;
