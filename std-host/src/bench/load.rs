@@ -63,6 +63,21 @@ pub(super) async fn collect(
     total
 }
 
+/// Runs `body`, a loop that blocks its thread until the window's end
+/// (given as std instants, with the per-operation timeout), on a blocking
+/// thread; the runtime thread meanwhile only samples CPU times at the
+/// window's edges. Reports the result as `label`.
+#[cfg(target_os = "linux")]
+pub(super) async fn run_blocking<F>(c: &Common, label: &str, body: F)
+where
+    F: FnOnce((std::time::Instant, std::time::Instant), Duration) -> Stats + Send + 'static,
+{
+    let w = Window::new(c.secs);
+    let (std_w, t) = ((w.start.into_std(), w.end.into_std()), c.timeout);
+    let task = tokio::task::spawn_blocking(move || body(std_w, t));
+    collect(c, w, vec![task]).await.report(label, c.secs);
+}
+
 async fn join_all(tasks: Vec<tokio::task::JoinHandle<Stats>>) -> Stats {
     let mut total = Stats::default();
     for t in tasks {

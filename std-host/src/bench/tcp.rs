@@ -18,7 +18,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, Timespec};
 use rustix::fd::OwnedFd;
 
-use super::load::{collect, Window};
+use super::load::run_blocking;
 use super::stats::Stats;
 use super::Common;
 
@@ -62,11 +62,8 @@ pub async fn echo(
             dead: false,
         });
     }
-    let w = Window::new(c.secs);
-    let (std_w, t) = ((w.start.into_std(), w.end.into_std()), c.timeout);
-    let task = tokio::task::spawn_blocking(move || run(&ep, &mut flows, size, std_w, t));
-    let stats = collect(c, w, vec![task]).await;
-    stats.report(&format!("echo conns={} size={size}", c.conns), c.secs);
+    let label = format!("echo conns={} size={size}", c.conns);
+    run_blocking(c, &label, move |w, t| run(&ep, &mut flows, size, w, t)).await;
     Ok(())
 }
 

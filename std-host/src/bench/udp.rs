@@ -21,7 +21,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, Timespec};
 use rustix::fd::OwnedFd;
 
-use super::load::{collect, Window};
+use super::load::run_blocking;
 use super::stats::Stats;
 use super::Common;
 
@@ -57,13 +57,8 @@ pub async fn udp(addr: SocketAddr, c: &Common, payloads: Vec<Vec<u8>>) -> anyhow
             sent: Instant::now(),
         });
     }
-    let w = Window::new(c.secs);
-    let (std_w, t) = ((w.start.into_std(), w.end.into_std()), c.timeout);
-    // The loop blocks its thread; the runtime thread meanwhile only samples
-    // the server's CPU time at the window's edges.
-    let task = tokio::task::spawn_blocking(move || run(&ep, &mut flows, std_w, t));
-    let stats = collect(c, w, vec![task]).await;
-    stats.report(&format!("udp conns={}", c.conns), c.secs);
+    let label = format!("udp conns={}", c.conns);
+    run_blocking(c, &label, move |w, t| run(&ep, &mut flows, w, t)).await;
     Ok(())
 }
 
