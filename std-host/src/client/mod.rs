@@ -4,6 +4,7 @@
 
 pub mod echo;
 pub mod time;
+pub mod visible;
 
 use std::future::Future;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
