@@ -14,9 +14,11 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::md5::Md5;
-use wirekit_core::service::file::name::{self, PARTIAL_SUFFIX};
+use wirekit_core::service::file::name;
 use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
+
+use crate::client::visible::{visible, Newlines};
 
 use super::client_seed;
 use super::conn::Conn;
@@ -130,7 +132,7 @@ pub fn partial_path(local: &Path) -> PathBuf {
         .file_name()
         .map(|b| b.to_string_lossy().into_owned())
         .unwrap_or_default();
-    local.with_file_name(format!(".{base}{PARTIAL_SUFFIX}"))
+    local.with_file_name(name::partial_name(&base).as_str())
 }
 
 /// The local name for `remote`: `-o`, else its base name, else `NAME(1)`,
@@ -454,11 +456,13 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
         } else {
             ""
         };
-        println!(
-            "{:>14} {}{dir}",
-            v["size"].as_u64().unwrap_or(0),
-            v["name"].as_str().unwrap_or("?")
+        // Names come from the server's disk: a name holding an escape
+        // sequence or a newline must not drive the terminal or fake a line.
+        let name = visible(
+            v["name"].as_str().unwrap_or("?").as_bytes(),
+            Newlines::Escape,
         );
+        println!("{:>14} {name}{dir}", v["size"].as_u64().unwrap_or(0));
     }
     if truncated {
         eprintln!("(listing truncated)");

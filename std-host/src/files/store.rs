@@ -15,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use cap_std::fs::{Dir, OpenOptions};
+use cap_std::fs::{Dir, FileType, FileTypeExt, Metadata, OpenOptions, OpenOptionsExt};
 use wirekit_core::md5::Md5;
 use wirekit_core::service::file::name::{self, PARTIAL_SUFFIX};
 use wirekit_core::wire::Digest;
@@ -73,6 +73,24 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Refuses what is not a regular file, naming what it is.
+fn refuse_unless_regular(name: &str, t: &FileType) -> Result<(), Refusal> {
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        "is a directory"
+    } else if t.is_fifo() {
+        "is a FIFO (named pipe), not a regular file"
+    } else if t.is_socket() {
+        "is a socket, not a regular file"
+    } else if t.is_char_device() || t.is_block_device() {
+        "is a device, not a regular file"
+    } else {
+        "is not a regular file"
+    };
+    Err(Refusal(format!("{name}: {what}")))
+}
+
 /// The served directory with its md5 cache and upload locks.
 pub struct Store {
     root: Dir,
@@ -92,18 +110,35 @@ impl Store {
         })
     }
 
-    /// Opens a regular file for reading.
+    /// Opens a regular file for reading. Anything else is refused without
+    /// blocking: a FIFO would hold `open` until a writer came (and pin the
+    /// connection forever), a device can act on being opened or never end.
     pub fn open_read(&self, name: &str) -> Result<(File, FileInfo), Refusal> {
         name::check(name, false).map_err(|e| Refusal(format!("{name}: {e}")))?;
+        // Look before opening: stat does not block and has no effect on
+        // the object, open may do both.
+        let meta = self
+            .root
+            .metadata(name)
+            .map_err(|e| Refusal::io(name, &e))?;
+        refuse_unless_regular(name, &meta.file_type())?;
+        // The name may be swapped for a FIFO between the look and the open:
+        // O_NONBLOCK makes that open return at once, and the opened file's
+        // own type is checked again.
+        let mut opts = OpenOptions::new();
+        opts.read(true)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
         let file = self
             .root
-            .open(name)
+            .open_with(name, &opts)
             .map_err(|e| Refusal::io(name, &e))?
             .into_std();
-        let meta = file.metadata().map_err(|e| Refusal::io(name, &e))?;
-        if !meta.is_file() {
-            return Err(Refusal(format!("{name}: not a regular file")));
-        }
+        let meta = Metadata::from_file(&file).map_err(|e| Refusal::io(name, &e))?;
+        refuse_unless_regular(name, &meta.file_type())?;
+        // A regular file ignores O_NONBLOCK; clear it all the same so the
+        // descriptor behaves ordinarily wherever it is passed on.
+        rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
+            .map_err(|e| Refusal::io(name, &e.into()))?;
         let info = FileInfo::of(&file).map_err(|e| Refusal::io(name, &e))?;
         Ok((file, info))
     }
@@ -180,7 +215,7 @@ impl Store {
         if !force && dir.symlink_metadata(base).is_ok() {
             return Err(Refusal::io(name, &io::ErrorKind::AlreadyExists.into()));
         }
-        let part = format!(".{base}{PARTIAL_SUFFIX}");
+        let part = name::partial_name(base).to_string();
         let mut opts = OpenOptions::new();
         opts.read(true).write(true).create(true);
         let mut file = dir
@@ -281,6 +316,18 @@ pub fn hash_prefix(file: &mut File, len: u64) -> io::Result<(Md5, u64)> {
     Ok((md5, done))
 }
 
+/// Flushes a directory's entries (a new or renamed name) to disk. cap-std
+/// holds directories as `O_PATH` descriptors, on which `fsync` fails with
+/// `EBADF`, so the directory is opened again for reading through its own
+/// handle (`.` cannot lead anywhere else) just for the `fsync`.
+pub fn sync_dir(dir: &Dir) -> io::Result<()> {
+    use rustix::fs::{openat, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = openat(dir, ".", flags, Mode::empty())?;
+    rustix::fs::fsync(&fd)?;
+    Ok(())
+}
+
 /// Marks a name as being uploaded; released on drop.
 struct BusyGuard {
     set: Arc<Mutex<HashSet<String>>>,
@@ -349,12 +396,10 @@ impl PutSlot {
                 .map_err(err)?;
             self.dir.remove_file(&self.part).map_err(err)?;
         }
-        if let Ok(d) = self.dir.try_clone() {
-            // Durability of the new name; failure here loses nothing the
-            // client was promised beyond a crash window, so only log it.
-            if let Err(e) = d.into_std_file().sync_all() {
-                tracing::warn!("fsync of directory failed: {e}");
-            }
+        // Durability of the new name; failure here loses nothing the
+        // client was promised beyond a crash window, so only log it.
+        if let Err(e) = sync_dir(&self.dir) {
+            tracing::warn!("fsync of directory failed: {e}");
         }
         Ok(())
     }
@@ -364,5 +409,22 @@ impl PutSlot {
         if let Err(e) = self.dir.remove_file(&self.part) {
             tracing::warn!("removing partial {}: {e}", self.part);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_served_directory_can_be_fsynced() {
+        let tmp = std::env::temp_dir().join(format!("wk-syncdir-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        let dir = Dir::open_ambient_dir(&tmp, cap_std::ambient_authority()).unwrap();
+        // What the store did before: fsync on cap-std's O_PATH descriptor.
+        let old = dir.try_clone().unwrap().into_std_file().sync_all();
+        assert!(old.is_err(), "cap-std no longer opens directories O_PATH");
+        sync_dir(&dir).expect("fsync of the directory");
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

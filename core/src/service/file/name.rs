@@ -107,6 +107,49 @@ pub fn check(name: &str, allow_empty: bool) -> Result<(), NameError> {
     Ok(())
 }
 
+/// Name of the partial file that stands for `base` (a last component that
+/// passed [`check`]) while it is transferred: `.BASE.wirekit-part`, or, when
+/// that would pass [`MAX_COMPONENT_LEN`] (a `base` of 242 bytes or more),
+/// the first bytes of `base` and a SHA-256 of the whole of it, so every
+/// legal name has a partial that the file system accepts and that is the
+/// same on every try (resume finds it). A hash that collisions cannot be
+/// built for keeps two long names from sharing one partial.
+///
+/// ```
+/// use wirekit_core::service::file::name::{partial_name, MAX_COMPONENT_LEN};
+/// assert_eq!(partial_name("a.txt").as_str(), ".a.txt.wirekit-part");
+/// let long = "x".repeat(255);
+/// let p = partial_name(&long);
+/// assert!(p.len() <= MAX_COMPONENT_LEN && p.ends_with(".wirekit-part"));
+/// assert_eq!(p, partial_name(&long));
+/// ```
+pub fn partial_name(base: &str) -> heapless::String<MAX_COMPONENT_LEN> {
+    use core::fmt::Write as _;
+    use sha2::Digest as _;
+    let mut out = heapless::String::new();
+    if 1 + base.len() + PARTIAL_SUFFIX.len() <= MAX_COMPONENT_LEN {
+        // Fits by the length check above.
+        let _ = write!(out, ".{base}{PARTIAL_SUFFIX}");
+        return out;
+    }
+    // '.' + kept prefix + '~' + 32 hex digits + suffix.
+    let room = MAX_COMPONENT_LEN - 2 - 2 * HASH_BYTES - PARTIAL_SUFFIX.len();
+    let mut keep = room.min(base.len());
+    while !base.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let hash = sha2::Sha256::digest(base.as_bytes());
+    let _ = write!(out, ".{}~", &base[..keep]);
+    for b in &hash[..HASH_BYTES] {
+        let _ = write!(out, "{b:02x}");
+    }
+    let _ = out.push_str(PARTIAL_SUFFIX);
+    out
+}
+
+/// Bytes of SHA-256 kept in a shortened partial name (128 bits).
+const HASH_BYTES: usize = 16;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +197,27 @@ mod tests {
         assert_eq!(check("", true), Ok(()));
         assert_eq!(base_name("dir/sub/x.txt"), "x.txt");
         assert_eq!(base_name("x.txt/"), "x.txt");
+    }
+
+    #[test]
+    fn every_legal_base_has_a_partial_that_fits() {
+        for len in [1, 200, 241, 242, 243, 254, 255] {
+            let base = "é".repeat(len / 2) + &"a".repeat(len % 2);
+            assert_eq!(check(&base, false), Ok(()));
+            let p = partial_name(&base);
+            assert!(p.len() <= MAX_COMPONENT_LEN, "{len}: {}", p.len());
+            assert!(p.starts_with('.') && p.ends_with(PARTIAL_SUFFIX));
+        }
+        // Short names keep the readable form the clients document.
+        assert_eq!(partial_name("x").as_str(), ".x.wirekit-part");
+    }
+
+    proptest! {
+        #[test]
+        fn long_partials_differ_when_names_differ(a in "[a-c]{242,255}", b in "[a-c]{242,255}") {
+            prop_assert!(partial_name(&a).len() <= MAX_COMPONENT_LEN);
+            prop_assert_eq!(a == b, partial_name(&a) == partial_name(&b));
+        }
     }
 
     proptest! {
