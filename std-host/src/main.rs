@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use wirekit_host::cli::Cli;
+use wirekit_host::client::visible::{visible, Newlines};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -12,8 +13,10 @@ fn main() -> ExitCode {
     match cli.command.run() {
         Ok(code) => code,
         Err(e) => {
-            // One line: the error and its causes.
-            eprintln!("wirekit: error: {e:#}");
+            // One line: the error and its causes. Causes can quote a
+            // server's words, so control characters are made visible.
+            let text = visible(format!("{e:#}").as_bytes(), Newlines::Escape);
+            eprintln!("wirekit: error: {text}");
             ExitCode::FAILURE
         }
     }

@@ -1,6 +1,6 @@
-//! Faults of the served directory itself (issue 13 items 4, 9 and 12),
-//! over real loopback sockets: what is under `--root` is not always a
-//! well-behaved regular file with a short plain name.
+//! Faults of the served directory itself (issue 13 items 4, 9, 12 and the
+//! `ls` half of 6), over real loopback sockets: what is under `--root` is
+//! not always a well-behaved regular file with a short plain name.
 
 mod common_files;
 
@@ -145,4 +145,51 @@ fn uploads_fsync_their_directory_without_a_warning() {
         !log.iter().any(|l| l.contains("fsync")),
         "server warned: {log:?}"
     );
+}
+
+/// Item 6 (`ls`): names on the server's disk can hold escape sequences and
+/// newlines; `wirekit ls` shows them visibly, one entry per line.
+#[test]
+fn ls_shows_hostile_names_visibly() {
+    let root = temp_dir("fs-ls-root");
+    std::fs::write(root.join("evil\x1b]0;pwned\x07\x1b[2J.txt"), b"x").unwrap();
+    std::fs::write(root.join("two\nlines"), b"y").unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let out = run_with_timeout(wirekit(&["ls", &a]), b"", T);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07'),
+        "raw control bytes reached the terminal: {text:?}"
+    );
+    assert!(text.contains("evil^[]0;pwned^G^[[2J.txt"), "{text:?}");
+    assert!(text.contains("two^Jlines"), "{text:?}");
+    assert_eq!(text.lines().count(), 2, "{text:?}");
+}
+
+/// Item 6: a server's refusal text reaches the user's terminal through
+/// the client's one error line; a hostile server's escape sequences must
+/// show as text there too.
+#[test]
+fn a_servers_error_text_cannot_drive_the_terminal() {
+    use std::io::{Read, Write};
+    use wirekit_core::service::file::native::{error_reply, HEADER_CAP};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let fake = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = [0u8; 512];
+        let _ = s.read(&mut req);
+        let mut buf = [0u8; HEADER_CAP];
+        let h = error_reply("list", "\x1b[2J\x1b]0;owned\x07fake notice");
+        let n = wirekit_core::wire::emit_frame_header(&h, &mut buf).unwrap();
+        s.write_all(&buf[..n]).unwrap();
+    });
+    let out = run_with_timeout(wirekit(&["ls", &addr]), b"", T);
+    fake.join().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains("^[[2J^[]0;owned^Gfake notice"), "{err:?}");
 }
