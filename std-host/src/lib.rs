@@ -14,3 +14,4 @@ pub mod exec;
 pub mod files;
 pub mod serve;
 pub mod talk;
+pub mod tls;
