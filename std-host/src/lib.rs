@@ -10,6 +10,7 @@ pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod exec;
 pub mod files;
 pub mod serve;

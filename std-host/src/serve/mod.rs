@@ -59,6 +59,17 @@ pub struct Args {
     /// File transfer (`files`, `files-ack`) options.
     #[command(flatten, next_help_heading = "File transfer")]
     pub files: crate::files::FilesConfig,
+
+    /// Read options from a TOML file: its keys are these long option names
+    /// (`max-connections = 100`, `listen = ["echo=127.0.0.1:8080"]`);
+    /// options on the command line win. Example: contrib/wirekit.toml.
+    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Print the effective configuration (defaults, the file, the command
+    /// line) in --config's format, and exit.
+    #[arg(long, help_heading = "Configuration")]
+    pub print_config: bool,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
