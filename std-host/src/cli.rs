@@ -50,7 +50,25 @@ pub enum Command {
     Put(crate::files::client::PutArgs),
     /// List a directory on a files server.
     Ls(crate::files::client::LsArgs),
+    /// Print a manual page (roff), or write them all with --out-dir.
+    #[command(after_long_help = EX_MAN)]
+    Man(crate::manual::ManArgs),
+    /// Print a shell completion script.
+    #[command(after_long_help = EX_COMPLETIONS)]
+    Completions(crate::manual::CompletionsArgs),
 }
+
+const EX_MAN: &str = "\
+Examples:
+  wirekit man | man -l -                     read the overview page
+  wirekit man serve | man -l -               the page of `wirekit serve`
+  wirekit man --out-dir /usr/local/share/man/man1   install every page";
+
+const EX_COMPLETIONS: &str = "\
+Examples:
+  wirekit completions bash > /etc/bash_completion.d/wirekit
+  wirekit completions zsh > \"${fpath[1]}/_wirekit\"
+  wirekit completions fish > ~/.config/fish/completions/wirekit.fish";
 
 impl Command {
     /// Runs the chosen subcommand; the exit code is the subcommand's (the
@@ -69,6 +87,8 @@ impl Command {
             Command::Get(a) => done(crate::files::client::get(&a)),
             Command::Put(a) => done(crate::files::client::put(&a)),
             Command::Ls(a) => done(crate::files::client::ls(&a)),
+            Command::Man(a) => done(crate::manual::man(&a)),
+            Command::Completions(a) => done(crate::manual::completions(&a)),
         }
     }
 }

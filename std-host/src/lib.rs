@@ -13,6 +13,7 @@ pub mod client;
 pub mod config;
 pub mod exec;
 pub mod files;
+pub mod manual;
 pub mod serve;
 pub mod talk;
 pub mod tls;
