@@ -8,6 +8,7 @@ use anyhow::bail;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing::{info, warn};
 use wirekit_core::service::exec::ack::{AckEvent, AckServer};
+use wirekit_core::service::exec::foreign::classify;
 use wirekit_core::service::exec::{
     check_command, seed_reply_header, EXIT_REFUSED, MAX_TEXT_COMMAND,
 };
@@ -61,6 +62,14 @@ pub(super) async fn serve(
 ) -> anyhow::Result<()> {
     let mut first = true;
     while let Some(cmd) = conn.next_command().await? {
+        if let Some(what) = classify(&cmd) {
+            // Another protocol (a browser's HTTP request, a TLS or SSH
+            // client) reached a port that runs what it reads: close
+            // without running or answering anything. One line per
+            // connection, since the connection ends here.
+            warn!(%peer, "exec: refused {what}: not command text; connection closed, nothing run");
+            return Ok(());
+        }
         if first && !svc.allowed(peer.ip()) {
             warn!(%peer, "exec: refused: address not in --exec-allow");
             return conn
