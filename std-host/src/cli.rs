@@ -50,6 +50,9 @@ pub enum Command {
     Put(crate::files::client::PutArgs),
     /// List a directory on a files server.
     Ls(crate::files::client::LsArgs),
+    /// Internal: the exec server runs each command under this supervisor.
+    #[command(name = "exec-supervise", hide = true)]
+    ExecSupervise(exec::supervise::SuperviseArgs),
 }
 
 impl Command {
@@ -69,6 +72,7 @@ impl Command {
             Command::Get(a) => done(crate::files::client::get(&a)),
             Command::Put(a) => done(crate::files::client::put(&a)),
             Command::Ls(a) => done(crate::files::client::ls(&a)),
+            Command::ExecSupervise(a) => Ok(exec::supervise::run(&a)),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod run;
 pub mod server;
 pub mod service;
+pub mod supervise;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -78,6 +79,7 @@ pub struct ExecService {
     pub max_output: u64,
     max_concurrent: usize,
     running: Arc<Semaphore>,
+    launcher: run::Launcher,
     /// Cancelled when the server shuts down: running commands are killed.
     shutdown: CancellationToken,
 }
@@ -111,6 +113,7 @@ impl ExecService {
             max_output: args.exec_max_output,
             max_concurrent: args.exec_max_concurrent,
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
+            launcher: run::Launcher::Direct,
             shutdown: CancellationToken::new(),
         })
     }
@@ -122,6 +125,13 @@ impl ExecService {
         self
     }
 
+    /// Runs every command under `program exec-supervise` (the `wirekit`
+    /// binary), so that nothing a command starts outlives it.
+    pub fn with_supervisor(mut self, program: impl Into<PathBuf>) -> Self {
+        self.launcher = run::Launcher::Supervised(program.into());
+        self
+    }
+
     /// Runs one command under this service's limits (see [`run::run`]).
     /// Dropping the run future at shutdown kills the process group.
     pub async fn run(
@@ -130,7 +140,7 @@ impl ExecService {
         sink: &mut impl run::Sink,
     ) -> Result<run::Outcome, run::RunError> {
         tokio::select! {
-            r = run::run(cmd, self.timeout, self.max_output, sink) => r,
+            r = run::run(cmd, self.timeout, self.max_output, &self.launcher, sink) => r,
             () = self.shutdown.cancelled() => Err(run::RunError::Shutdown),
         }
     }
