@@ -134,13 +134,17 @@ impl ExecService {
 
     /// Runs one command under this service's limits (see [`run::run`]).
     /// Dropping the run future at shutdown kills the process group.
+    /// `slot` (from [`ExecService::slot`]) is released when the command
+    /// ends, even if the client is still being written to.
     pub async fn run(
         &self,
         cmd: &[u8],
+        slot: OwnedSemaphorePermit,
         sink: &mut impl run::Sink,
     ) -> Result<run::Outcome, run::RunError> {
+        let (timeout, cap) = (self.timeout, self.max_output);
         tokio::select! {
-            r = run::run(cmd, self.timeout, self.max_output, &self.launcher, sink) => r,
+            r = run::run(cmd, timeout, cap, &self.launcher, slot, sink) => r,
             () = self.shutdown.cancelled() => Err(run::RunError::Shutdown),
         }
     }

@@ -147,19 +147,29 @@ fn spawn(cmd: &[u8], launcher: &Launcher) -> std::io::Result<(Child, Stopper)> {
 /// Runs `cmd` with `sh -c`, feeding its output to `sink` (at most
 /// `max_output` bytes in all), then the marker saying why it was cut
 /// short, if it was.
-pub async fn run(
+///
+/// The deadline races every wait, including a sink blocked on a client
+/// that does not read: at the deadline the command is stopped and `slot`
+/// (its place under `--exec-max-concurrent`) is released as soon as it is
+/// reaped, before the marker is written to that slow client.
+pub async fn run<T>(
     cmd: &[u8],
     timeout: Duration,
     max_output: u64,
     launcher: &Launcher,
+    slot: T,
     sink: &mut impl Sink,
 ) -> Result<Outcome, RunError> {
     let (mut child, mut guard) = spawn(cmd, launcher).map_err(RunError::Spawn)?;
     let deadline = Instant::now() + timeout;
+    let timed_out = Ending::TimedOut {
+        secs: timeout.as_secs(),
+    };
     let mut cap = OutputCap::new(max_output);
-    let early = pump(&mut child, deadline, timeout.as_secs(), &mut cap, sink)
-        .await
-        .map_err(RunError::Sink)?;
+    let early = match tokio::time::timeout_at(deadline, pump(&mut child, &mut cap, sink)).await {
+        Ok(r) => r.map_err(RunError::Sink)?,
+        Err(_) => Some(timed_out),
+    };
     let ending = match early {
         Some(e) => {
             guard.stop();
@@ -176,13 +186,12 @@ pub async fn run(
             Err(_) => {
                 guard.stop();
                 let _ = child.wait().await;
-                Ending::TimedOut {
-                    secs: timeout.as_secs(),
-                }
+                timed_out
             }
         },
     };
     drop(guard);
+    drop(slot);
     if let Some(marker) = ending.marker() {
         sink.chunk(Stream::Stderr, marker.as_bytes())
             .await
@@ -195,11 +204,10 @@ pub async fn run(
 }
 
 /// Moves output from the pipes to the sink until both close; returns the
-/// ending if wirekit must stop the command first (timeout or cap).
+/// ending if wirekit must stop the command first (the cap; the caller
+/// races the whole of it against the deadline).
 async fn pump(
     child: &mut Child,
-    deadline: Instant,
-    timeout_secs: u64,
     cap: &mut OutputCap,
     sink: &mut impl Sink,
 ) -> std::io::Result<Option<Ending>> {
@@ -213,9 +221,6 @@ async fn pump(
         let (stream, n) = tokio::select! {
             r = out.read(&mut obuf), if out_open => (Stream::Stdout, r.unwrap_or(0)),
             r = err.read(&mut ebuf), if err_open => (Stream::Stderr, r.unwrap_or(0)),
-            () = tokio::time::sleep_until(deadline) => {
-                return Ok(Some(Ending::TimedOut { secs: timeout_secs }));
-            }
         };
         if n == 0 {
             match stream {

@@ -207,8 +207,7 @@ async fn native_exec(
         }
     };
     info!(%peer, cmd = %String::from_utf8_lossy(cmd), "exec: running");
-    let outcome = svc.run(cmd, &mut FrameSink { stream }).await;
-    drop(permit);
+    let outcome = svc.run(cmd, permit, &mut FrameSink { stream }).await;
     match outcome {
         Ok(o) => {
             let marker = o.ending.marker();

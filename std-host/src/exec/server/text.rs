@@ -101,8 +101,7 @@ pub(super) async fn serve(
         };
         info!(%peer, cmd = %String::from_utf8_lossy(&cmd), "exec: running");
         let mut sink = Collect::default();
-        let outcome = svc.run(&cmd, &mut sink).await;
-        drop(permit);
+        let outcome = svc.run(&cmd, permit, &mut sink).await;
         match outcome {
             Ok(o) => {
                 let mut body = sink.out;
