@@ -81,3 +81,71 @@ fn timeout_stops_a_command_whose_client_does_not_read() {
     );
     drop(c);
 }
+
+/// Peak resident set size in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+fn running_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+        .count()
+}
+
+#[test]
+fn seed_dialect_replies_to_clients_that_do_not_read_are_not_held_in_memory() {
+    const CLIENTS: usize = 12;
+    let s = Server::start(
+        &[
+            "serve",
+            "--exec-insecure",
+            "--exec-max-concurrent",
+            "32",
+            "--listen",
+            "exec=127.0.0.1:0",
+            "--listen",
+            "exec-len=127.0.0.1:0",
+            "--listen",
+            "exec-ack=127.0.0.1:0",
+        ],
+        3,
+    );
+    let before = peak_rss_kib(s.pid());
+    // 8 MB of output each, to clients that never read a byte.
+    let cmd = b"head -c 8000001 /dev/zero";
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let service = ["exec-len", "exec", "exec-ack"][i % 3];
+        let mut c = TcpStream::connect(s.addr(service, "tcp")).expect("connect");
+        c.write_all(cmd).unwrap();
+        clients.push(c);
+    }
+    // Every command has run and ended (bounded wait): its whole output has
+    // been taken from the pipes and is waiting for its client.
+    std::thread::sleep(Duration::from_millis(500));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running_with("8000001") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(running_with("8000001"), 0, "commands still running");
+    std::thread::sleep(Duration::from_millis(500));
+    let peak = peak_rss_kib(s.pid());
+    eprintln!(
+        "{CLIENTS} non-reading clients x 8 MB: server VmHWM {peak} KiB (at start {before} KiB)"
+    );
+    // The old code held every reply whole (twice while assembling it):
+    // more than 12 x 16 MB. Now each holds at most 2 x 64 KiB in memory.
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
+    drop(clients);
+}
