@@ -24,6 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wirekit_core::service::exec::{auth, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_SECS};
 
+use crate::serve::throttle::{Policy, Throttle};
+
 /// The `wirekit serve` options of the exec services.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExecArgs {
@@ -80,6 +82,8 @@ pub struct ExecService {
     max_concurrent: usize,
     running: Arc<Semaphore>,
     launcher: run::Launcher,
+    /// Failed proofs per source address (issue 13: brute force).
+    pub throttle: Throttle,
     /// Cancelled when the server shuts down: running commands are killed.
     shutdown: CancellationToken,
 }
@@ -114,6 +118,7 @@ impl ExecService {
             max_concurrent: args.exec_max_concurrent,
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
             launcher: run::Launcher::Direct,
+            throttle: Throttle::new(Policy::default()),
             shutdown: CancellationToken::new(),
         })
     }
