@@ -149,3 +149,45 @@ fn seed_dialect_replies_to_clients_that_do_not_read_are_not_held_in_memory() {
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
     drop(clients);
 }
+
+#[test]
+fn unsent_output_over_all_connections_is_bounded() {
+    let s = Server::start(
+        &[
+            "serve",
+            "--exec-insecure",
+            "--exec-spool-max",
+            "20000000",
+            "--listen",
+            "exec-len=127.0.0.1:0",
+        ],
+        1,
+    );
+    let addr = s.addr("exec-len", "tcp");
+    let port = addr.port().to_string();
+    let seed = |cmd: &str| {
+        let out = run_with_timeout(
+            wirekit_tests::python("seed001_exec_len_client.py", &["127.0.0.1", &port]),
+            format!("{cmd}\n").as_bytes(),
+            T,
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // 15 MB for a client that never reads: more than the socket buffers
+    // take, so most of it stays spooled.
+    let mut stuck = TcpStream::connect(addr).expect("connect");
+    stuck.write_all(b"head -c 15000000 /dev/zero").unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let out = seed("head -c 8000000 /dev/zero | tr '\\0' y");
+    assert!(out.contains("too much unsent output"), "{:.300}", out);
+    assert!(!out.contains("yyyy"), "{:.300}", out);
+    assert!(
+        seed("echo small").contains("small"),
+        "small replies still fit"
+    );
+    // Once the stuck client is gone, its share is free again.
+    drop(stuck);
+    std::thread::sleep(Duration::from_millis(500));
+    let out = seed("head -c 8000000 /dev/zero | tr '\\0' y");
+    assert_eq!(out.matches('y').count(), 8_000_000, "{:.300}", out);
+}

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use wirekit_core::service::exec::{auth, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_SECS};
 
 use crate::serve::throttle::{Policy, Throttle};
+use server::spool::{SpoolBudget, DEFAULT_MEM_TOTAL};
 
 /// The `wirekit serve` options of the exec services.
 #[derive(Debug, Clone, clap::Args)]
@@ -59,6 +60,13 @@ pub struct ExecArgs {
     /// refused with an error.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub exec_max_concurrent: usize,
+
+    /// Output of seed-dialect commands waiting for slow clients, over all
+    /// connections, kept in temporary files (their first 64 KiB per
+    /// stream are in memory, 32 MiB in all). A command whose output would
+    /// pass it is stopped and its client told to try again later.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub exec_spool_max: u64,
 }
 
 /// How clients must identify themselves.
@@ -82,6 +90,8 @@ pub struct ExecService {
     max_concurrent: usize,
     running: Arc<Semaphore>,
     launcher: run::Launcher,
+    /// Unsent seed-dialect output, over all connections.
+    pub spool: Arc<SpoolBudget>,
     /// Failed proofs per source address (issue 13: brute force).
     pub throttle: Throttle,
     /// Cancelled when the server shuts down: running commands are killed.
@@ -119,6 +129,7 @@ impl ExecService {
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
             launcher: run::Launcher::Direct,
             throttle: Throttle::new(Policy::default()),
+            spool: Arc::new(SpoolBudget::new(DEFAULT_MEM_TOTAL, args.exec_spool_max)),
             shutdown: CancellationToken::new(),
         })
     }

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod native;
-mod spool;
+pub mod spool;
 mod text;
 
 use tokio::io::AsyncReadExt as _;

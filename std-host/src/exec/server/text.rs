@@ -84,7 +84,7 @@ pub(super) async fn serve(
             }
         };
         info!(%peer, cmd = %String::from_utf8_lossy(&cmd), "exec: running");
-        let mut sink = Spool::default();
+        let mut sink = Spool::new(&svc.spool);
         let outcome = svc.run(&cmd, permit, &mut sink).await;
         match outcome {
             Ok(o) => {
