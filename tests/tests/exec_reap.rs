@@ -73,6 +73,11 @@ fn setsid_and_double_fork_do_not_outlive_the_command() {
             "sh -c '(sleep 32203 >/dev/null &) &'; echo started",
             "32203",
         ),
+        // An escaped tree: killing the orphan orphans its child in turn.
+        (
+            "setsid sh -c 'sleep 32204 & wait' >/dev/null 2>&1 & sleep 0.5; echo started",
+            "32204",
+        ),
     ] {
         let out = run_with_timeout(wirekit(&["exec", &addr, "--", cmd]), b"", T);
         assert_eq!(out.stdout, b"started\n", "{cmd}");

@@ -23,8 +23,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use rustix::process::{
-    getpid, kill_process, kill_process_group, set_child_subreaper, waitpid, Pid, Signal,
-    WaitOptions,
+    getpid, kill_process, kill_process_group, set_child_subreaper, wait, Pid, Signal, WaitOptions,
 };
 
 /// The hidden subcommand's arguments.
@@ -88,22 +87,23 @@ pub fn run(args: &SuperviseArgs) -> ExitCode {
 
 /// Kills and reaps every child until none is left. A killed child's own
 /// children re-parent to us before it can be reaped, so each round finds
-/// the next generation.
+/// the next generation. When the command left nothing behind (the usual
+/// case) the first `waitpid` says so and `/proc` is never read.
 fn kill_all_children() {
     let me = getpid();
     loop {
-        let children = children_of(me);
-        for &pid in &children {
-            let _ = kill_process(pid, Signal::KILL);
-        }
-        match waitpid(None, WaitOptions::NOHANG) {
+        match wait(WaitOptions::NOHANG) {
             // Reaped one: look again (its children are ours now).
             Ok(Some(_)) => continue,
-            // Children exist but none has exited yet: SIGKILL is on its way.
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             // ECHILD: nobody left.
             Err(_) => return,
+            // Children still alive: kill them, give SIGKILL a moment.
+            Ok(None) => {}
         }
+        for pid in children_of(me) {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
