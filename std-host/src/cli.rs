@@ -56,6 +56,9 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_long_help = EX_COMPLETIONS)]
     Completions(crate::manual::CompletionsArgs),
+    /// Internal: the exec server runs each command under this supervisor.
+    #[command(name = "exec-supervise", hide = true)]
+    ExecSupervise(exec::supervise::SuperviseArgs),
 }
 
 const EX_MAN: &str = "\
@@ -89,6 +92,7 @@ impl Command {
             Command::Ls(a) => done(crate::files::client::ls(&a)),
             Command::Man(a) => done(crate::manual::man(&a)),
             Command::Completions(a) => done(crate::manual::completions(&a)),
+            Command::ExecSupervise(a) => Ok(exec::supervise::run(&a)),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod run;
 pub mod server;
 pub mod service;
+pub mod supervise;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -22,6 +23,9 @@ use ipnet::IpNet;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wirekit_core::service::exec::{auth, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_SECS};
+
+use crate::serve::throttle::{Policy, Throttle};
+use server::spool::{SpoolBudget, DEFAULT_MEM_TOTAL};
 
 /// The `wirekit serve` options of the exec services.
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +60,13 @@ pub struct ExecArgs {
     /// refused with an error.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub exec_max_concurrent: usize,
+
+    /// Output of seed-dialect commands waiting for slow clients, over all
+    /// connections, kept in temporary files (their first 64 KiB per
+    /// stream are in memory, 32 MiB in all). A command whose output would
+    /// pass it is stopped and its client told to try again later.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub exec_spool_max: u64,
 }
 
 /// How clients must identify themselves.
@@ -78,6 +89,11 @@ pub struct ExecService {
     pub max_output: u64,
     max_concurrent: usize,
     running: Arc<Semaphore>,
+    launcher: run::Launcher,
+    /// Unsent seed-dialect output, over all connections.
+    pub spool: Arc<SpoolBudget>,
+    /// Failed proofs per source address (issue 13: brute force).
+    pub throttle: Throttle,
     /// Cancelled when the server shuts down: running commands are killed.
     shutdown: CancellationToken,
 }
@@ -111,6 +127,9 @@ impl ExecService {
             max_output: args.exec_max_output,
             max_concurrent: args.exec_max_concurrent,
             running: Arc::new(Semaphore::new(args.exec_max_concurrent)),
+            launcher: run::Launcher::Direct,
+            throttle: Throttle::new(Policy::default()),
+            spool: Arc::new(SpoolBudget::new(DEFAULT_MEM_TOTAL, args.exec_spool_max)),
             shutdown: CancellationToken::new(),
         })
     }
@@ -122,15 +141,26 @@ impl ExecService {
         self
     }
 
+    /// Runs every command under `program exec-supervise` (the `wirekit`
+    /// binary), so that nothing a command starts outlives it.
+    pub fn with_supervisor(mut self, program: impl Into<PathBuf>) -> Self {
+        self.launcher = run::Launcher::Supervised(program.into());
+        self
+    }
+
     /// Runs one command under this service's limits (see [`run::run`]).
     /// Dropping the run future at shutdown kills the process group.
+    /// `slot` (from [`ExecService::slot`]) is released when the command
+    /// ends, even if the client is still being written to.
     pub async fn run(
         &self,
         cmd: &[u8],
+        slot: OwnedSemaphorePermit,
         sink: &mut impl run::Sink,
     ) -> Result<run::Outcome, run::RunError> {
+        let (timeout, cap) = (self.timeout, self.max_output);
         tokio::select! {
-            r = run::run(cmd, self.timeout, self.max_output, sink) => r,
+            r = run::run(cmd, timeout, cap, &self.launcher, slot, sink) => r,
             () = self.shutdown.cancelled() => Err(run::RunError::Shutdown),
         }
     }

@@ -1,19 +1,24 @@
 //! Runs one command the way the seeds do (`sh -c`), but contained: no
-//! stdin, a cleared environment, its own process group that is killed at
-//! the timeout, at the output cap, when the client goes away, and when the
-//! command ends (so nothing it started in the background outlives it).
+//! stdin, a cleared environment, and under a supervisor ([`Launcher`])
+//! that kills everything the command started at the timeout, at the
+//! output cap, when the client goes away, and when the command ends (so
+//! nothing it started in the background outlives it, not even through
+//! `setsid` or a double fork).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use rustix::process::{kill_process_group, Pid, Signal};
 use tokio::io::AsyncReadExt as _;
-use tokio::process::{Child, Command};
+use tokio::process::{Child, ChildStdin, Command};
 use tokio::time::Instant;
 use wirekit_core::service::exec::{Ending, OutputCap};
+
+use super::supervise;
 
 /// The environment a command gets: nothing of the server's own.
 const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -58,60 +63,116 @@ pub struct Outcome {
     pub truncated: bool,
 }
 
-/// Kills the process group when dropped: whatever path leaves [`run`]
-/// (including the sink failing or the task being cancelled), the command
-/// and its children do not outlive it.
-struct GroupGuard(Option<Pid>);
+/// How a command is started.
+#[derive(Debug, Clone, Default)]
+pub enum Launcher {
+    /// `sh -c` directly, in its own process group: what a double fork or
+    /// `setsid` starts escapes the group kill. Only for tests of this
+    /// library, whose binary is not `wirekit`.
+    #[default]
+    Direct,
+    /// `PROGRAM exec-supervise -- CMD` (the `wirekit` binary itself, see
+    /// [`super::supervise`]): nothing the command starts outlives it.
+    Supervised(PathBuf),
+}
 
-impl GroupGuard {
-    fn kill(&self) {
-        if let Some(pid) = self.0 {
+/// Stops the command when dropped: whatever path leaves [`run`]
+/// (including the sink failing or the task being cancelled), the command
+/// and everything it started do not outlive it.
+struct Stopper {
+    /// Direct launch: the command's process group.
+    group: Option<Pid>,
+    /// Supervised launch: closing the supervisor's stdin tells it to kill
+    /// everything and exit. (Killing the supervisor instead would orphan
+    /// the command's processes.)
+    control: Option<ChildStdin>,
+}
+
+impl Stopper {
+    fn stop(&mut self) {
+        self.control = None;
+        if let Some(pid) = self.group {
             // ESRCH (group already gone) is the normal case after an exit.
             let _ = kill_process_group(pid, Signal::KILL);
         }
     }
 }
 
-impl Drop for GroupGuard {
+impl Drop for Stopper {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
     }
 }
 
-fn spawn(cmd: &[u8]) -> std::io::Result<Child> {
-    Command::new("/bin/sh")
-        .arg("-c")
+fn spawn(cmd: &[u8], launcher: &Launcher) -> std::io::Result<(Child, Stopper)> {
+    let supervised = matches!(launcher, Launcher::Supervised(_));
+    let mut c = match launcher {
+        Launcher::Direct => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c");
+            c
+        }
+        Launcher::Supervised(program) => {
+            let mut c = Command::new(program);
+            c.args([supervise::SUBCOMMAND, "--"]);
+            c
+        }
+    };
+    let mut child = c
         .arg(OsStr::from_bytes(cmd))
         .env_clear()
         .env("PATH", SAFE_PATH)
         .env("LANG", SAFE_LANG)
-        .stdin(Stdio::null())
+        .stdin(if supervised {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
+        // A supervisor must get the chance to clean up (its stdin closes
+        // when the Stopper drops); a direct shell is killed with its group.
+        .kill_on_drop(!supervised)
+        .spawn()?;
+    let stopper = Stopper {
+        group: (!supervised)
+            .then(|| child.id().and_then(|id| Pid::from_raw(id as i32)))
+            .flatten(),
+        control: child.stdin.take(),
+    };
+    Ok((child, stopper))
 }
 
 /// Runs `cmd` with `sh -c`, feeding its output to `sink` (at most
 /// `max_output` bytes in all), then the marker saying why it was cut
 /// short, if it was.
-pub async fn run(
+///
+/// The deadline races every wait, including a sink blocked on a client
+/// that does not read: at the deadline the command is stopped and `slot`
+/// (its place under `--exec-max-concurrent`) is released as soon as it is
+/// reaped, before the marker is written to that slow client.
+pub async fn run<T>(
     cmd: &[u8],
     timeout: Duration,
     max_output: u64,
+    launcher: &Launcher,
+    slot: T,
     sink: &mut impl Sink,
 ) -> Result<Outcome, RunError> {
-    let mut child = spawn(cmd).map_err(RunError::Spawn)?;
-    let guard = GroupGuard(child.id().and_then(|id| Pid::from_raw(id as i32)));
+    let (mut child, mut guard) = spawn(cmd, launcher).map_err(RunError::Spawn)?;
     let deadline = Instant::now() + timeout;
+    let timed_out = Ending::TimedOut {
+        secs: timeout.as_secs(),
+    };
     let mut cap = OutputCap::new(max_output);
-    let early = pump(&mut child, deadline, timeout.as_secs(), &mut cap, sink)
-        .await
-        .map_err(RunError::Sink)?;
+    let early = match tokio::time::timeout_at(deadline, pump(&mut child, &mut cap, sink)).await {
+        Ok(r) => r.map_err(RunError::Sink)?,
+        Err(_) => Some(timed_out),
+    };
     let ending = match early {
         Some(e) => {
-            guard.kill();
+            guard.stop();
             let _ = child.wait().await;
             e
         }
@@ -123,15 +184,14 @@ pub async fn run(
             },
             Ok(Err(e)) => return Err(RunError::Spawn(e)),
             Err(_) => {
-                guard.kill();
+                guard.stop();
                 let _ = child.wait().await;
-                Ending::TimedOut {
-                    secs: timeout.as_secs(),
-                }
+                timed_out
             }
         },
     };
     drop(guard);
+    drop(slot);
     if let Some(marker) = ending.marker() {
         sink.chunk(Stream::Stderr, marker.as_bytes())
             .await
@@ -144,11 +204,10 @@ pub async fn run(
 }
 
 /// Moves output from the pipes to the sink until both close; returns the
-/// ending if wirekit must stop the command first (timeout or cap).
+/// ending if wirekit must stop the command first (the cap; the caller
+/// races the whole of it against the deadline).
 async fn pump(
     child: &mut Child,
-    deadline: Instant,
-    timeout_secs: u64,
     cap: &mut OutputCap,
     sink: &mut impl Sink,
 ) -> std::io::Result<Option<Ending>> {
@@ -162,9 +221,6 @@ async fn pump(
         let (stream, n) = tokio::select! {
             r = out.read(&mut obuf), if out_open => (Stream::Stdout, r.unwrap_or(0)),
             r = err.read(&mut ebuf), if err_open => (Stream::Stderr, r.unwrap_or(0)),
-            () = tokio::time::sleep_until(deadline) => {
-                return Ok(Some(Ending::TimedOut { secs: timeout_secs }));
-            }
         };
         if n == 0 {
             match stream {

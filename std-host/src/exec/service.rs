@@ -10,7 +10,13 @@ use super::ExecService;
 use crate::serve::{Conn, ConnCtx, Launch};
 
 fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
-    l.shared(|| Ok(ExecService::new(&l.args().exec)?.with_shutdown(l.shutdown())))
+    l.shared(|| {
+        Ok(ExecService::new(&l.args().exec)?
+            .with_shutdown(l.shutdown())
+            // This process is the `wirekit` binary; /proc/self/exe stays
+            // valid even if the file is replaced while the server runs.
+            .with_supervisor("/proc/self/exe"))
+    })
 }
 
 fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> anyhow::Result<()> {

@@ -16,6 +16,7 @@ pub mod launch;
 pub mod registry;
 mod rfc;
 pub mod tcp;
+pub mod throttle;
 mod time;
 pub mod udp;
 #[cfg(target_os = "linux")]

@@ -12,13 +12,16 @@
 //! - [`native`]: the native protocol's messages (streamed stdout/stderr
 //!   frames, a final exit frame, challenge-response authentication);
 //! - [`auth`]: the HMAC-SHA256 proof of the shared token;
-//! - [`ack`]: seed 004's "size as text, wait for the ack, then the output".
+//! - [`ack`]: seed 004's "size as text, wait for the ack, then the output";
+//! - [`foreign`]: refuses another protocol's message (HTTP, TLS, SSH)
+//!   before it could reach `sh -c`.
 //!
 //! The host runs the command, moves bytes and keeps the clock; see
 //! `docs/PROTOCOL.md`, section "exec", for the wire formats.
 
 pub mod ack;
 pub mod auth;
+pub mod foreign;
 pub mod native;
 
 use core::fmt::Write as _;

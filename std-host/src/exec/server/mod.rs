@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod native;
+pub mod spool;
 mod text;
 
 use tokio::io::AsyncReadExt as _;

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::bail;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -16,6 +17,7 @@ use super::text::SHUTDOWN;
 use super::Io;
 use crate::exec::run::{RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
+use crate::serve::throttle::Verdict;
 
 /// Writes native frames as the command produces output.
 struct FrameSink<'a, S> {
@@ -157,6 +159,19 @@ impl<S: Io> Session<S> {
             ClientMsg::Hello => match &self.svc.auth {
                 Auth::Insecure => send(&mut self.stream, ServerMsg::Ready).await?,
                 Auth::Token(_) => {
+                    let log = &mut |l: String| warn!("exec: {l}");
+                    let now = Instant::now();
+                    if let Verdict::Refuse { retry_after } =
+                        self.svc.throttle.check(peer.ip(), now, log)
+                    {
+                        // Counted, not logged: the summary says how many.
+                        let msg = format!(
+                            "too many failed logins from your address; try again in {} s",
+                            retry_after.as_secs() + 1
+                        );
+                        refuse_native(&mut self.stream, &msg).await?;
+                        return Ok(false);
+                    }
                     let mut random = [0u8; auth::NONCE_LEN];
                     getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
                     let n = String::from_utf8_lossy(&auth::nonce_hex(&random)).into_owned();
@@ -171,11 +186,13 @@ impl<S: Io> Session<S> {
                     (Auth::Token(_), None) => false,
                 };
                 if !ok {
-                    warn!(%peer, "exec: refused: authentication failed");
+                    let log = &mut |l: String| warn!("exec: {l}");
+                    self.svc.throttle.failed(peer.ip(), Instant::now(), log);
                     refuse_native(&mut self.stream, "authentication failed: wrong token").await?;
                     return Ok(false);
                 }
                 self.authed = true;
+                self.svc.throttle.succeeded(peer.ip());
                 send(&mut self.stream, ServerMsg::Ready).await?;
             }
             ClientMsg::Exec(_) if !self.authed => {
@@ -207,8 +224,7 @@ async fn native_exec(
         }
     };
     info!(%peer, cmd = %String::from_utf8_lossy(cmd), "exec: running");
-    let outcome = svc.run(cmd, &mut FrameSink { stream }).await;
-    drop(permit);
+    let outcome = svc.run(cmd, permit, &mut FrameSink { stream }).await;
     match outcome {
         Ok(o) => {
             let marker = o.ending.marker();

@@ -1,6 +1,7 @@
 //! The seed dialects: one read is one command (the seeds' `recv(1024)`);
 //! the output is collected, up to the cap, because its size (and md5) must
-//! go before it.
+//! go before it; beyond a few kilobytes it waits in a temporary file
+//! ([`super::spool`]), not in memory.
 
 use std::net::SocketAddr;
 
@@ -8,13 +9,15 @@ use anyhow::bail;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tracing::{info, warn};
 use wirekit_core::service::exec::ack::{AckEvent, AckServer};
+use wirekit_core::service::exec::foreign::classify;
 use wirekit_core::service::exec::{
     check_command, seed_reply_header, EXIT_REFUSED, MAX_TEXT_COMMAND,
 };
-use wirekit_core::wire::{emit_frame_header, emit_prefix, Digest};
+use wirekit_core::wire::{emit_frame_header, emit_prefix};
 
+use super::spool::Spool;
 use super::Io;
-use crate::exec::run::{RunError, Sink, Stream};
+use crate::exec::run::RunError;
 use crate::exec::{Auth, ExecService};
 
 /// The seeds' framings of a reply.
@@ -33,24 +36,6 @@ pub(super) struct TextConn<S> {
     pending: Vec<u8>,
 }
 
-/// Collects a command's output for the seed dialects: stdout, then stderr,
-/// as the seeds send them.
-#[derive(Default)]
-struct Collect {
-    out: Vec<u8>,
-    err: Vec<u8>,
-}
-
-impl Sink for Collect {
-    async fn chunk(&mut self, stream: Stream, data: &[u8]) -> std::io::Result<()> {
-        match stream {
-            Stream::Stdout => self.out.extend_from_slice(data),
-            Stream::Stderr => self.err.extend_from_slice(data),
-        }
-        Ok(())
-    }
-}
-
 /// What a client whose command was killed by a server shutdown reads.
 pub(super) const SHUTDOWN: &str = "server shutting down: command killed";
 
@@ -61,6 +46,14 @@ pub(super) async fn serve(
 ) -> anyhow::Result<()> {
     let mut first = true;
     while let Some(cmd) = conn.next_command().await? {
+        if let Some(what) = classify(&cmd) {
+            // Another protocol (a browser's HTTP request, a TLS or SSH
+            // client) reached a port that runs what it reads: close
+            // without running or answering anything. One line per
+            // connection, since the connection ends here.
+            warn!(%peer, "exec: refused {what}: not command text; connection closed, nothing run");
+            return Ok(());
+        }
         if first && !svc.allowed(peer.ip()) {
             warn!(%peer, "exec: refused: address not in --exec-allow");
             return conn
@@ -91,14 +84,11 @@ pub(super) async fn serve(
             }
         };
         info!(%peer, cmd = %String::from_utf8_lossy(&cmd), "exec: running");
-        let mut sink = Collect::default();
-        let outcome = svc.run(&cmd, &mut sink).await;
-        drop(permit);
+        let mut sink = Spool::new(&svc.spool);
+        let outcome = svc.run(&cmd, permit, &mut sink).await;
         match outcome {
             Ok(o) => {
-                let mut body = sink.out;
-                body.extend_from_slice(&sink.err);
-                conn.reply(&body, o.ending.exit_code(), o.truncated, None)
+                conn.reply(&mut sink, o.ending.exit_code(), o.truncated, None)
                     .await?;
             }
             Err(RunError::Shutdown) => {
@@ -157,19 +147,20 @@ impl<S: Io> TextConn<S> {
         Ok(n > 0)
     }
 
-    /// Sends a command's reply in this connection's framing.
+    /// Sends a command's reply in this connection's framing, streaming
+    /// the body from the spool.
     async fn reply(
         &mut self,
-        body: &[u8],
+        body: &mut Spool,
         code: i32,
         truncated: bool,
         error: Option<&str>,
     ) -> anyhow::Result<()> {
-        let len = body.len() as u64;
-        let mut head = vec![0u8; 1024];
+        let len = body.len();
+        let mut head = [0u8; 1024];
         let n = match self.dialect {
             TextDialect::Json => {
-                let h = seed_reply_header(len, Digest::of(body), code, truncated, error);
+                let h = seed_reply_header(len, body.md5().await?, code, truncated, error);
                 emit_frame_header(&h, &mut head).map_err(|e| anyhow::anyhow!("{e}"))?
             }
             TextDialect::Len => {
@@ -177,16 +168,15 @@ impl<S: Io> TextConn<S> {
             }
             TextDialect::Ack => return self.reply_ack(body).await,
         };
-        head.truncate(n);
-        head.extend_from_slice(body);
-        self.stream.write_all(&head).await?;
+        self.stream.write_all(&head[..n]).await?;
+        body.send(&mut self.stream).await?;
         Ok(())
     }
 
-    async fn reply_ack(&mut self, body: &[u8]) -> anyhow::Result<()> {
+    async fn reply_ack(&mut self, body: &mut Spool) -> anyhow::Result<()> {
         let size = self
             .ack
-            .output_ready(body.len() as u64)
+            .output_ready(body.len())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.stream.write_all(size.as_bytes()).await?;
         loop {
@@ -205,14 +195,13 @@ impl<S: Io> TextConn<S> {
                 bail!("client closed before acknowledging the size");
             }
         }
-        self.stream.write_all(body).await?;
+        body.send(&mut self.stream).await?;
         Ok(())
     }
 
     async fn reply_error(&mut self, msg: &str) -> anyhow::Result<()> {
-        let body = format!("wirekit: {msg}\n");
-        self.reply(body.as_bytes(), EXIT_REFUSED, false, Some(msg))
-            .await
+        let mut body = Spool::of(format!("wirekit: {msg}\n").as_bytes());
+        self.reply(&mut body, EXIT_REFUSED, false, Some(msg)).await
     }
 
     /// Answers the current command with `msg` and ends the connection.
