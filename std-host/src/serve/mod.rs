@@ -20,6 +20,7 @@ mod time;
 pub mod udp;
 #[cfg(target_os = "linux")]
 mod udp_batch;
+pub mod udp_budget;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -47,6 +48,10 @@ pub struct Args {
     /// Options of the exec services.
     #[command(flatten, next_help_heading = "Exec services")]
     pub exec: crate::exec::ExecArgs,
+
+    /// Per-source limits of the UDP services.
+    #[command(flatten)]
+    pub udp: udp_budget::UdpOpts,
 
     /// Chat service options.
     #[command(flatten)]
