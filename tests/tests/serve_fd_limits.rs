@@ -144,3 +144,24 @@ fn out_of_descriptors_after_start_still_refuses_with_the_busy_line() {
     assert!(open.len() < 48, "{} admitted", open.len());
     refuses_then_recovers(&srv, addr, open, &[]);
 }
+
+#[test]
+fn a_low_soft_limit_is_raised_to_the_hard_one() {
+    // Soft 64, hard as inherited: the server raises the soft limit at
+    // start, so 100 clients fit without any notice.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -S -n 64 && exec \"$0\" serve --listen echo=127.0.0.1:0")
+        .arg(wirekit_bin());
+    let srv = Server::spawn(cmd, 1);
+    let addr = srv.addr("echo", "tcp");
+    let mut open = Vec::new();
+    for i in 0..100 {
+        match try_client(addr) {
+            Outcome::Echoed(s) => open.push(s),
+            other => panic!("client {i}: {other:?}"),
+        }
+    }
+    let lines = srv.stderr_lines();
+    assert!(!lines.iter().any(|l| l.contains("lowering")), "{lines:?}");
+}
