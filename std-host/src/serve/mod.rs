@@ -51,10 +51,6 @@ pub struct Args {
     #[command(flatten, next_help_heading = "Exec services")]
     pub exec: crate::exec::ExecArgs,
 
-    /// Per-source limits of the UDP services.
-    #[command(flatten)]
-    pub udp: udp_budget::UdpOpts,
-
     /// Chat service options.
     #[command(flatten)]
     pub chat: crate::chat::ChatOpts,
@@ -66,6 +62,11 @@ pub struct Args {
     /// File transfer (`files`, `files-ack`) options.
     #[command(flatten, next_help_heading = "File transfer")]
     pub files: crate::files::FilesConfig,
+
+    /// Per-source limits of the UDP services (last: its help heading would
+    /// otherwise carry over to the options after it).
+    #[command(flatten)]
+    pub udp: udp_budget::UdpOpts,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
