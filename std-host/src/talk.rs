@@ -25,6 +25,7 @@ use tokio::net::UdpSocket;
 use wirekit_core::service::echo::MAX_UDP_PAYLOAD;
 
 use crate::chat::client::stdin_lines;
+use crate::client::visible::{visible, Newlines};
 
 /// Arguments of `wirekit talk`.
 #[derive(Debug, Clone, clap::Args)]
@@ -156,7 +157,10 @@ pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
             got = sock.recv_from(&mut buf) => match got {
                 Ok((n, from)) => {
                     last_sender = Some(from);
-                    say(format_args!("[{}] {}", book.show(from), String::from_utf8_lossy(&buf[..n])));
+                    // One datagram, one line: an embedded newline or escape
+                    // sequence cannot forge another sender's line.
+                    let text = visible(&buf[..n], Newlines::Escape);
+                    say(format_args!("[{}] {text}", book.show(from)));
                 }
                 // e.g. ICMP port unreachable from an earlier send.
                 Err(e) => eprintln!("wirekit talk: receive failed: {e}"),

@@ -31,6 +31,9 @@ use core::net::SocketAddr;
 use crate::codec::line::{LineDecoder, LineEvent};
 use crate::strftime::Tm;
 
+mod relay;
+pub use relay::Relay;
+
 /// Default and largest maximum line length (bytes before the `\n`).
 pub const MAX_LINE: usize = 1024;
 
@@ -110,10 +113,22 @@ pub fn validate_nick(name: &[u8]) -> Result<&str, NickError> {
     Ok(name)
 }
 
+/// Classifies one received line (without its `\n`) for a room that relays
+/// with `relay`: like [`parse_line`], and a line that holds only whitespace
+/// once stripped is [`Input::Blank`].
+pub fn parse_line_as(line: &[u8], relay: Relay) -> Input<'_> {
+    match parse_line(line) {
+        Input::Say(text) if relay.is_blank(text) => Input::Blank,
+        input => input,
+    }
+}
+
 /// Classifies one received line (without its `\n`).
 ///
 /// Only `quit`, `/nick` and `/who` are commands; any other line, including
 /// other text starting with `/`, is said to the room as the seed would.
+/// The text of [`Input::Say`] is the raw line; see [`Relay`] for what is
+/// relayed.
 pub fn parse_line(line: &[u8]) -> Input<'_> {
     // Python's universal newlines turn "\r\n" into "\n" before the seed sees
     // the line, so a trailing '\r' is not part of the text.
@@ -156,6 +171,7 @@ pub enum ChatEvent<'a> {
 #[derive(Debug, Clone)]
 pub struct ChatDecoder {
     lines: LineDecoder<{ MAX_LINE + 1 }>,
+    relay: Relay,
 }
 
 impl Default for ChatDecoder {
@@ -166,12 +182,18 @@ impl Default for ChatDecoder {
 
 impl ChatDecoder {
     /// A decoder accepting lines of up to `max_line` bytes (capped at
-    /// [`MAX_LINE`]; at least 1).
+    /// [`MAX_LINE`]; at least 1), for a room that strips control characters.
     pub fn new(max_line: usize) -> Self {
+        Self::with_relay(max_line, Relay::Strip)
+    }
+
+    /// Like [`ChatDecoder::new`] for a room that relays with `relay` (lines
+    /// that strip to nothing are [`Input::Blank`]).
+    pub fn with_relay(max_line: usize, relay: Relay) -> Self {
         let max = max_line.clamp(1, MAX_LINE);
         // "\n" is always a valid delimiter here; the default is never used.
         let lines = LineDecoder::with_delimiter(b"\n", max).unwrap_or_default();
-        ChatDecoder { lines }
+        ChatDecoder { lines, relay }
     }
 
     /// The maximum line length in force.
@@ -183,9 +205,10 @@ impl ChatDecoder {
     /// means all of `input` was consumed and more is needed.
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> (usize, Option<ChatEvent<'a>>) {
         let limit = self.lines.max_line();
+        let relay = self.relay;
         let (used, ev) = self.lines.decode(input);
         let ev = ev.map(|ev| match ev {
-            LineEvent::Line(line) => ChatEvent::Input(parse_line(line)),
+            LineEvent::Line(line) => ChatEvent::Input(parse_line_as(line, relay)),
             LineEvent::Rejected(_) => ChatEvent::TooLong { limit },
         });
         (used, ev)
@@ -195,7 +218,7 @@ impl ChatDecoder {
     /// `readline()` returned such a line as it was, so it is still said.
     pub fn finish(&self) -> Option<Input<'_>> {
         let rest = self.lines.pending();
-        match parse_line(rest) {
+        match parse_line_as(rest, self.relay) {
             Input::Blank => None,
             input => Some(input),
         }
@@ -353,17 +376,29 @@ impl Write for Cursor<'_> {
     }
 }
 
-/// Formats a said line as the seed does: header, the line, `"\n\n"`.
-/// Returns the number of bytes written to `out`.
+/// Formats a said line as the seed does: header, the line byte for byte,
+/// `"\n\n"`. Returns the number of bytes written to `out`.
 pub fn write_message(
     out: &mut [u8],
     now: &Tm,
     from: Sender<'_>,
     line: &[u8],
 ) -> Result<usize, Overflow> {
+    write_message_as(out, now, from, line, Relay::Raw)
+}
+
+/// Like [`write_message`], with the line relayed as `relay` says (what a
+/// room sends to its members).
+pub fn write_message_as(
+    out: &mut [u8],
+    now: &Tm,
+    from: Sender<'_>,
+    line: &[u8],
+    relay: Relay,
+) -> Result<usize, Overflow> {
     let mut w = Cursor { buf: out, len: 0 };
     w.header(now, &from)?;
-    w.bytes(line)?;
+    relay.for_each_run(line, |run| w.bytes(run))?;
     w.bytes(b"\n\n")?;
     Ok(w.len)
 }

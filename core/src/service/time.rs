@@ -9,13 +9,21 @@ pub const DEFAULT_FORMAT: &[u8] = b"%Y-%m-%d %X";
 /// Largest format a request may carry (the seeds' server reads 1024 bytes).
 pub const MAX_FORMAT_LEN: usize = 1024;
 
+/// Largest answer the time service sends: the seeds' client reads 1024
+/// bytes, and a cap keeps a 6-byte request such as `%2047Y` from turning
+/// into a 2 KiB reply (a UDP amplifier). Longer results get an error text.
+pub const MAX_ANSWER_LEN: usize = 1024;
+
 /// Seconds between 1900-01-01 (RFC 868's epoch) and 1970-01-01.
 pub const RFC868_EPOCH_OFFSET: i64 = 2_208_988_800;
 
 /// Answers one time-service datagram: the formatted time, or a readable
 /// error text (starting with `error: `) when the format is bad or the result
-/// does not fit. Returns the number of bytes written to `out`.
+/// does not fit in `out` or in [`MAX_ANSWER_LEN`]. Returns the number of
+/// bytes written to `out`.
 pub fn answer(request: &[u8], now: &Tm, out: &mut [u8]) -> usize {
+    let cap = out.len().min(MAX_ANSWER_LEN);
+    let out = &mut out[..cap];
     let fmt = if request.is_empty() {
         DEFAULT_FORMAT
     } else {
@@ -85,6 +93,41 @@ mod tests {
         let mut out = [0u8; 64];
         let n = answer(&[b'a'; 2000], &tm, &mut out);
         assert!(out[..n].starts_with(b"error: "));
+    }
+
+    #[test]
+    fn answers_are_capped_at_1024_bytes() {
+        let tm = Tm::from_unix(1_700_000_000, 0, "UTC");
+        let mut out = [0u8; 4096];
+        let n = answer(b"%1024Y", &tm, &mut out);
+        assert_eq!(n, MAX_ANSWER_LEN);
+        assert!(out[..n].ends_with(b"2023"));
+        for req in [&b"%1025Y"[..], b"%2047Y", b"%1000Y%1000Y"] {
+            let n = answer(req, &tm, &mut out);
+            assert_eq!(
+                &out[..n],
+                b"error: formatted time longer than 1024 bytes",
+                "{req:?}"
+            );
+        }
+        // A smaller buffer is its own, lower cap.
+        let mut small = [0u8; 8];
+        let n = answer(b"%Y-%m-%d", &tm, &mut small);
+        assert!(small[..n].starts_with(b"error: "));
+    }
+
+    proptest::proptest! {
+        /// Any request, any buffer: no panic, never more than the cap.
+        #[test]
+        fn any_request_is_answered_within_the_cap(
+            req in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1500),
+            room in 0usize..3000,
+        ) {
+            let tm = Tm::from_unix(1_700_000_000, 0, "UTC");
+            let mut out = [0u8; 3000];
+            let n = answer(&req, &tm, &mut out[..room]);
+            proptest::prop_assert!(n <= room.min(MAX_ANSWER_LEN));
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use wirekit_core::service::chat::validate_nick;
 
+use crate::client::visible::{Newlines, VisibleStream};
+
 /// How long to wait for the server to close after leaving.
 const LINGER: Duration = Duration::from_secs(3);
 
@@ -78,20 +80,28 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies the server's bytes to stdout as they come, until it closes.
+/// Copies the server's bytes to stdout as they come, until it closes,
+/// with control characters made visible: a server that relays raw (the
+/// seed's, or wirekit's `--chat-raw`) must not let one user clear or
+/// retitle another's terminal.
 async fn copy_to_stdout<R: AsyncRead + Unpin>(mut reader: R) -> anyhow::Result<()> {
     let mut out = tokio::io::stdout();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut shown = VisibleStream::new(Newlines::Keep);
     loop {
         let n = reader
             .read(&mut buf)
             .await
             .context("reading from the server")?;
+        let text = match n {
+            0 => shown.finish(),
+            n => shown.push(&buf[..n]),
+        };
+        out.write_all(text.as_bytes()).await?;
+        out.flush().await?;
         if n == 0 {
             return Ok(());
         }
-        out.write_all(&buf[..n]).await?;
-        out.flush().await?;
     }
 }
 

@@ -14,7 +14,7 @@ pub mod session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use wirekit_core::service::chat::MAX_LINE;
+use wirekit_core::service::chat::{Relay, MAX_LINE};
 
 use crate::serve::clock::local_now;
 use crate::serve::{Conn, ConnCtx, Launch};
@@ -42,6 +42,12 @@ pub struct ChatOpts {
     #[arg(long, value_name = "BYTES", default_value_t = MAX_LINE,
           value_parser = |s: &str| parse_in_range(s, MAX_LINE))]
     pub chat_max_line: usize,
+
+    /// chat: relay lines byte for byte, as the seed does, instead of
+    /// removing control characters (other than tab) that would act on the
+    /// readers' terminals (clear the screen, retitle the window).
+    #[arg(long)]
+    pub chat_raw: bool,
 }
 
 fn parse_in_range(s: &str, max: usize) -> Result<usize, String> {
@@ -57,6 +63,10 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     let config = RoomConfig {
         queue: opts.chat_queue,
         max_line: opts.chat_max_line,
+        relay: match opts.chat_raw {
+            true => Relay::Raw,
+            false => Relay::Strip,
+        },
     };
     let room = Arc::new(Room::new(config, local_now));
     l.tcp("chat", addr, move |conn: Conn, ctx: ConnCtx| {

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, oneshot};
 use wirekit_core::service::chat::{
-    write_message, write_notice, write_who, DropReason, Notice, Sender, MAX_MESSAGE,
+    write_message_as, write_notice, write_who, DropReason, Notice, Relay, Sender, MAX_MESSAGE,
 };
 use wirekit_core::strftime::Tm;
 
@@ -33,6 +33,8 @@ pub struct RoomConfig {
     pub queue: usize,
     /// Longest line a member may send.
     pub max_line: usize,
+    /// What said lines may carry (control characters stripped or not).
+    pub relay: Relay,
 }
 
 /// A member's end of the room: its queue and its kick signal.
@@ -153,7 +155,8 @@ impl Room {
         let frame = {
             let members = self.lock();
             let Some(m) = members.get(&id) else { return };
-            match write_message(&mut buf, &(self.clock)(), m.sender(), line) {
+            let relay = self.config.relay;
+            match write_message_as(&mut buf, &(self.clock)(), m.sender(), line, relay) {
                 Ok(n) => Frame::from(&buf[..n]),
                 Err(e) => {
                     tracing::warn!(id, "chat line not sent: {e}");

@@ -101,7 +101,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     shutdown: impl Future<Output = ()>,
 ) -> ReadEnd {
     tokio::pin!(shutdown);
-    let mut dec = ChatDecoder::new(room.config().max_line);
+    let config = room.config();
+    let mut dec = ChatDecoder::with_relay(config.max_line, config.relay);
     // Small on purpose: a thousand mostly quiet clients each hold one, and
     // the decoder copes with any chunking.
     let mut buf = vec![0u8; 2048];

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::room::{Room, RoomConfig};
 use super::session::serve_client;
 use crate::serve::clock::local_now;
+use wirekit_core::service::chat::Relay;
 
 /// Every wait in these tests is bounded by this.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -101,6 +102,7 @@ fn config() -> RoomConfig {
     RoomConfig {
         queue: 64,
         max_line: 100,
+        relay: Relay::Strip,
     }
 }
 
@@ -158,6 +160,7 @@ async fn stalled_reader_is_dropped_and_others_keep_receiving() {
     let srv = start(RoomConfig {
         queue: 32,
         max_line: 1024,
+        relay: Relay::Strip,
     })
     .await;
     let mut reader = Client::connect(srv.addr).await;
@@ -238,6 +241,7 @@ fn a_mass_drop_is_one_summary_notice() {
         RoomConfig {
             queue: 20,
             max_line: 100,
+            relay: Relay::Strip,
         },
         local_now,
     );

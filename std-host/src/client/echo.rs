@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
+use super::visible::{visible, Newlines};
 use super::{parse_timeout, resolve, udp_connected};
 
 /// Options of `wirekit echo`.
@@ -68,7 +69,7 @@ impl Link {
                     }
                 }
                 if answer.starts_with(b"error: server busy") {
-                    bail!("{}", String::from_utf8_lossy(&answer).trim_end());
+                    bail!("{}", visible(&answer, Newlines::Escape).trim_end());
                 }
                 Ok(answer)
             }
@@ -98,8 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if !args.message.is_empty() {
         let answer = link.round_trip(args.message.join(" ").as_bytes())?;
-        out.write_all(&answer)?;
-        writeln!(out)?;
+        writeln!(out, "{}", visible(&answer, Newlines::Keep))?;
         return Ok(());
     }
     let prompt = std::io::stdin().is_terminal();
@@ -121,8 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         let answer = link.round_trip(msg.as_bytes())?;
-        out.write_all(&answer)?;
-        writeln!(out)?;
+        writeln!(out, "{}", visible(&answer, Newlines::Keep))?;
         out.flush()?;
     }
 }

@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt as _;
 
 use anyhow::bail;
 
+use super::visible::{visible, Newlines};
 use super::{echo::timeout_or, parse_timeout, resolve, udp_connected};
 
 /// Options of `wirekit time`.
@@ -49,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Err(_) => continue,
         }
     };
-    let text = String::from_utf8_lossy(&buf[..n]);
+    // The answer is one line of untrusted text: shown with its control
+    // characters (and any newline) visible.
+    let text = visible(&buf[..n], Newlines::Escape);
     if let Some(msg) = text.strip_prefix("error: ") {
         bail!("server: {msg}");
     }

@@ -71,9 +71,80 @@ fn push_valid(out: &mut String, s: &str, newlines: Newlines) {
     }
 }
 
+/// [`visible`] over a byte stream that arrives in arbitrary chunks (a
+/// socket): a UTF-8 character or a `\r\n` split across two reads is held
+/// back until the next one, so the output is the same as for the whole.
+#[derive(Debug)]
+pub struct VisibleStream {
+    newlines: Newlines,
+    held: Vec<u8>,
+}
+
+impl VisibleStream {
+    /// A stream shown with `newlines`.
+    pub fn new(newlines: Newlines) -> Self {
+        VisibleStream {
+            newlines,
+            held: Vec::new(),
+        }
+    }
+
+    /// The visible text for `bytes` appended to what was held back; keeps
+    /// an unfinished character or a final `\r` for the next call.
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.held.extend_from_slice(bytes);
+        let keep = unfinished_tail(&self.held);
+        let cut = self.held.len() - keep;
+        let cut = match (self.newlines, cut.checked_sub(1)) {
+            (Newlines::Keep, Some(i)) if self.held[i] == b'\r' => i,
+            _ => cut,
+        };
+        let text = visible(&self.held[..cut], self.newlines);
+        self.held.drain(..cut);
+        text
+    }
+
+    /// The text for whatever is still held, at end of stream.
+    pub fn finish(&mut self) -> String {
+        let text = visible(&self.held, self.newlines);
+        self.held.clear();
+        text
+    }
+}
+
+/// How many bytes at the end of `b` are the start of a UTF-8 character
+/// that may still be completed (0 to 3).
+fn unfinished_tail(b: &[u8]) -> usize {
+    for k in 1..=3.min(b.len()) {
+        let tail = &b[b.len() - k..];
+        if tail[0] >= 0xc0 {
+            return match std::str::from_utf8(tail) {
+                Err(e) if e.error_len().is_none() => k,
+                _ => 0,
+            };
+        }
+    }
+    0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stream_in_any_chunks_shows_the_same_as_the_whole() {
+        let text = "é\x1b[2J日本\r\nok\r\n\u{9b}x".as_bytes();
+        let whole = [text, b"\xff\r", b"\xe6\x97"].concat();
+        for mode in [Newlines::Keep, Newlines::Escape] {
+            let expect = visible(&whole, mode);
+            for size in 1..6 {
+                let mut s = VisibleStream::new(mode);
+                let mut got: String = whole.chunks(size).map(|c| s.push(c)).collect();
+                got.push_str(&s.finish());
+                assert_eq!(got, expect, "{mode:?} chunks of {size}");
+            }
+        }
+    }
 
     #[test]
     fn printable_text_is_unchanged() {

@@ -9,9 +9,11 @@
 //! - TCP services use [`Launch::tcp`] (the shared accept loop), datagram
 //!   services [`Launch::udp`].
 
+mod accept;
 pub mod clock;
 pub mod conn;
 mod echo;
+pub mod fdlimit;
 pub mod launch;
 pub mod registry;
 mod rfc;
@@ -21,6 +23,7 @@ mod time;
 pub mod udp;
 #[cfg(target_os = "linux")]
 mod udp_batch;
+pub mod udp_budget;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -71,6 +74,10 @@ pub struct Args {
     /// line) in --config's format, and exit.
     #[arg(long, help_heading = "Configuration")]
     pub print_config: bool,
+    /// Per-source limits of the UDP services (last: its help heading would
+    /// otherwise carry over to the options after it).
+    #[command(flatten)]
+    pub udp: udp_budget::UdpOpts,
 }
 
 /// Connection limits and timeouts, shared by every TCP service.
@@ -110,24 +117,28 @@ pub struct ListenSpec {
 
 /// Runs `wirekit serve` to completion.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Before anything opens descriptors of its own.
+    let nofile = fdlimit::raise_soft_limit();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if args.threads > 0 {
         builder.worker_threads(args.threads);
     }
     let rt = builder.enable_all().build()?;
     let grace = Duration::from_secs_f64(args.conn.shutdown_grace);
-    let result = rt.block_on(serve(args, grace));
+    let result = rt.block_on(serve(args, grace, nofile));
     // Connections that outlived the grace period are dropped here.
     rt.shutdown_timeout(Duration::from_millis(200));
     result
 }
 
-async fn serve(args: Args, grace: Duration) -> anyhow::Result<()> {
+async fn serve(mut args: Args, grace: Duration, nofile: Option<u64>) -> anyhow::Result<()> {
     let specs = if args.listen.is_empty() {
         registry::default_set()?
     } else {
         args.listen.clone()
     };
+    let max = &mut args.conn.max_connections;
+    *max = fdlimit::fit_max_connections(*max, nofile, specs.len());
     // Register the handlers before any `listening` line is printed: a
     // signal that arrives once a client can see the server must take the
     // graceful path, not the default action that kills the process.

@@ -23,6 +23,14 @@ pub(super) fn start_discard(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> 
 }
 
 pub(super) fn start_chargen(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    // Checked before binding anything, so a refusal leaves nothing half up.
+    if !addr.ip().to_canonical().is_loopback() && !l.args().udp.udp_chargen_public {
+        anyhow::bail!(
+            "refusing chargen on non-loopback address {addr}: over UDP it answers any \
+             (forgeable) source with 444 bytes per empty datagram, an amplifier; \
+             bind it to 127.0.0.1 or ::1, or pass --udp-chargen-public"
+        );
+    }
     l.tcp("chargen", addr, chargen)?;
     let mut gen = Chargen::new();
     l.udp("chargen", addr, move |_: &[u8], _p, out: &mut [u8]| {

@@ -5,21 +5,19 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tracing::{info, warn};
 
+use super::accept::{AcceptGuard, BUSY};
 use super::conn::{Activity, Conn, ConnCtx, Tracked};
 use super::launch::Launch;
 
 /// Backlog for listening sockets: large enough for bursts of new
 /// connections (the kernel caps it at `net.core.somaxconn`).
 const BACKLOG: u32 = 4096;
-
-/// What a refused client reads before the server closes the connection.
-const BUSY: &[u8] = b"error: server busy, too many connections\r\n";
 
 /// A TCP service handler: called once per accepted connection. Returning
 /// closes the connection; an `Err` is logged with the close line.
@@ -84,18 +82,24 @@ impl Launch {
         let launch = self.clone();
         let handler = Arc::new(handler);
         self.spawn(async move {
+            let mut guard = AcceptGuard::new(service);
             loop {
                 let accepted = tokio::select! {
                     _ = launch.shutdown.cancelled() => break,
                     r = listener.accept() => r,
                 };
                 match accepted {
-                    Ok((stream, peer)) => launch.admit(service, stream, peer, &handler),
+                    Ok((stream, peer)) => {
+                        guard.accepted();
+                        launch.admit(service, stream, peer, &handler, &mut guard);
+                    }
+                    // EMFILE and friends: refuse the client cleanly if
+                    // possible, else back off; the listener stays usable.
                     Err(e) => {
-                        // EMFILE and friends: back off instead of spinning;
-                        // the listener stays usable.
-                        warn!(service, error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::select! {
+                            _ = launch.shutdown.cancelled() => break,
+                            () = guard.failed(&listener, e) => {}
+                        }
                     }
                 }
             }
@@ -109,12 +113,20 @@ impl Launch {
         stream: TcpStream,
         peer: SocketAddr,
         handler: &Arc<H>,
+        guard: &mut AcceptGuard,
     ) {
         let Ok(permit) = self.conn_limit.clone().try_acquire_owned() else {
             // A fresh socket's send buffer is empty, so this never blocks;
             // if it fails the close alone tells the client.
             let _ = stream.try_write(BUSY);
-            warn!(service, %peer, "refused: connection limit reached");
+            if let Some(n) = guard.full.note(Instant::now()) {
+                warn!(
+                    service,
+                    %peer,
+                    refused = n,
+                    "refused: connection limit reached (summarised every 10 s)"
+                );
+            }
             return;
         };
         let _ = stream.set_nodelay(true);

@@ -1,20 +1,21 @@
 //! The UDP loop the datagram services use: one thread per socket receives
 //! datagrams, asks the service for an answer to each, and sends them back.
 //! On Linux it moves a batch of datagrams per system call
-//! ([`super::udp_batch`]); elsewhere one at a time. Buffers are allocated
-//! once per socket, so memory does not depend on traffic.
+//! ([`super::udp_batch`]); elsewhere (or with `--udp-plain-loop`) one at a
+//! time. Buffers are allocated once per socket, so memory does not depend
+//! on traffic. Both loops send a reply only when the source's budget
+//! ([`super::udp_budget`]) covers it.
 
-#[cfg(not(target_os = "linux"))]
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::net::UdpSocket;
-#[cfg(not(target_os = "linux"))]
 use tracing::debug;
 
 use super::launch::Launch;
+use super::udp_budget::Budget;
 
 /// Receive buffer: one more than the largest IPv6 payload on loopback, so
 /// an oversized datagram is seen as such rather than silently cut.
@@ -70,22 +71,37 @@ impl Launch {
             .with_context(|| format!("cannot bind {service} to udp {addr}"))?;
         self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
+        let opts = &self.args.udp;
+        let mut budget = Budget::new(opts);
+        let plain = opts.udp_plain_loop || cfg!(not(target_os = "linux"));
         self.tracker.spawn_blocking(move || {
-            #[cfg(target_os = "linux")]
-            super::udp_batch::serve(service, &sock, &mut handler, &shutdown);
-            #[cfg(not(target_os = "linux"))]
-            serve_one_by_one(service, &sock, &mut handler, &shutdown);
+            if plain {
+                serve_one_by_one(service, &sock, &mut handler, &mut budget, &shutdown);
+            } else {
+                #[cfg(target_os = "linux")]
+                super::udp_batch::serve(service, &sock, &mut handler, &mut budget, &shutdown);
+            }
         });
         Ok(())
     }
 }
 
+/// Whether `budget` (if any) lets a reply of `len` bytes go to `peer`.
+pub(super) fn within(
+    budget: &mut Option<Budget>,
+    peer: SocketAddr,
+    len: usize,
+    now: Instant,
+) -> bool {
+    budget.as_mut().is_none_or(|b| b.allow(peer.ip(), len, now))
+}
+
 /// The portable loop: one `recv_from` and one `send_to` per datagram.
-#[cfg(not(target_os = "linux"))]
 fn serve_one_by_one<H: UdpHandler>(
     service: &'static str,
     sock: &std::net::UdpSocket,
     handler: &mut H,
+    budget: &mut Option<Budget>,
     shutdown: &tokio_util::sync::CancellationToken,
 ) {
     let mut inbuf = vec![0u8; RECV_BUF];
@@ -102,7 +118,14 @@ fn serve_one_by_one<H: UdpHandler>(
             }
         };
         debug!(service, %peer, len = n, "datagram");
-        if let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) {
+        let now = Instant::now();
+        if let Some(b) = budget {
+            b.report(service, now);
+        }
+        let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) else {
+            continue;
+        };
+        if within(budget, peer, m, now) {
             if let Err(e) = sock.send_to(&outbuf[..m], peer) {
                 debug!(service, %peer, error = %e, "send failed");
             }

@@ -10,6 +10,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::time::Instant;
 
 use nix::errno::Errno;
 use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrStorage};
@@ -18,7 +19,8 @@ use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrA
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::udp::{UdpHandler, RECV_BUF};
+use super::udp::{within, UdpHandler, RECV_BUF};
+use super::udp_budget::Budget;
 
 /// Most datagrams taken (and answered) per system call. The bench keeps 32
 /// requests in flight, so a full queue fits in one call.
@@ -40,10 +42,12 @@ struct Reply {
 
 /// Answers datagrams on `sock` with `handler` until `shutdown`. The socket
 /// has a read timeout, so an idle loop still sees the shutdown promptly.
+/// Replies `budget` does not cover are not sent (one clock read a batch).
 pub(super) fn serve<H: UdpHandler>(
     service: &'static str,
     sock: &UdpSocket,
     handler: &mut H,
+    budget: &mut Option<Budget>,
     shutdown: &CancellationToken,
 ) {
     // One allocation each, larger than the allocator's mmap threshold: the
@@ -66,11 +70,16 @@ pub(super) fn serve<H: UdpHandler>(
             }
         }
         replies.clear();
+        let now = Instant::now();
+        if let Some(b) = budget {
+            b.report(service, now);
+        }
         for r in &got {
             debug!(service, peer = %r.peer, len = r.len, "datagram");
             let request = &input[r.slot * RECV_BUF..][..r.len];
             let out = &mut output[r.slot * RECV_BUF..][..RECV_BUF];
-            if let Some(len) = handler.answer(request, r.peer, out) {
+            let answer = handler.answer(request, r.peer, out);
+            if let Some(len) = answer.filter(|&len| within(budget, r.peer, len, now)) {
                 let peer = SocketAddrAny::from(r.peer);
                 replies.push(Reply {
                     slot: r.slot,

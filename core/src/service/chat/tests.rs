@@ -200,7 +200,58 @@ fn who_lists_members_and_summarises_the_rest() {
     assert!(text.contains(&std::format!("and {} more", 10_000 - shown)));
 }
 
+fn relayed(line: &[u8], relay: Relay) -> Vec<u8> {
+    let mut out = [0u8; MAX_MESSAGE];
+    let n = write_message_as(&mut out, &now(), Sender::Nick("a"), line, relay).unwrap();
+    let body = &out[..n];
+    let start = body.iter().position(|b| *b == b'\n').unwrap() + 1;
+    body[start..n - 2].to_vec()
+}
+
+#[test]
+fn escape_sequences_are_stripped_by_default() {
+    let attack = b"\x1b]0;pwned\x07\x1b[2Jhello\tworld\rX\x7f";
+    assert_eq!(relayed(attack, Relay::Strip), b"]0;pwned[2Jhello\tworldX");
+    assert_eq!(relayed(attack, Relay::Raw), attack);
+    // C1 as UTF-8 (U+009B, CSI) and as a raw 8-bit byte; other text stays.
+    let c1 = "a\u{9b}2Jb é 日".as_bytes();
+    assert_eq!(relayed(c1, Relay::Strip), "a2Jb é 日".as_bytes());
+    assert_eq!(relayed(b"a\x9b2J\xffb", Relay::Strip), b"a2J\xffb");
+}
+
+#[test]
+fn a_line_of_only_controls_is_blank_when_stripped() {
+    assert_eq!(
+        parse_line_as(b"\x1b[2J", Relay::Strip),
+        Input::Say(b"\x1b[2J")
+    );
+    assert_eq!(parse_line_as(b"\x1b\x07 \x1b", Relay::Strip), Input::Blank);
+    assert_eq!(
+        parse_line_as(b"\x1b\x07 \x1b", Relay::Raw),
+        Input::Say(b"\x1b\x07 \x1b")
+    );
+    let mut dec = ChatDecoder::new(64);
+    assert_eq!(run(&mut dec, &[b"\x07\n"]), [Ev::Blank]);
+    let mut dec = ChatDecoder::with_relay(64, Relay::Raw);
+    assert_eq!(run(&mut dec, &[b"\x07\n"]), [Ev::Say(b"\x07".to_vec())]);
+}
+
 proptest! {
+    #[test]
+    fn stripped_lines_hold_no_control_character(
+        line in prop::collection::vec(any::<u8>().prop_filter("nl", |b| *b != b'\n'), 0..=MAX_LINE),
+    ) {
+        let out = relayed(&line, Relay::Strip);
+        for chunk in out.utf8_chunks() {
+            prop_assert!(!chunk.valid().chars().any(|c| c.is_control() && c != '\t'));
+            prop_assert!(!chunk.invalid().iter().any(|b| (0x80..=0x9f).contains(b)));
+        }
+        // Text without controls is relayed unchanged.
+        if core::str::from_utf8(&line).is_ok_and(|s| !s.chars().any(|c| c.is_control() && c != '\t')) {
+            prop_assert_eq!(out, line);
+        }
+    }
+
     #[test]
     fn any_chunking_decodes_the_same(
         lines in prop::collection::vec(prop::collection::vec(any::<u8>().prop_filter("nl", |b| *b != b'\n'), 0..40), 0..8),
@@ -216,7 +267,7 @@ proptest! {
         for p in points { chunks.push(&stream[last..p]); last = p; }
         chunks.push(&stream[last..]);
         prop_assert_eq!(run(&mut ChatDecoder::new(30), &chunks), whole.clone());
-        let expect: Vec<Ev> = lines.iter().map(|l| if l.len() > 30 { Ev::TooLong } else { own(parse_line(l)) }).collect();
+        let expect: Vec<Ev> = lines.iter().map(|l| if l.len() > 30 { Ev::TooLong } else { own(parse_line_as(l, Relay::Strip)) }).collect();
         prop_assert_eq!(whole, expect);
     }
 
