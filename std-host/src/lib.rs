@@ -14,6 +14,7 @@ pub mod config;
 pub mod exec;
 pub mod files;
 pub mod manual;
+pub mod metrics;
 pub mod serve;
 pub mod talk;
 pub mod tls;
