@@ -15,6 +15,7 @@ mod echo;
 pub mod launch;
 pub mod registry;
 mod rfc;
+pub mod systemd;
 pub mod tcp;
 mod time;
 pub mod udp;
