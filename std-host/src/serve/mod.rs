@@ -17,6 +17,7 @@ pub mod fdlimit;
 pub mod launch;
 pub mod registry;
 mod rfc;
+pub mod systemd;
 pub mod tcp;
 pub mod throttle;
 mod time;
