@@ -18,13 +18,17 @@
 //! (`error: clock not synchronised` on UDP 13; TCP 37 closes without data)
 //! rather than answer 1970.
 //!
-//! Everything lives in caller-provided [`Buffers`] (no allocator): a board
-//! puts them in a `static`, a host test in a `Box`.
+//! Everything lives in caller-provided [`Buffers`] (no allocator), built in
+//! place: a board puts them in an uninitialised `static`, a host test in a
+//! `Box`.
 #![no_std]
 #![warn(missing_docs)]
 
 mod services;
 mod sync;
+
+use core::mem::{size_of, MaybeUninit};
+use core::ptr::addr_of_mut;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::Device;
@@ -63,12 +67,9 @@ pub const TIME_REPLY_MAX: usize = 512;
 /// [`SocketStorage`] array.
 pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 3;
 
-/// The socket table [`App::new`] fills; separate from [`Buffers`] because
-/// it borrows them.
+/// The socket table [`App::new`] fills ([`init_sockets`] makes an empty
+/// one); separate from [`Buffers`] because it borrows them.
 pub type Sockets<'a> = [SocketStorage<'a>; SOCKETS];
-
-/// An empty socket table, for a `static` or a local.
-pub const EMPTY_SOCKETS: Sockets<'static> = [SocketStorage::EMPTY; SOCKETS];
 
 /// A monotonic millisecond clock (SysTick, a hardware timer, or the host).
 pub trait Clock {
@@ -97,7 +98,7 @@ pub struct NetConfig {
 }
 
 /// Every socket buffer the application uses, sized by the constants above.
-/// About 25 KiB; keep it in static memory on a microcontroller.
+/// About 29 KiB; [`Buffers::init`] builds it in static memory.
 pub struct Buffers {
     echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
     echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
@@ -117,15 +118,6 @@ struct UdpBuffers {
 }
 
 impl UdpBuffers {
-    const fn new() -> Self {
-        UdpBuffers {
-            rx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
-            rx: [0; UDP_BUF],
-            tx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
-            tx: [0; UDP_BUF],
-        }
-    }
-
     fn socket(&mut self) -> udp::Socket<'_> {
         udp::Socket::new(
             udp::PacketBuffer::new(&mut self.rx_meta[..], &mut self.rx[..]),
@@ -135,24 +127,55 @@ impl UdpBuffers {
 }
 
 impl Buffers {
-    /// All-zero buffers; `const` so a board can place them in `.bss`.
-    pub const fn new() -> Self {
-        Buffers {
-            echo_rx: [[0; ECHO_RX]; ECHO_SLOTS],
-            echo_tx: [[0; ECHO_TX]; ECHO_SLOTS],
-            rfc868_rx: [[0; 16]; RFC868_SLOTS],
-            rfc868_tx: [[0; 16]; RFC868_SLOTS],
-            sync_rx: [0; 16],
-            sync_tx: [0; 16],
-            udp_echo: UdpBuffers::new(),
-            udp_time: UdpBuffers::new(),
+    /// Builds the buffers in `slot` (on a board: an uninitialised `static`
+    /// in `.bss`, e.g. `static_cell::StaticCell::uninit`) and returns them.
+    ///
+    /// In place on purpose: a `Buffers::new()` value would be built on the
+    /// stack and copied (~29 KiB of stack at boot), and a `const` one lands
+    /// in `.data` (flash and RAM) because the UDP metadata is not all-zero.
+    pub fn init(slot: &mut MaybeUninit<Buffers>) -> &mut Buffers {
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` is valid for writes of one `Buffers`. All-zero bytes
+        // are valid for every field except the UDP packet metadata, which
+        // is then written element by element; after that every field holds
+        // a valid value, so `assume_init_mut` is sound.
+        unsafe {
+            p.cast::<u8>().write_bytes(0, size_of::<Buffers>());
+            for udp in [addr_of_mut!((*p).udp_echo), addr_of_mut!((*p).udp_time)] {
+                for meta in [addr_of_mut!((*udp).rx_meta), addr_of_mut!((*udp).tx_meta)] {
+                    let first = meta.cast::<udp::PacketMetadata>();
+                    for i in 0..UDP_META {
+                        first.add(i).write(udp::PacketMetadata::EMPTY);
+                    }
+                }
+            }
+            slot.assume_init_mut()
         }
     }
 }
 
-impl Default for Buffers {
-    fn default() -> Self {
-        Self::new()
+/// Fills an empty socket table in `slot` (like [`Buffers::init`], in
+/// place: a `const` table is a ~3 KiB constant in flash copied through the
+/// stack) and returns it.
+pub fn init_sockets<'s, 'a>(slot: &'s mut MaybeUninit<Sockets<'a>>) -> &'s mut Sockets<'a> {
+    fill_in_place(slot, || SocketStorage::EMPTY)
+}
+
+/// Writes `make()` into every element of the array in `slot`, one element
+/// at a time (never the whole array through the stack), and returns it.
+pub fn fill_in_place<T, const N: usize>(
+    slot: &mut MaybeUninit<[T; N]>,
+    mut make: impl FnMut() -> T,
+) -> &mut [T; N] {
+    let first = slot.as_mut_ptr().cast::<T>();
+    // SAFETY: an array's elements are laid out contiguously from its start,
+    // so `first.add(i)` for i < N stays inside `slot`; once every element
+    // is written the array is initialised.
+    unsafe {
+        for i in 0..N {
+            first.add(i).write(make());
+        }
+        slot.assume_init_mut()
     }
 }
 

@@ -13,6 +13,7 @@ mod board {
     pub mod lan9118;
     #[cfg(feature = "mps2-an385")]
     pub mod mps2_an385;
+    pub mod stack;
     pub mod systick;
     #[cfg(feature = "mps2-an385")]
     pub use mps2_an385::run;
@@ -25,6 +26,14 @@ mod board {
 #[cfg(target_os = "none")]
 #[cortex_m_rt::entry]
 fn main() -> ! {
+    board::stack::run_guarded(app)
+}
+
+/// The board's application, on the guarded process stack.
+#[cfg(target_os = "none")]
+extern "C" fn app() -> ! {
+    #[cfg(feature = "stack-overflow-test")]
+    board::stack::overflow(0);
     board::run()
 }
 

@@ -14,7 +14,7 @@ use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
 use wirekit_core::service::time::rfc868;
 use wirekit_firmware_example::{
-    App, Buffers, Clock, Event, NetConfig, Sockets, ECHO_SLOTS, EMPTY_SOCKETS,
+    init_sockets, App, Buffers, Clock, Event, NetConfig, Sockets, ECHO_SLOTS,
 };
 
 const APP_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
@@ -121,14 +121,9 @@ impl Net {
             sync_interval_ms,
             random_seed: 7,
         };
-        let storage: &'static mut Sockets<'static> = leak(EMPTY_SOCKETS);
-        let app = App::new(
-            net,
-            &mut app_dev,
-            TestClock(ms.clone()),
-            leak(Buffers::new()),
-            storage,
-        );
+        let storage: &'static mut Sockets<'static> = init_sockets(Box::leak(Box::new_uninit()));
+        let bufs = Buffers::init(Box::leak(Box::new_uninit()));
+        let app = App::new(net, &mut app_dev, TestClock(ms.clone()), bufs, storage);
         let mut config = Config::new(EthernetAddress([0x02, 0, 0, 0, 0, 0x02]).into());
         config.random_seed = 99;
         let mut peer = Interface::new(config, &mut peer_dev, Instant::from_millis(1));

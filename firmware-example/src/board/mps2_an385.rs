@@ -6,9 +6,10 @@
 
 use cortex_m_semihosting::{debug, hprintln};
 use smoltcp::wire::Ipv4Address;
-use wirekit_firmware_example::{App, Buffers, Event, NetConfig, Sockets, EMPTY_SOCKETS};
+use static_cell::{ConstStaticCell, StaticCell};
+use wirekit_firmware_example::{init_sockets, App, Buffers, Event, NetConfig, Sockets};
 
-use super::lan9118::Lan9118;
+use super::lan9118::{Frames, Lan9118};
 
 const LAN9118_BASE: usize = 0x4020_0000;
 const SYSCLK_HZ: u32 = 25_000_000;
@@ -25,19 +26,26 @@ const NET: NetConfig = NetConfig {
     random_seed: 0,
 };
 
+// Built in place in .bss (zeroed, or uninitialised and then filled field
+// by field): nothing of this size ever passes through the stack.
+static FRAMES: ConstStaticCell<Frames> = ConstStaticCell::new(Frames::new());
+static BUFFERS: StaticCell<Buffers> = StaticCell::new();
+static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
+
+/// How often the stack high-water mark is looked at (and logged when it
+/// has grown), in milliseconds.
+const STACK_CHECK_MS: u32 = 1000;
+
 /// Boots the board and serves forever.
 pub fn run() -> ! {
     let mut cp = cortex_m::Peripherals::take().expect("first and only take");
     let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
 
-    let eth: &'static mut Lan9118 =
-        // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
-        // driver touches it.
-        cortex_m::singleton!(: Lan9118 = unsafe { Lan9118::new(LAN9118_BASE) }).expect("once");
-    let bufs: &'static mut Buffers =
-        cortex_m::singleton!(: Buffers = Buffers::new()).expect("once");
-    let sockets: &'static mut Sockets<'static> =
-        cortex_m::singleton!(: Sockets<'static> = EMPTY_SOCKETS).expect("once");
+    // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
+    // driver touches it.
+    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, FRAMES.take()) };
+    let bufs = Buffers::init(BUFFERS.uninit());
+    let sockets = init_sockets(SOCKETS.uninit());
 
     if let Err(e) = eth.init(NET.mac) {
         hprintln!("wirekit-fw: LAN9118 init failed: {:?}", e);
@@ -51,8 +59,15 @@ pub fn run() -> ! {
     hprintln!(
         "wirekit-fw: up 10.0.2.15 tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
     );
+    let mut stack_peak = 0;
+    let mut stack_checked = 0;
     loop {
         let (event, delay) = app.poll(eth);
+        let now = super::systick::millis();
+        if now.wrapping_sub(stack_checked) >= STACK_CHECK_MS {
+            stack_checked = now;
+            log_stack_peak(&mut stack_peak);
+        }
         match event {
             Some(Event::Synced(unix)) => hprintln!("wirekit-fw: clock synced: unix {}", unix),
             Some(Event::SyncFailed) => hprintln!("wirekit-fw: clock sync failed, retrying"),
@@ -63,6 +78,20 @@ pub fn run() -> ! {
         if !eth.rx_pending() && delay.is_none_or(|d| d.total_millis() > 0) {
             cortex_m::asm::wfi();
         }
+    }
+}
+
+/// Logs the stack high-water mark when it has grown; scripts/firmware-test
+/// reads the last such line to check static RAM + stack against the budget.
+fn log_stack_peak(logged: &mut usize) {
+    let peak = super::stack::peak();
+    if peak > *logged {
+        *logged = peak;
+        hprintln!(
+            "wirekit-fw: stack peak {} B of {} B",
+            peak,
+            super::stack::capacity()
+        );
     }
 }
 

@@ -6,11 +6,12 @@
 //! before frames flow, which the TCP/ARP retries absorb.
 
 use smoltcp::wire::Ipv4Address;
+use static_cell::StaticCell;
 use stm32_eth::dma::{RxRingEntry, TxRingEntry};
 use stm32_eth::hal::gpio::GpioExt;
 use stm32_eth::hal::prelude::*;
 use stm32_eth::{EthPins, Parts, PartsIn};
-use wirekit_firmware_example::{App, Buffers, NetConfig, Sockets, EMPTY_SOCKETS};
+use wirekit_firmware_example::{fill_in_place, init_sockets, App, Buffers, NetConfig, Sockets};
 
 /// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
 const SYSCLK_HZ: u32 = 96_000_000;
@@ -27,6 +28,13 @@ const NET: NetConfig = NetConfig {
     sync_interval_ms: 600_000,
     random_seed: 0,
 };
+
+// Built in place (uninitialised statics filled element by element): none
+// of these ever passes through the stack.
+static RX_RING: StaticCell<[RxRingEntry; RING]> = StaticCell::new();
+static TX_RING: StaticCell<[TxRingEntry; RING]> = StaticCell::new();
+static BUFFERS: StaticCell<Buffers> = StaticCell::new();
+static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
@@ -51,10 +59,8 @@ pub fn run() -> ! {
         rx_d1: gpioc.pc5,
     };
 
-    let rx_ring =
-        cortex_m::singleton!(: [RxRingEntry; RING] = [RxRingEntry::INIT; RING]).expect("once");
-    let tx_ring =
-        cortex_m::singleton!(: [TxRingEntry; RING] = [TxRingEntry::INIT; RING]).expect("once");
+    let rx_ring = fill_in_place(RX_RING.uninit(), || RxRingEntry::INIT);
+    let tx_ring = fill_in_place(TX_RING.uninit(), || TxRingEntry::INIT);
     let parts = PartsIn {
         mac: p.ETHERNET_MAC,
         mmc: p.ETHERNET_MMC,
@@ -65,10 +71,8 @@ pub fn run() -> ! {
         Err(_) => panic!("HCLK too slow for the Ethernet MAC"),
     };
 
-    let bufs: &'static mut Buffers =
-        cortex_m::singleton!(: Buffers = Buffers::new()).expect("once");
-    let sockets: &'static mut Sockets<'static> =
-        cortex_m::singleton!(: Sockets<'static> = EMPTY_SOCKETS).expect("once");
+    let bufs = Buffers::init(BUFFERS.uninit());
+    let sockets = init_sockets(SOCKETS.uninit());
     let mut net = NET;
     // Seed from the timer phase after clock and PHY bring-up; a product
     // would use the RNG peripheral here.

@@ -17,6 +17,12 @@ fn SysTick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Milliseconds since boot, wrapping after 49 days.
+#[cfg_attr(not(feature = "mps2-an385"), allow(dead_code))]
+pub fn millis() -> u32 {
+    TICKS.load(Ordering::Relaxed)
+}
+
 /// Starts SysTick at 1 kHz from a core clock of `sysclk_hz` and returns
 /// the clock reading it.
 pub fn start(syst: &mut SYST, sysclk_hz: u32) -> SysTickClock {
