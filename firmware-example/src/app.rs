@@ -24,6 +24,8 @@
 #![no_std]
 #![warn(missing_docs)]
 
+mod half_open;
+mod replay;
 mod services;
 mod sync;
 
@@ -31,11 +33,12 @@ use core::mem::{size_of, MaybeUninit};
 use core::ptr::addr_of_mut;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::phy::Device;
+use smoltcp::phy::{Device, RxToken};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
 
+pub use half_open::HALF_OPEN_MS;
 pub use services::{ECHO_PORT, RFC868_PORT, STRFTIME_PORT};
 
 /// How many TCP upper-echo clients are served at once. smoltcp has no
@@ -63,6 +66,8 @@ const UDP_META: usize = 4;
 /// Largest strftime reply; a longer result is answered with the core's
 /// `error: formatted time longer than ...` text instead.
 pub const TIME_REPLY_MAX: usize = 512;
+/// Most frames taken in by one [`App::poll`]; the rest wait for the next.
+const INGRESS_BURST: usize = 16;
 /// Number of sockets the application opens: the size of its
 /// [`SocketStorage`] array.
 pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 3;
@@ -195,7 +200,9 @@ pub struct App<'a, C: Clock> {
     clock: C,
     echo: [SocketHandle; ECHO_SLOTS],
     echo_idle_since: [u64; ECHO_SLOTS],
+    echo_half_open: [Option<u64>; ECHO_SLOTS],
     rfc868: [SocketHandle; RFC868_SLOTS],
+    rfc868_half_open: [Option<u64>; RFC868_SLOTS],
     udp_echo: SocketHandle,
     udp_time: SocketHandle,
     sync: sync::Sync,
@@ -253,7 +260,9 @@ impl<'a, C: Clock> App<'a, C> {
             clock,
             echo,
             echo_idle_since: [0; ECHO_SLOTS],
+            echo_half_open: [None; ECHO_SLOTS],
             rfc868,
+            rfc868_half_open: [None; RFC868_SLOTS],
             udp_echo,
             udp_time,
             sync,
@@ -271,11 +280,31 @@ impl<'a, C: Clock> App<'a, C> {
     ) -> (Option<Event>, Option<Duration>) {
         let now_ms = self.clock.now_ms();
         let now = Instant::from_millis(now_ms as i64);
-        self.iface.poll(now, device, &mut self.sockets);
+        // One frame at a time, looked at before smoltcp sees it: a SYN
+        // finds a listening slot even when forged SYNs hold the others (see
+        // half_open.rs). Bounded: frames left over are taken next call.
+        let mut frame = [0u8; replay::FRAME_MAX];
+        for _ in 0..INGRESS_BURST {
+            let Some(len) = take_frame(device, now, &mut frame) else {
+                break;
+            };
+            if let Some(port) = half_open::syn_port(&frame[..len]) {
+                self.make_room(port);
+            }
+            let mut replay = replay::Replay {
+                frame: Some(&frame[..len]),
+                dev: &mut *device,
+            };
+            self.iface
+                .poll_ingress_single(now, &mut replay, &mut self.sockets);
+            self.tend_listeners(now_ms);
+        }
+        self.tend_listeners(now_ms);
+        self.iface.poll_egress(now, device, &mut self.sockets);
         self.serve(now_ms);
         let event = self.sync.step(now, &mut self.iface, &mut self.sockets);
         // Send what the services just queued without waiting a round.
-        self.iface.poll(now, device, &mut self.sockets);
+        self.iface.poll_egress(now, device, &mut self.sockets);
         (event, self.iface.poll_delay(now, &self.sockets))
     }
 
@@ -303,6 +332,34 @@ impl<'a, C: Clock> App<'a, C> {
             .bind(STRFTIME_PORT);
     }
 
+    /// The slots of `port` with the sockets they live in.
+    fn slots(&mut self, port: u16) -> Option<(&mut SocketSet<'a>, half_open::Slots<'_>)> {
+        let (handles, since): (&mut [SocketHandle], &mut [Option<u64>]) = match port {
+            ECHO_PORT => (&mut self.echo, &mut self.echo_half_open),
+            RFC868_PORT => (&mut self.rfc868, &mut self.rfc868_half_open),
+            _ => return None,
+        };
+        let slots = half_open::Slots {
+            handles,
+            since,
+            port,
+        };
+        Some((&mut self.sockets, slots))
+    }
+
+    fn make_room(&mut self, port: u16) {
+        if let Some((sockets, slots)) = self.slots(port) {
+            half_open::make_room(sockets, slots);
+        }
+    }
+
+    fn tend_listeners(&mut self, now_ms: u64) {
+        for port in [ECHO_PORT, RFC868_PORT] {
+            if let Some((sockets, slots)) = self.slots(port) {
+                half_open::tend(sockets, slots, now_ms);
+            }
+        }
+    }
     fn serve(&mut self, now_ms: u64) {
         for (h, idle) in self.echo.iter().zip(self.echo_idle_since.iter_mut()) {
             services::tcp_echo(self.sockets.get_mut::<tcp::Socket>(*h), now_ms, idle);
@@ -314,6 +371,18 @@ impl<'a, C: Clock> App<'a, C> {
         services::udp_echo(self.sockets.get_mut::<udp::Socket>(self.udp_echo));
         services::udp_time(self.sockets.get_mut::<udp::Socket>(self.udp_time), unix);
     }
+}
+
+/// Copies the device's next frame into `buf`; `None` when there is none,
+/// or when there is no room to answer it yet (the frame stays queued).
+/// Longer frames are cut to `buf` and then fail smoltcp's length checks.
+fn take_frame<D: Device + ?Sized>(device: &mut D, now: Instant, buf: &mut [u8]) -> Option<usize> {
+    let (rx, _tx) = device.receive(now)?;
+    Some(rx.consume(|f| {
+        let n = f.len().min(buf.len());
+        buf[..n].copy_from_slice(&f[..n]);
+        n
+    }))
 }
 
 fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {

@@ -8,13 +8,17 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address};
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, IpAddress, IpCidr, IpEndpoint, IpProtocol,
+    Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+};
 use wirekit_core::service::time::rfc868;
 use wirekit_firmware_example::{
-    init_sockets, App, Buffers, Clock, Event, NetConfig, Sockets, ECHO_SLOTS,
+    init_sockets, App, Buffers, Clock, Event, NetConfig, Sockets, ECHO_SLOTS, HALF_OPEN_MS,
 };
 
 const APP_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
@@ -93,6 +97,8 @@ struct Net {
     time_server: Option<SocketHandle>,
     /// What the test's time server sends before closing.
     time_reply: Vec<u8>,
+    /// SYN-ACKs the app sent to forged (198.51.100.0/24) clients so far.
+    forged_synacks: usize,
 }
 
 fn leak<T>(v: T) -> &'static mut T {
@@ -142,6 +148,7 @@ impl Net {
             events: Vec::new(),
             time_server: None,
             time_reply: rfc868(SERVER_UNIX).to_vec(),
+            forged_synacks: 0,
         }
     }
 
@@ -150,6 +157,9 @@ impl Net {
         self.ms.set(self.ms.get() + 1);
         let (event, _) = self.app.poll(&mut self.app_dev);
         self.events.extend(event);
+        let sent = self.peer_dev.rx.borrow();
+        self.forged_synacks += sent.iter().filter(|f| is_forged_synack(f)).count();
+        drop(sent);
         let now = Instant::from_millis(self.ms.get() as i64);
         self.peer.poll(now, &mut self.peer_dev, &mut self.sockets);
         if let Some(h) = self.time_server {
@@ -422,4 +432,109 @@ fn garbage_frames_are_dropped_and_echo_still_works() {
         n.step();
     }
     assert_eq!(n.udp_request(7, b"still alive"), b"STILL ALIVE");
+}
+
+/// A SYN from 198.51.100.`n` (off the subnet: the app answers through the
+/// gateway, where nobody completes the handshake) to the app's `port`.
+fn forged_syn(n: u8, port: u16) -> Vec<u8> {
+    let tcp = TcpRepr {
+        src_port: 30_000 + u16::from(n),
+        dst_port: port,
+        control: TcpControl::Syn,
+        seq_number: TcpSeqNumber(1000),
+        ack_number: None,
+        window_len: 1024,
+        window_scale: None,
+        max_seg_size: Some(1460),
+        sack_permitted: false,
+        sack_ranges: [None; 3],
+        timestamp: None,
+        payload: &[],
+    };
+    let (src, dst) = (Ipv4Address::new(198, 51, 100, n), APP_IP);
+    let ip = Ipv4Repr {
+        src_addr: src,
+        dst_addr: dst,
+        next_header: IpProtocol::Tcp,
+        payload_len: tcp.buffer_len(),
+        hop_limit: 64,
+    };
+    let mut frame = vec![0; 14 + 20 + tcp.buffer_len()];
+    let mut eth = EthernetFrame::new_unchecked(&mut frame);
+    eth.set_dst_addr(EthernetAddress([2, 0, 0, 0, 0, 0x15]));
+    eth.set_src_addr(EthernetAddress([2, 0, 0, 0, 0, 2]));
+    eth.set_ethertype(EthernetProtocol::Ipv4);
+    let caps = ChecksumCapabilities::default();
+    let mut pkt = Ipv4Packet::new_unchecked(&mut frame[14..]);
+    ip.emit(&mut pkt, &caps);
+    let mut seg = TcpPacket::new_unchecked(&mut frame[34..]);
+    tcp.emit(&mut seg, &src.into(), &dst.into(), &caps);
+    frame
+}
+
+fn is_forged_synack(frame: &[u8]) -> bool {
+    let Ok(ip) = Ipv4Packet::new_checked(frame.get(14..).unwrap_or_default()) else {
+        return false;
+    };
+    let forged = ip.dst_addr().octets()[..3] == [198, 51, 100];
+    let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
+        return false;
+    };
+    forged && tcp.syn() && tcp.ack()
+}
+
+#[test]
+fn forged_syns_on_every_slot_do_not_lock_out_a_genuine_client() {
+    let mut n = Net::new();
+    for i in 0..ECHO_SLOTS as u8 {
+        n.app_dev.rx.borrow_mut().push_back(forged_syn(i + 1, 7));
+        n.step();
+    }
+    n.run_until("SYN-ACKs to the forged clients", |n| {
+        n.forged_synacks >= ECHO_SLOTS - 1
+    });
+    // The oldest half-open slot makes way, so the SYN finds a listener.
+    let genuine = n.tcp_connect(7, 52_000);
+    n.run_until("genuine client established or refused", |n| {
+        let s = n.sockets.get::<tcp::Socket>(genuine);
+        s.state() != tcp::State::SynSent
+    });
+    let s = n.sockets.get_mut::<tcp::Socket>(genuine);
+    assert_eq!(s.state(), tcp::State::Established, "genuine client refused");
+    s.send_slice(b"still served").unwrap();
+    n.run_until("echo", |n| {
+        n.sockets.get::<tcp::Socket>(genuine).recv_queue() == 12
+    });
+    let mut buf = [0u8; 12];
+    n.sockets
+        .get_mut::<tcp::Socket>(genuine)
+        .recv_slice(&mut buf)
+        .unwrap();
+    assert_eq!(&buf, b"STILL SERVED");
+}
+
+#[test]
+fn half_open_connections_are_dropped_after_two_seconds() {
+    let mut n = Net::new();
+    for i in 0..2 {
+        n.app_dev.rx.borrow_mut().push_back(forged_syn(i + 1, 7));
+        n.app_dev.rx.borrow_mut().push_back(forged_syn(i + 11, 37));
+    }
+    n.run_until("SYN-ACKs to the forged clients", |n| n.forged_synacks >= 4);
+    let first = n.forged_synacks;
+    // smoltcp retransmits an unanswered SYN-ACK after 1 s, 3 s, 7 s, ...
+    // while the socket lives; aborted after HALF_OPEN_MS it sends no more
+    // after that.
+    for _ in 0..HALF_OPEN_MS + 100 {
+        n.step();
+    }
+    let at_deadline = n.forged_synacks;
+    for _ in 0..10_000 {
+        n.step();
+    }
+    assert!(at_deadline > first, "no SYN-ACK retransmission seen at all");
+    assert_eq!(
+        n.forged_synacks, at_deadline,
+        "half-open sockets still alive after {HALF_OPEN_MS} ms"
+    );
 }
