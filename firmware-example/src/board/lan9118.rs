@@ -75,6 +75,16 @@ pub enum InitError {
     Timeout(&'static str),
 }
 
+impl InitError {
+    /// What went wrong, for the log (no `Debug` formatting in the image).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InitError::NotFound(_) => "no LAN9118 (BYTE_TEST mismatch)",
+            InitError::Timeout(what) => what,
+        }
+    }
+}
+
 /// The controller's register block.
 struct Regs {
     base: usize,

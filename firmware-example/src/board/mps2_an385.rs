@@ -4,7 +4,7 @@
 //! 10.0.2.15/24, the gateway 10.0.2.2, and the RFC 868 server 10.0.2.100:37,
 //! which `run-qemu` forwards to a server on the host's loopback.
 
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::{debug, hio, hprintln};
 use smoltcp::wire::Ipv4Address;
 use static_cell::{ConstStaticCell, StaticCell};
 use wirekit_firmware_example::{init_sockets, App, Buffers, Event, NetConfig, Sockets};
@@ -38,7 +38,9 @@ const STACK_CHECK_MS: u32 = 1000;
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let mut cp = cortex_m::Peripherals::take().expect("first and only take");
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        panic!("cortex-m peripherals taken twice");
+    };
     let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
 
     // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
@@ -48,7 +50,7 @@ pub fn run() -> ! {
     let sockets = init_sockets(SOCKETS.uninit());
 
     if let Err(e) = eth.init(NET.mac) {
-        hprintln!("wirekit-fw: LAN9118 init failed: {:?}", e);
+        hprintln!("wirekit-fw: LAN9118 init failed: {}", e.as_str());
         debug::exit(debug::EXIT_FAILURE);
     }
     let mut net = NET;
@@ -95,9 +97,36 @@ fn log_stack_peak(logged: &mut usize) {
     }
 }
 
+/// Prints the panic without `core::fmt` (formatting the `PanicInfo` pulled
+/// ~7 KB of Debug/Display code into flash): a literal message as is, then
+/// the location, the line number converted by hand.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("wirekit-fw: PANIC: {}", info);
+    if let Ok(mut out) = hio::hstdout() {
+        let msg = info
+            .message()
+            .as_str()
+            .unwrap_or("(message with arguments)");
+        let _ = out.write_all(b"wirekit-fw: PANIC: ");
+        let _ = out.write_all(msg.as_bytes());
+        if let Some(loc) = info.location() {
+            let _ = out.write_all(b" at ");
+            let _ = out.write_all(loc.file().as_bytes());
+            let mut digits = [b':'; 11];
+            let mut n = loc.line();
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                digits[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let _ = out.write_all(&digits[i - 1..]);
+        }
+        let _ = out.write_all(b"\n");
+    }
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();
