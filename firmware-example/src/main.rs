@@ -13,14 +13,15 @@ mod board {
     pub mod lan9118;
     #[cfg(feature = "mps2-an385")]
     pub mod mps2_an385;
+    pub mod panic;
     pub mod stack;
     pub mod systick;
     #[cfg(feature = "mps2-an385")]
-    pub use mps2_an385::run;
+    pub use mps2_an385::{after_panic, run};
     #[cfg(feature = "nucleo-f429zi")]
     pub mod nucleo_f429zi;
     #[cfg(feature = "nucleo-f429zi")]
-    pub use nucleo_f429zi::run;
+    pub use nucleo_f429zi::{after_panic, run};
 }
 
 #[cfg(target_os = "none")]

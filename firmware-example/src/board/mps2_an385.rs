@@ -4,7 +4,10 @@
 //! 10.0.2.15/24, the gateway 10.0.2.2, and the RFC 868 server 10.0.2.100:37,
 //! which `run-qemu` forwards to a server on the host's loopback.
 
-use cortex_m_semihosting::{debug, hio, hprintln};
+use cortex_m_semihosting::debug;
+use defmt::{error, info};
+// The defmt global logger: frames go to the host over semihosting.
+use defmt_semihosting as _;
 use smoltcp::wire::Ipv4Address;
 use static_cell::{ConstStaticCell, StaticCell};
 use wirekit_firmware_example::{init_sockets, App, Buffers, Event, NetConfig, Sockets};
@@ -50,7 +53,7 @@ pub fn run() -> ! {
     let sockets = init_sockets(SOCKETS.uninit());
 
     if let Err(e) = eth.init(NET.mac) {
-        hprintln!("wirekit-fw: LAN9118 init failed: {}", e.as_str());
+        error!("wirekit-fw: LAN9118 init failed: {=str}", e.as_str());
         debug::exit(debug::EXIT_FAILURE);
     }
     let mut net = NET;
@@ -58,7 +61,7 @@ pub fn run() -> ! {
     // the best seed there is (TCP sequence numbers, ephemeral ports).
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
     let mut app = App::new(net, eth, clock, bufs, sockets);
-    hprintln!(
+    info!(
         "wirekit-fw: up 10.0.2.15 tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
     );
     let mut stack_peak = 0;
@@ -71,8 +74,8 @@ pub fn run() -> ! {
             log_stack_peak(&mut stack_peak);
         }
         match event {
-            Some(Event::Synced(unix)) => hprintln!("wirekit-fw: clock synced: unix {}", unix),
-            Some(Event::SyncFailed) => hprintln!("wirekit-fw: clock sync failed, retrying"),
+            Some(Event::Synced(unix)) => info!("wirekit-fw: clock synced: unix {=i64}", unix),
+            Some(Event::SyncFailed) => info!("wirekit-fw: clock sync failed, retrying"),
             None => {}
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
@@ -89,44 +92,17 @@ fn log_stack_peak(logged: &mut usize) {
     let peak = super::stack::peak();
     if peak > *logged {
         *logged = peak;
-        hprintln!(
-            "wirekit-fw: stack peak {} B of {} B",
+        info!(
+            "wirekit-fw: stack peak {=usize} B of {=usize} B",
             peak,
             super::stack::capacity()
         );
     }
 }
 
-/// Prints the panic without `core::fmt` (formatting the `PanicInfo` pulled
-/// ~7 KB of Debug/Display code into flash): a literal message as is, then
-/// the location, the line number converted by hand.
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    if let Ok(mut out) = hio::hstdout() {
-        let msg = info
-            .message()
-            .as_str()
-            .unwrap_or("(message with arguments)");
-        let _ = out.write_all(b"wirekit-fw: PANIC: ");
-        let _ = out.write_all(msg.as_bytes());
-        if let Some(loc) = info.location() {
-            let _ = out.write_all(b" at ");
-            let _ = out.write_all(loc.file().as_bytes());
-            let mut digits = [b':'; 11];
-            let mut n = loc.line();
-            let mut i = digits.len();
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            let _ = out.write_all(&digits[i - 1..]);
-        }
-        let _ = out.write_all(b"\n");
-    }
+/// After a panic (logged by `super::panic`): QEMU exits with a failure
+/// status, which scripts/firmware-test checks.
+pub fn after_panic() -> ! {
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();

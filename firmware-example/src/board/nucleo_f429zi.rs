@@ -11,6 +11,8 @@ use stm32_eth::dma::{RxRingEntry, TxRingEntry};
 use stm32_eth::hal::gpio::GpioExt;
 use stm32_eth::hal::prelude::*;
 use stm32_eth::{EthPins, Parts, PartsIn};
+// The defmt global logger: RTT, read by `probe-rs run`.
+use defmt_rtt as _;
 use wirekit_firmware_example::{fill_in_place, init_sockets, App, Buffers, NetConfig, Sockets};
 
 /// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
@@ -99,11 +101,9 @@ fn clocks(rcc: stm32_eth::stm32::RCC) -> stm32_eth::hal::rcc::Clocks {
         .freeze()
 }
 
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    // No console on this board without a probe: stop where a debugger
-    // attached by `probe-rs` shows the panic location.
-    loop {
-        cortex_m::asm::bkpt();
-    }
+/// After a panic (logged over RTT by `super::panic`): reset, so a board
+/// without a debugger comes back instead of hanging (the independent
+/// watchdog would reset it too, later).
+pub fn after_panic() -> ! {
+    cortex_m::peripheral::SCB::sys_reset()
 }
