@@ -24,6 +24,7 @@
 #![no_std]
 #![warn(missing_docs)]
 
+mod dhcp;
 mod half_open;
 mod replay;
 mod services;
@@ -36,8 +37,9 @@ use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{Device, RxToken};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, Ipv4Address};
 
+pub use dhcp::Address;
 pub use half_open::HALF_OPEN_MS;
 pub use services::{ECHO_PORT, RFC868_PORT, STRFTIME_PORT};
 
@@ -70,7 +72,7 @@ pub const TIME_REPLY_MAX: usize = 512;
 const INGRESS_BURST: usize = 16;
 /// Number of sockets the application opens: the size of its
 /// [`SocketStorage`] array.
-pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 3;
+pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 4;
 
 /// The socket table [`App::new`] fills ([`init_sockets`] makes an empty
 /// one); separate from [`Buffers`] because it borrows them.
@@ -97,6 +99,9 @@ pub struct NetConfig {
     pub time_server: (Ipv4Address, u16),
     /// Time between successful syncs.
     pub sync_interval_ms: u64,
+    /// `Some(ms)`: ask DHCP for the address first and fall back to `ip`
+    /// after this long without a lease; `None`: use `ip` from the start.
+    pub dhcp_fallback_ms: Option<u64>,
     /// Seed for TCP initial sequence numbers and ephemeral ports; use a
     /// hardware random number where the board has one.
     pub random_seed: u64,
@@ -191,6 +196,8 @@ pub enum Event {
     Synced(i64),
     /// A sync attempt failed; the next one follows shortly.
     SyncFailed,
+    /// The interface's address was set or changed.
+    Address(Address),
 }
 
 /// The running application: interface, sockets and wall clock.
@@ -206,6 +213,7 @@ pub struct App<'a, C: Clock> {
     udp_echo: SocketHandle,
     udp_time: SocketHandle,
     sync: sync::Sync,
+    dhcp: dhcp::Dhcp,
 }
 
 impl<'a, C: Clock> App<'a, C> {
@@ -221,14 +229,6 @@ impl<'a, C: Clock> App<'a, C> {
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(net.mac)));
         config.random_seed = net.random_seed;
         let mut iface = Interface::new(config, device, now);
-        iface.update_ip_addrs(|addrs| {
-            // Capacity is at least one address in every smoltcp config.
-            let _ = addrs.push(IpCidr::new(net.ip.into(), net.prefix_len));
-        });
-        if let Some(gw) = net.gateway {
-            // Fails only when the route table is full; it is empty here.
-            let _ = iface.routes_mut().add_default_ipv4_route(gw);
-        }
 
         let Buffers {
             echo_rx,
@@ -253,6 +253,7 @@ impl<'a, C: Clock> App<'a, C> {
         let udp_echo = sockets.add(udp_echo.socket());
         let udp_time = sockets.add(udp_time.socket());
         let sync = sync::Sync::new(sync_socket, &net, now);
+        let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
         let mut app = App {
             iface,
@@ -266,6 +267,7 @@ impl<'a, C: Clock> App<'a, C> {
             udp_echo,
             udp_time,
             sync,
+            dhcp,
         };
         app.open_listeners();
         app
@@ -302,7 +304,12 @@ impl<'a, C: Clock> App<'a, C> {
         self.tend_listeners(now_ms);
         self.iface.poll_egress(now, device, &mut self.sockets);
         self.serve(now_ms);
-        let event = self.sync.step(now, &mut self.iface, &mut self.sockets);
+        // An address change is reported alone; the sync client steps on
+        // the next call (one event per call, none lost).
+        let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
+            Some(address) => Some(Event::Address(address)),
+            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
+        };
         // Send what the services just queued without waiting a round.
         self.iface.poll_egress(now, device, &mut self.sockets);
         (event, self.iface.poll_delay(now, &self.sockets))

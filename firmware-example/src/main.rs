@@ -11,6 +11,7 @@ compile_error!("enable one board: `--no-default-features --features nucleo-f429z
 mod board {
     #[cfg(feature = "mps2-an385")]
     pub mod lan9118;
+    pub mod log;
     #[cfg(feature = "mps2-an385")]
     pub mod mps2_an385;
     pub mod panic;

@@ -125,6 +125,7 @@ impl Net {
             gateway: Some(PEER_IP),
             time_server: (TIME_SERVER_IP, 37),
             sync_interval_ms,
+            dhcp_fallback_ms: None,
             random_seed: 7,
         };
         let storage: &'static mut Sockets<'static> = init_sockets(Box::leak(Box::new_uninit()));

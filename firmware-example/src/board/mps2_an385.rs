@@ -10,12 +10,15 @@ use defmt::{error, info};
 use defmt_semihosting as _;
 use smoltcp::wire::Ipv4Address;
 use static_cell::{ConstStaticCell, StaticCell};
-use wirekit_firmware_example::{init_sockets, App, Buffers, Event, NetConfig, Sockets};
+use wirekit_firmware_example::{init_sockets, App, Buffers, NetConfig, Sockets};
 
 use super::lan9118::{Frames, Lan9118};
 
 const LAN9118_BASE: usize = 0x4020_0000;
 const SYSCLK_HZ: u32 = 25_000_000;
+/// How long to wait for a DHCP lease (slirp answers at once) before using
+/// the static address (the raw-frame flood check has no DHCP server).
+const DHCP_FALLBACK_MS: u64 = 3_000;
 
 /// The network the firmware expects under QEMU's `-nic user`.
 const NET: NetConfig = NetConfig {
@@ -26,6 +29,7 @@ const NET: NetConfig = NetConfig {
     gateway: Some(Ipv4Address::new(10, 0, 2, 2)),
     time_server: (Ipv4Address::new(10, 0, 2, 100), 37),
     sync_interval_ms: 60_000,
+    dhcp_fallback_ms: Some(DHCP_FALLBACK_MS),
     random_seed: 0,
 };
 
@@ -62,7 +66,7 @@ pub fn run() -> ! {
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
     let mut app = App::new(net, eth, clock, bufs, sockets);
     info!(
-        "wirekit-fw: up 10.0.2.15 tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
+        "wirekit-fw: up (DHCP, else 10.0.2.15) tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
     );
     let mut stack_peak = 0;
     let mut stack_checked = 0;
@@ -73,10 +77,8 @@ pub fn run() -> ! {
             stack_checked = now;
             log_stack_peak(&mut stack_peak);
         }
-        match event {
-            Some(Event::Synced(unix)) => info!("wirekit-fw: clock synced: unix {=i64}", unix),
-            Some(Event::SyncFailed) => info!("wirekit-fw: clock sync failed, retrying"),
-            None => {}
+        if let Some(event) = event {
+            super::log::event(event);
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
         // smoltcp has a timer due now.

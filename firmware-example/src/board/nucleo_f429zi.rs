@@ -27,9 +27,7 @@ use stm32_eth::{EthPins, Parts, PartsIn};
 // The defmt global logger: RTT, read by `probe-rs run`.
 use defmt_rtt as _;
 use ieee802_3_miim::phy::{PhySpeed, LAN8742A};
-use wirekit_firmware_example::{
-    fill_in_place, init_sockets, App, Buffers, Event, NetConfig, Sockets,
-};
+use wirekit_firmware_example::{fill_in_place, init_sockets, App, Buffers, NetConfig, Sockets};
 
 /// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
 const SYSCLK_HZ: u32 = 96_000_000;
@@ -42,6 +40,9 @@ const TX_RING: usize = 4;
 const LINK_POLL_MS: u32 = 500;
 /// The independent watchdog's period; the main loop feeds it every round.
 const WATCHDOG_MS: u32 = 2_000;
+/// How long to wait for a DHCP lease before using the static `NET`
+/// address.
+const DHCP_FALLBACK_MS: u64 = 10_000;
 /// The LAN8742A's MDIO address on the Nucleo-144 boards (UM1974).
 const PHY_ADDR: u8 = 0;
 
@@ -53,6 +54,7 @@ const NET: NetConfig = NetConfig {
     gateway: Some(Ipv4Address::new(192, 168, 1, 1)),
     time_server: (Ipv4Address::new(192, 168, 1, 10), 37),
     sync_interval_ms: 600_000,
+    dhcp_fallback_ms: Some(DHCP_FALLBACK_MS),
     random_seed: 0,
 };
 
@@ -125,18 +127,16 @@ pub fn run() -> ! {
     let mut net = NET;
     net.random_seed = rng.next_u64();
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
-    defmt::info!("wirekit-fw: up 192.168.1.50 (edit NET); tcp/7 udp/7 echo, udp/13, tcp/37");
+    defmt::info!(
+        "wirekit-fw: up (DHCP, else 192.168.1.50: edit NET); tcp/7 udp/7 echo, udp/13, tcp/37"
+    );
     let mut link = Link::Down;
     let mut link_checked = 0;
     loop {
         watchdog.feed();
         let (event, delay) = app.poll(&mut dma);
-        match event {
-            Some(Event::Synced(unix)) => {
-                defmt::info!("wirekit-fw: clock synced: unix {=i64}", unix)
-            }
-            Some(Event::SyncFailed) => defmt::info!("wirekit-fw: clock sync failed, retrying"),
-            None => {}
+        if let Some(event) = event {
+            super::log::event(event);
         }
         let now = super::systick::millis();
         if now.wrapping_sub(link_checked) >= LINK_POLL_MS {
