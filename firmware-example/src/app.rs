@@ -315,6 +315,11 @@ impl<'a, C: Clock> App<'a, C> {
         (event, self.iface.poll_delay(now, &self.sockets))
     }
 
+    /// The application's millisecond clock (for the board's own timers).
+    pub fn now_ms(&mut self) -> u64 {
+        self.clock.now_ms()
+    }
+
     /// The wall clock in Unix seconds, once synchronised.
     pub fn unix_time(&mut self) -> Option<i64> {
         let now = self.clock.now_ms();

@@ -9,6 +9,7 @@ compile_error!("enable one board: `--no-default-features --features nucleo-f429z
 
 #[cfg(target_os = "none")]
 mod board {
+    pub mod counter;
     #[cfg(feature = "mps2-an385")]
     pub mod lan9118;
     pub mod log;

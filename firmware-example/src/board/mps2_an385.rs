@@ -41,14 +41,17 @@ static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 
 /// How often the stack high-water mark is looked at (and logged when it
 /// has grown), in milliseconds.
-const STACK_CHECK_MS: u32 = 1000;
+const STACK_CHECK_MS: u64 = 1000;
+/// How often the uptime is logged (scripts/firmware-test's clock check).
+const UPTIME_LOG_MS: u64 = 5000;
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         panic!("cortex-m peripherals taken twice");
     };
-    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    let clock = super::counter::cmsdk_timer0(SYSCLK_HZ);
 
     // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
     // driver touches it.
@@ -72,10 +75,14 @@ pub fn run() -> ! {
     let mut stack_checked = 0;
     loop {
         let (event, delay) = app.poll(eth);
-        let now = super::systick::millis();
-        if now.wrapping_sub(stack_checked) >= STACK_CHECK_MS {
+        let now = app.now_ms();
+        if now.saturating_sub(stack_checked) >= STACK_CHECK_MS {
             stack_checked = now;
             log_stack_peak(&mut stack_peak);
+            if now % UPTIME_LOG_MS < STACK_CHECK_MS {
+                // The host compares these with its own clock (drift check).
+                info!("wirekit-fw: uptime {=u64} ms", now);
+            }
         }
         if let Some(event) = event {
             super::log::event(event);

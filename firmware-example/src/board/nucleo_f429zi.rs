@@ -37,7 +37,7 @@ const RX_RING: usize = 8;
 /// Transmit descriptors: replies are small and few per round.
 const TX_RING: usize = 4;
 /// How often the PHY's link state is read over MDIO.
-const LINK_POLL_MS: u32 = 500;
+const LINK_POLL_MS: u64 = 500;
 /// The independent watchdog's period; the main loop feeds it every round.
 const WATCHDOG_MS: u32 = 2_000;
 /// How long to wait for a DHCP lease before using the static `NET`
@@ -77,7 +77,8 @@ pub fn run() -> ! {
     watchdog.start(WATCHDOG_MS.millis());
 
     let clocks = clocks(p.RCC);
-    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    let clock = super::counter::dwt_cycles(&mut cp.DCB, &mut cp.DWT, SYSCLK_HZ);
     let mut rng = p.RNG.constrain(&clocks);
 
     let gpioa = p.GPIOA.split();
@@ -138,8 +139,8 @@ pub fn run() -> ! {
         if let Some(event) = event {
             super::log::event(event);
         }
-        let now = super::systick::millis();
-        if now.wrapping_sub(link_checked) >= LINK_POLL_MS {
+        let now = app.now_ms();
+        if now.saturating_sub(link_checked) >= LINK_POLL_MS {
             link_checked = now;
             link = link.update(&mut phy);
         }
