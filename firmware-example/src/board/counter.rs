@@ -10,7 +10,7 @@
 //!
 //! - mps2-an385: the CMSDK APB timer 0 (counts down from 0xFFFF_FFFF at
 //!   the 25 MHz peripheral clock). QEMU models it with its virtual clock;
-//!   the DWT cycle counter is not modelled there (it reads 0).
+//!   QEMU has no DWT model to rely on, so the cycle counter is not used there.
 //! - Nucleo-F429ZI: the DWT cycle counter (counts up at the core clock).
 //!
 //! SysTick still interrupts at 1 kHz, only to wake the main loop's `wfi`.
