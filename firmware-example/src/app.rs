@@ -18,20 +18,29 @@
 //! (`error: clock not synchronised` on UDP 13; TCP 37 closes without data)
 //! rather than answer 1970.
 //!
-//! Everything lives in caller-provided [`Buffers`] (no allocator): a board
-//! puts them in a `static`, a host test in a `Box`.
+//! Everything lives in caller-provided [`Buffers`] (no allocator), built in
+//! place: a board puts them in an uninitialised `static`, a host test in a
+//! `Box`.
 #![no_std]
 #![warn(missing_docs)]
 
+mod dhcp;
+mod half_open;
+mod replay;
 mod services;
 mod sync;
 
+use core::mem::{size_of, MaybeUninit};
+use core::ptr::addr_of_mut;
+
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::phy::Device;
+use smoltcp::phy::{Device, RxToken};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, Ipv4Address};
 
+pub use dhcp::Address;
+pub use half_open::HALF_OPEN_MS;
 pub use services::{ECHO_PORT, RFC868_PORT, STRFTIME_PORT};
 
 /// How many TCP upper-echo clients are served at once. smoltcp has no
@@ -59,16 +68,15 @@ const UDP_META: usize = 4;
 /// Largest strftime reply; a longer result is answered with the core's
 /// `error: formatted time longer than ...` text instead.
 pub const TIME_REPLY_MAX: usize = 512;
+/// Most frames taken in by one [`App::poll`]; the rest wait for the next.
+const INGRESS_BURST: usize = 16;
 /// Number of sockets the application opens: the size of its
 /// [`SocketStorage`] array.
-pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 3;
+pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 4;
 
-/// The socket table [`App::new`] fills; separate from [`Buffers`] because
-/// it borrows them.
+/// The socket table [`App::new`] fills ([`init_sockets`] makes an empty
+/// one); separate from [`Buffers`] because it borrows them.
 pub type Sockets<'a> = [SocketStorage<'a>; SOCKETS];
-
-/// An empty socket table, for a `static` or a local.
-pub const EMPTY_SOCKETS: Sockets<'static> = [SocketStorage::EMPTY; SOCKETS];
 
 /// A monotonic millisecond clock (SysTick, a hardware timer, or the host).
 pub trait Clock {
@@ -91,13 +99,16 @@ pub struct NetConfig {
     pub time_server: (Ipv4Address, u16),
     /// Time between successful syncs.
     pub sync_interval_ms: u64,
+    /// `Some(ms)`: ask DHCP for the address first and fall back to `ip`
+    /// after this long without a lease; `None`: use `ip` from the start.
+    pub dhcp_fallback_ms: Option<u64>,
     /// Seed for TCP initial sequence numbers and ephemeral ports; use a
     /// hardware random number where the board has one.
     pub random_seed: u64,
 }
 
 /// Every socket buffer the application uses, sized by the constants above.
-/// About 25 KiB; keep it in static memory on a microcontroller.
+/// About 29 KiB; [`Buffers::init`] builds it in static memory.
 pub struct Buffers {
     echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
     echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
@@ -117,15 +128,6 @@ struct UdpBuffers {
 }
 
 impl UdpBuffers {
-    const fn new() -> Self {
-        UdpBuffers {
-            rx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
-            rx: [0; UDP_BUF],
-            tx_meta: [udp::PacketMetadata::EMPTY; UDP_META],
-            tx: [0; UDP_BUF],
-        }
-    }
-
     fn socket(&mut self) -> udp::Socket<'_> {
         udp::Socket::new(
             udp::PacketBuffer::new(&mut self.rx_meta[..], &mut self.rx[..]),
@@ -135,24 +137,55 @@ impl UdpBuffers {
 }
 
 impl Buffers {
-    /// All-zero buffers; `const` so a board can place them in `.bss`.
-    pub const fn new() -> Self {
-        Buffers {
-            echo_rx: [[0; ECHO_RX]; ECHO_SLOTS],
-            echo_tx: [[0; ECHO_TX]; ECHO_SLOTS],
-            rfc868_rx: [[0; 16]; RFC868_SLOTS],
-            rfc868_tx: [[0; 16]; RFC868_SLOTS],
-            sync_rx: [0; 16],
-            sync_tx: [0; 16],
-            udp_echo: UdpBuffers::new(),
-            udp_time: UdpBuffers::new(),
+    /// Builds the buffers in `slot` (on a board: an uninitialised `static`
+    /// in `.bss`, e.g. `static_cell::StaticCell::uninit`) and returns them.
+    ///
+    /// In place on purpose: a `Buffers::new()` value would be built on the
+    /// stack and copied (~29 KiB of stack at boot), and a `const` one lands
+    /// in `.data` (flash and RAM) because the UDP metadata is not all-zero.
+    pub fn init(slot: &mut MaybeUninit<Buffers>) -> &mut Buffers {
+        let p = slot.as_mut_ptr();
+        // SAFETY: `p` is valid for writes of one `Buffers`. All-zero bytes
+        // are valid for every field except the UDP packet metadata, which
+        // is then written element by element; after that every field holds
+        // a valid value, so `assume_init_mut` is sound.
+        unsafe {
+            p.cast::<u8>().write_bytes(0, size_of::<Buffers>());
+            for udp in [addr_of_mut!((*p).udp_echo), addr_of_mut!((*p).udp_time)] {
+                for meta in [addr_of_mut!((*udp).rx_meta), addr_of_mut!((*udp).tx_meta)] {
+                    let first = meta.cast::<udp::PacketMetadata>();
+                    for i in 0..UDP_META {
+                        first.add(i).write(udp::PacketMetadata::EMPTY);
+                    }
+                }
+            }
+            slot.assume_init_mut()
         }
     }
 }
 
-impl Default for Buffers {
-    fn default() -> Self {
-        Self::new()
+/// Fills an empty socket table in `slot` (like [`Buffers::init`], in
+/// place: a `const` table is a ~3 KiB constant in flash copied through the
+/// stack) and returns it.
+pub fn init_sockets<'s, 'a>(slot: &'s mut MaybeUninit<Sockets<'a>>) -> &'s mut Sockets<'a> {
+    fill_in_place(slot, || SocketStorage::EMPTY)
+}
+
+/// Writes `make()` into every element of the array in `slot`, one element
+/// at a time (never the whole array through the stack), and returns it.
+pub fn fill_in_place<T, const N: usize>(
+    slot: &mut MaybeUninit<[T; N]>,
+    mut make: impl FnMut() -> T,
+) -> &mut [T; N] {
+    let first = slot.as_mut_ptr().cast::<T>();
+    // SAFETY: an array's elements are laid out contiguously from its start,
+    // so `first.add(i)` for i < N stays inside `slot`; once every element
+    // is written the array is initialised.
+    unsafe {
+        for i in 0..N {
+            first.add(i).write(make());
+        }
+        slot.assume_init_mut()
     }
 }
 
@@ -163,6 +196,8 @@ pub enum Event {
     Synced(i64),
     /// A sync attempt failed; the next one follows shortly.
     SyncFailed,
+    /// The interface's address was set or changed.
+    Address(Address),
 }
 
 /// The running application: interface, sockets and wall clock.
@@ -172,10 +207,13 @@ pub struct App<'a, C: Clock> {
     clock: C,
     echo: [SocketHandle; ECHO_SLOTS],
     echo_idle_since: [u64; ECHO_SLOTS],
+    echo_half_open: [Option<u64>; ECHO_SLOTS],
     rfc868: [SocketHandle; RFC868_SLOTS],
+    rfc868_half_open: [Option<u64>; RFC868_SLOTS],
     udp_echo: SocketHandle,
     udp_time: SocketHandle,
     sync: sync::Sync,
+    dhcp: dhcp::Dhcp,
 }
 
 impl<'a, C: Clock> App<'a, C> {
@@ -191,14 +229,6 @@ impl<'a, C: Clock> App<'a, C> {
         let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(net.mac)));
         config.random_seed = net.random_seed;
         let mut iface = Interface::new(config, device, now);
-        iface.update_ip_addrs(|addrs| {
-            // Capacity is at least one address in every smoltcp config.
-            let _ = addrs.push(IpCidr::new(net.ip.into(), net.prefix_len));
-        });
-        if let Some(gw) = net.gateway {
-            // Fails only when the route table is full; it is empty here.
-            let _ = iface.routes_mut().add_default_ipv4_route(gw);
-        }
 
         let Buffers {
             echo_rx,
@@ -223,6 +253,7 @@ impl<'a, C: Clock> App<'a, C> {
         let udp_echo = sockets.add(udp_echo.socket());
         let udp_time = sockets.add(udp_time.socket());
         let sync = sync::Sync::new(sync_socket, &net, now);
+        let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
         let mut app = App {
             iface,
@@ -230,10 +261,13 @@ impl<'a, C: Clock> App<'a, C> {
             clock,
             echo,
             echo_idle_since: [0; ECHO_SLOTS],
+            echo_half_open: [None; ECHO_SLOTS],
             rfc868,
+            rfc868_half_open: [None; RFC868_SLOTS],
             udp_echo,
             udp_time,
             sync,
+            dhcp,
         };
         app.open_listeners();
         app
@@ -248,12 +282,42 @@ impl<'a, C: Clock> App<'a, C> {
     ) -> (Option<Event>, Option<Duration>) {
         let now_ms = self.clock.now_ms();
         let now = Instant::from_millis(now_ms as i64);
-        self.iface.poll(now, device, &mut self.sockets);
+        // One frame at a time, looked at before smoltcp sees it: a SYN
+        // finds a listening slot even when forged SYNs hold the others (see
+        // half_open.rs). Bounded: frames left over are taken next call.
+        let mut frame = [0u8; replay::FRAME_MAX];
+        for _ in 0..INGRESS_BURST {
+            let Some(len) = take_frame(device, now, &mut frame) else {
+                break;
+            };
+            if let Some(port) = half_open::syn_port(&frame[..len]) {
+                self.make_room(port);
+            }
+            let mut replay = replay::Replay {
+                frame: Some(&frame[..len]),
+                dev: &mut *device,
+            };
+            self.iface
+                .poll_ingress_single(now, &mut replay, &mut self.sockets);
+            self.tend_listeners(now_ms);
+        }
+        self.tend_listeners(now_ms);
+        self.iface.poll_egress(now, device, &mut self.sockets);
         self.serve(now_ms);
-        let event = self.sync.step(now, &mut self.iface, &mut self.sockets);
+        // An address change is reported alone; the sync client steps on
+        // the next call (one event per call, none lost).
+        let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
+            Some(address) => Some(Event::Address(address)),
+            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
+        };
         // Send what the services just queued without waiting a round.
-        self.iface.poll(now, device, &mut self.sockets);
+        self.iface.poll_egress(now, device, &mut self.sockets);
         (event, self.iface.poll_delay(now, &self.sockets))
+    }
+
+    /// The application's millisecond clock (for the board's own timers).
+    pub fn now_ms(&mut self) -> u64 {
+        self.clock.now_ms()
     }
 
     /// The wall clock in Unix seconds, once synchronised.
@@ -280,6 +344,34 @@ impl<'a, C: Clock> App<'a, C> {
             .bind(STRFTIME_PORT);
     }
 
+    /// The slots of `port` with the sockets they live in.
+    fn slots(&mut self, port: u16) -> Option<(&mut SocketSet<'a>, half_open::Slots<'_>)> {
+        let (handles, since): (&mut [SocketHandle], &mut [Option<u64>]) = match port {
+            ECHO_PORT => (&mut self.echo, &mut self.echo_half_open),
+            RFC868_PORT => (&mut self.rfc868, &mut self.rfc868_half_open),
+            _ => return None,
+        };
+        let slots = half_open::Slots {
+            handles,
+            since,
+            port,
+        };
+        Some((&mut self.sockets, slots))
+    }
+
+    fn make_room(&mut self, port: u16) {
+        if let Some((sockets, slots)) = self.slots(port) {
+            half_open::make_room(sockets, slots);
+        }
+    }
+
+    fn tend_listeners(&mut self, now_ms: u64) {
+        for port in [ECHO_PORT, RFC868_PORT] {
+            if let Some((sockets, slots)) = self.slots(port) {
+                half_open::tend(sockets, slots, now_ms);
+            }
+        }
+    }
     fn serve(&mut self, now_ms: u64) {
         for (h, idle) in self.echo.iter().zip(self.echo_idle_since.iter_mut()) {
             services::tcp_echo(self.sockets.get_mut::<tcp::Socket>(*h), now_ms, idle);
@@ -291,6 +383,18 @@ impl<'a, C: Clock> App<'a, C> {
         services::udp_echo(self.sockets.get_mut::<udp::Socket>(self.udp_echo));
         services::udp_time(self.sockets.get_mut::<udp::Socket>(self.udp_time), unix);
     }
+}
+
+/// Copies the device's next frame into `buf`; `None` when there is none,
+/// or when there is no room to answer it yet (the frame stays queued).
+/// Longer frames are cut to `buf` and then fail smoltcp's length checks.
+fn take_frame<D: Device + ?Sized>(device: &mut D, now: Instant, buf: &mut [u8]) -> Option<usize> {
+    let (rx, _tx) = device.receive(now)?;
+    Some(rx.consume(|f| {
+        let n = f.len().min(buf.len());
+        buf[..n].copy_from_slice(&f[..n]);
+        n
+    }))
 }
 
 fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {

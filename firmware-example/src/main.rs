@@ -9,22 +9,34 @@ compile_error!("enable one board: `--no-default-features --features nucleo-f429z
 
 #[cfg(target_os = "none")]
 mod board {
+    pub mod counter;
     #[cfg(feature = "mps2-an385")]
     pub mod lan9118;
+    pub mod log;
     #[cfg(feature = "mps2-an385")]
     pub mod mps2_an385;
+    pub mod panic;
+    pub mod stack;
     pub mod systick;
     #[cfg(feature = "mps2-an385")]
-    pub use mps2_an385::run;
+    pub use mps2_an385::{after_panic, run};
     #[cfg(feature = "nucleo-f429zi")]
     pub mod nucleo_f429zi;
     #[cfg(feature = "nucleo-f429zi")]
-    pub use nucleo_f429zi::run;
+    pub use nucleo_f429zi::{after_panic, run};
 }
 
 #[cfg(target_os = "none")]
 #[cortex_m_rt::entry]
 fn main() -> ! {
+    board::stack::run_guarded(app)
+}
+
+/// The board's application, on the guarded process stack.
+#[cfg(target_os = "none")]
+extern "C" fn app() -> ! {
+    #[cfg(feature = "stack-overflow-test")]
+    board::stack::overflow(0);
     board::run()
 }
 

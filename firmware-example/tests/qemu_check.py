@@ -3,9 +3,11 @@
 scripts/firmware-test, which owns and kills the QEMU process).
 
 Every socket has a timeout, every loop a bound. Prints one PASS/FAIL line
-per check and exits non-zero if any failed. Only 127.0.0.1 is contacted.
+per check and exits non-zero if any failed. Only 127.0.0.1 is contacted
+unless --host names a board.
 
     qemu_check.py --log QEMU_LOG --tcp-echo P --udp-echo P --udp-time P --tcp-time P
+        [--host ADDR]   (default 127.0.0.1; a board's address for hardware in the loop)
 """
 import argparse
 import os
@@ -228,9 +230,14 @@ def check_bad_input(a):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--log", required=True)
+    # A board on the lab network instead of QEMU's forwards (README.md,
+    # "Hardware in the loop").
+    p.add_argument("--host", default="127.0.0.1")
     for name in ["tcp-echo", "udp-echo", "udp-time", "tcp-time"]:
         p.add_argument(f"--{name}", type=int, required=True)
     a = p.parse_args()
+    global HOST
+    HOST = a.host
 
     booted = wait_for_log(a.log, r"wirekit-fw: up", 30)
     check("firmware booted (semihosting log)", booted)

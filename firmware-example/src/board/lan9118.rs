@@ -75,6 +75,16 @@ pub enum InitError {
     Timeout(&'static str),
 }
 
+impl InitError {
+    /// What went wrong, for the log (no `Debug` formatting in the image).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            InitError::NotFound(_) => "no LAN9118 (BYTE_TEST mismatch)",
+            InitError::Timeout(what) => what,
+        }
+    }
+}
+
 /// The controller's register block.
 struct Regs {
     base: usize,
@@ -130,27 +140,41 @@ impl Regs {
     }
 }
 
-/// The LAN9118 as an smoltcp device, with one receive and one transmit
-/// frame buffer (the FIFOs are word ports, so frames are staged in RAM).
-pub struct Lan9118 {
-    regs: Regs,
+/// One receive and one transmit frame buffer (the FIFOs are word ports,
+/// so frames are staged in RAM). All-zero, so a `static` of it is `.bss`.
+pub struct Frames {
     rx: [u8; FRAME_BUF],
     tx: [u8; FRAME_BUF],
+}
+
+impl Frames {
+    /// Zeroed buffers, for a `static`.
+    pub const fn new() -> Self {
+        Frames {
+            rx: [0; FRAME_BUF],
+            tx: [0; FRAME_BUF],
+        }
+    }
+}
+
+/// The LAN9118 as an smoltcp device, staging frames in borrowed [`Frames`].
+pub struct Lan9118<'a> {
+    regs: Regs,
+    frames: &'a mut Frames,
     /// Frames dropped on receive (errors, or longer than [`MTU`]).
     pub rx_dropped: u32,
 }
 
-impl Lan9118 {
+impl<'a> Lan9118<'a> {
     /// A driver for the chip at `base`, not yet initialised.
     ///
     /// # Safety
     /// `base` must be the address of a LAN9118's register block, and
     /// nothing else may access that block while the driver exists.
-    pub const unsafe fn new(base: usize) -> Self {
+    pub unsafe fn new(base: usize, frames: &'a mut Frames) -> Self {
         Lan9118 {
             regs: Regs { base },
-            rx: [0; FRAME_BUF],
-            tx: [0; FRAME_BUF],
+            frames,
             rx_dropped: 0,
         }
     }
@@ -195,7 +219,7 @@ impl Lan9118 {
             for i in 0..words {
                 let w = self.regs.read(RX_DATA_FIFO);
                 if ok {
-                    self.rx[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+                    self.frames.rx[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
                 }
             }
             if ok {
@@ -249,9 +273,15 @@ impl phy::TxToken for TxToken<'_> {
     }
 }
 
-impl Device for Lan9118 {
-    type RxToken<'a> = RxToken<'a>;
-    type TxToken<'a> = TxToken<'a>;
+impl Device for Lan9118<'_> {
+    type RxToken<'b>
+        = RxToken<'b>
+    where
+        Self: 'b;
+    type TxToken<'b>
+        = TxToken<'b>
+    where
+        Self: 'b;
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken<'_>, TxToken<'_>)> {
         if !self.tx_room() {
@@ -259,10 +289,10 @@ impl Device for Lan9118 {
         }
         let len = self.pop_frame()?;
         Some((
-            RxToken(&self.rx[..len]),
+            RxToken(&self.frames.rx[..len]),
             TxToken {
                 regs: &self.regs,
-                buf: &mut self.tx,
+                buf: &mut self.frames.tx,
             },
         ))
     }
@@ -270,7 +300,7 @@ impl Device for Lan9118 {
     fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
         self.tx_room().then_some(TxToken {
             regs: &self.regs,
-            buf: &mut self.tx,
+            buf: &mut self.frames.tx,
         })
     }
 

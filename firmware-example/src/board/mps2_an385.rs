@@ -4,14 +4,21 @@
 //! 10.0.2.15/24, the gateway 10.0.2.2, and the RFC 868 server 10.0.2.100:37,
 //! which `run-qemu` forwards to a server on the host's loopback.
 
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_semihosting::debug;
+use defmt::{error, info};
+// The defmt global logger: frames go to the host over semihosting.
+use defmt_semihosting as _;
 use smoltcp::wire::Ipv4Address;
-use wirekit_firmware_example::{App, Buffers, Event, NetConfig, Sockets, EMPTY_SOCKETS};
+use static_cell::{ConstStaticCell, StaticCell};
+use wirekit_firmware_example::{init_sockets, App, Buffers, NetConfig, Sockets};
 
-use super::lan9118::Lan9118;
+use super::lan9118::{Frames, Lan9118};
 
 const LAN9118_BASE: usize = 0x4020_0000;
 const SYSCLK_HZ: u32 = 25_000_000;
+/// How long to wait for a DHCP lease (slirp answers at once) before using
+/// the static address (the raw-frame flood check has no DHCP server).
+const DHCP_FALLBACK_MS: u64 = 3_000;
 
 /// The network the firmware expects under QEMU's `-nic user`.
 const NET: NetConfig = NetConfig {
@@ -22,25 +29,38 @@ const NET: NetConfig = NetConfig {
     gateway: Some(Ipv4Address::new(10, 0, 2, 2)),
     time_server: (Ipv4Address::new(10, 0, 2, 100), 37),
     sync_interval_ms: 60_000,
+    dhcp_fallback_ms: Some(DHCP_FALLBACK_MS),
     random_seed: 0,
 };
 
+// Built in place in .bss (zeroed, or uninitialised and then filled field
+// by field): nothing of this size ever passes through the stack.
+static FRAMES: ConstStaticCell<Frames> = ConstStaticCell::new(Frames::new());
+static BUFFERS: StaticCell<Buffers> = StaticCell::new();
+static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
+
+/// How often the stack high-water mark is looked at (and logged when it
+/// has grown), in milliseconds.
+const STACK_CHECK_MS: u64 = 1000;
+/// How often the uptime is logged (scripts/firmware-test's clock check).
+const UPTIME_LOG_MS: u64 = 5000;
+
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let mut cp = cortex_m::Peripherals::take().expect("first and only take");
-    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        panic!("cortex-m peripherals taken twice");
+    };
+    super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    let clock = super::counter::cmsdk_timer0(SYSCLK_HZ);
 
-    let eth: &'static mut Lan9118 =
-        // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
-        // driver touches it.
-        cortex_m::singleton!(: Lan9118 = unsafe { Lan9118::new(LAN9118_BASE) }).expect("once");
-    let bufs: &'static mut Buffers =
-        cortex_m::singleton!(: Buffers = Buffers::new()).expect("once");
-    let sockets: &'static mut Sockets<'static> =
-        cortex_m::singleton!(: Sockets<'static> = EMPTY_SOCKETS).expect("once");
+    // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
+    // driver touches it.
+    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, FRAMES.take()) };
+    let bufs = Buffers::init(BUFFERS.uninit());
+    let sockets = init_sockets(SOCKETS.uninit());
 
     if let Err(e) = eth.init(NET.mac) {
-        hprintln!("wirekit-fw: LAN9118 init failed: {:?}", e);
+        error!("wirekit-fw: LAN9118 init failed: {=str}", e.as_str());
         debug::exit(debug::EXIT_FAILURE);
     }
     let mut net = NET;
@@ -48,15 +68,24 @@ pub fn run() -> ! {
     // the best seed there is (TCP sequence numbers, ephemeral ports).
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
     let mut app = App::new(net, eth, clock, bufs, sockets);
-    hprintln!(
-        "wirekit-fw: up 10.0.2.15 tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
+    info!(
+        "wirekit-fw: up (DHCP, else 10.0.2.15) tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
     );
+    let mut stack_peak = 0;
+    let mut stack_checked = 0;
     loop {
         let (event, delay) = app.poll(eth);
-        match event {
-            Some(Event::Synced(unix)) => hprintln!("wirekit-fw: clock synced: unix {}", unix),
-            Some(Event::SyncFailed) => hprintln!("wirekit-fw: clock sync failed, retrying"),
-            None => {}
+        let now = app.now_ms();
+        if now.saturating_sub(stack_checked) >= STACK_CHECK_MS {
+            stack_checked = now;
+            log_stack_peak(&mut stack_peak);
+            if now % UPTIME_LOG_MS < STACK_CHECK_MS {
+                // The host compares these with its own clock (drift check).
+                info!("wirekit-fw: uptime {=u64} ms", now);
+            }
+        }
+        if let Some(event) = event {
+            super::log::event(event);
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
         // smoltcp has a timer due now.
@@ -66,9 +95,23 @@ pub fn run() -> ! {
     }
 }
 
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("wirekit-fw: PANIC: {}", info);
+/// Logs the stack high-water mark when it has grown; scripts/firmware-test
+/// reads the last such line to check static RAM + stack against the budget.
+fn log_stack_peak(logged: &mut usize) {
+    let peak = super::stack::peak();
+    if peak > *logged {
+        *logged = peak;
+        info!(
+            "wirekit-fw: stack peak {=usize} B of {=usize} B",
+            peak,
+            super::stack::capacity()
+        );
+    }
+}
+
+/// After a panic (logged by `super::panic`): QEMU exits with a failure
+/// status, which scripts/firmware-test checks.
+pub fn after_panic() -> ! {
     debug::exit(debug::EXIT_FAILURE);
     loop {
         cortex_m::asm::wfi();

@@ -1,21 +1,50 @@
 //! ST Nucleo-F429ZI (Cortex-M4F, on-chip Ethernet MAC with a LAN8742A RMII
 //! PHY): the `stm32-eth` crate's DMA driver is the smoltcp device, SysTick
-//! the millisecond clock. Built in CI, run on hardware (see README.md).
+//! the millisecond clock. Built in CI, not yet run on hardware (see the
+//! hardware-in-the-loop guide in README.md).
 //!
-//! The PHY is left to its power-on autonegotiation; the link must be up
-//! before frames flow, which the TCP/ARP retries absorb.
+//! - The Ethernet DMA interrupt wakes the core from `wfi` when a frame
+//!   arrives (SysTick wakes it every millisecond otherwise).
+//! - The PHY is polled over MDIO every [`LINK_POLL_MS`]: when the link
+//!   comes up, the MAC is set to the speed and duplex it negotiated.
+//! - TCP initial sequence numbers and ephemeral ports are seeded from the
+//!   RNG peripheral.
+//! - The independent watchdog resets the board if the main loop stops for
+//!   [`WATCHDOG_MS`] (a hang, or a fault handler spinning).
 
+use ieee802_3_miim::Phy;
+use rand_core::RngCore;
 use smoltcp::wire::Ipv4Address;
+use static_cell::StaticCell;
 use stm32_eth::dma::{RxRingEntry, TxRingEntry};
 use stm32_eth::hal::gpio::GpioExt;
 use stm32_eth::hal::prelude::*;
+use stm32_eth::hal::rng::RngExt;
+use stm32_eth::hal::watchdog::IndependentWatchdog;
+use stm32_eth::mac::{EthernetMACWithMii, MdcPin, MdioPin, Speed};
+use stm32_eth::stm32::{interrupt, Interrupt};
 use stm32_eth::{EthPins, Parts, PartsIn};
-use wirekit_firmware_example::{App, Buffers, NetConfig, Sockets, EMPTY_SOCKETS};
+// The defmt global logger: RTT, read by `probe-rs run`.
+use defmt_rtt as _;
+use ieee802_3_miim::phy::{PhySpeed, LAN8742A};
+use wirekit_firmware_example::{fill_in_place, init_sockets, App, Buffers, NetConfig, Sockets};
 
 /// Core clock; the Ethernet MAC needs HCLK ≥ 25 MHz.
 const SYSCLK_HZ: u32 = 96_000_000;
-/// Two descriptors each way: enough for a polled loop, ~6 KiB of DMA RAM.
-const RING: usize = 2;
+/// Receive descriptors (1536-byte buffers each): a burst of 8 frames is
+/// held while the core wakes up.
+const RX_RING: usize = 8;
+/// Transmit descriptors: replies are small and few per round.
+const TX_RING: usize = 4;
+/// How often the PHY's link state is read over MDIO.
+const LINK_POLL_MS: u64 = 500;
+/// The independent watchdog's period; the main loop feeds it every round.
+const WATCHDOG_MS: u32 = 2_000;
+/// How long to wait for a DHCP lease before using the static `NET`
+/// address.
+const DHCP_FALLBACK_MS: u64 = 10_000;
+/// The LAN8742A's MDIO address on the Nucleo-144 boards (UM1974).
+const PHY_ADDR: u8 = 0;
 
 /// Example addresses for a lab network; change them for yours.
 const NET: NetConfig = NetConfig {
@@ -25,16 +54,32 @@ const NET: NetConfig = NetConfig {
     gateway: Some(Ipv4Address::new(192, 168, 1, 1)),
     time_server: (Ipv4Address::new(192, 168, 1, 10), 37),
     sync_interval_ms: 600_000,
+    dhcp_fallback_ms: Some(DHCP_FALLBACK_MS),
     random_seed: 0,
 };
 
+// Built in place (uninitialised statics filled element by element): none
+// of these ever passes through the stack.
+static RX: StaticCell<[RxRingEntry; RX_RING]> = StaticCell::new();
+static TX: StaticCell<[TxRingEntry; TX_RING]> = StaticCell::new();
+static BUFFERS: StaticCell<Buffers> = StaticCell::new();
+static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
+
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let p = stm32_eth::stm32::Peripherals::take().expect("first and only take");
-    let mut cp = cortex_m::Peripherals::take().expect("first and only take");
+    let (Some(p), Some(mut cp)) = (
+        stm32_eth::stm32::Peripherals::take(),
+        cortex_m::Peripherals::take(),
+    ) else {
+        panic!("peripherals taken twice");
+    };
+    let mut watchdog = IndependentWatchdog::new(p.IWDG);
+    watchdog.start(WATCHDOG_MS.millis());
 
     let clocks = clocks(p.RCC);
-    let clock = super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    super::systick::start(&mut cp.SYST, SYSCLK_HZ);
+    let clock = super::counter::dwt_cycles(&mut cp.DCB, &mut cp.DWT, SYSCLK_HZ);
+    let mut rng = p.RNG.constrain(&clocks);
 
     let gpioa = p.GPIOA.split();
     let gpiob = p.GPIOB.split();
@@ -50,41 +95,115 @@ pub fn run() -> ! {
         rx_d0: gpioc.pc4,
         rx_d1: gpioc.pc5,
     };
+    let mdio = gpioa.pa2.into_alternate();
+    let mdc = gpioc.pc1.into_alternate();
 
-    let rx_ring =
-        cortex_m::singleton!(: [RxRingEntry; RING] = [RxRingEntry::INIT; RING]).expect("once");
-    let tx_ring =
-        cortex_m::singleton!(: [TxRingEntry; RING] = [TxRingEntry::INIT; RING]).expect("once");
+    let rx_ring = fill_in_place(RX.uninit(), || RxRingEntry::INIT);
+    let tx_ring = fill_in_place(TX.uninit(), || TxRingEntry::INIT);
     let parts = PartsIn {
         mac: p.ETHERNET_MAC,
         mmc: p.ETHERNET_MMC,
         dma: p.ETHERNET_DMA,
     };
-    let Parts { mut dma, .. } = match stm32_eth::new(parts, rx_ring, tx_ring, clocks, pins) {
-        Ok(parts) => parts,
-        Err(_) => panic!("HCLK too slow for the Ethernet MAC"),
+    let Ok(Parts { mut dma, mac }) = stm32_eth::new_with_mii(
+        parts,
+        &mut rx_ring[..],
+        &mut tx_ring[..],
+        clocks,
+        pins,
+        mdio,
+        mdc,
+    ) else {
+        panic!("HCLK too slow for the Ethernet MAC");
     };
+    dma.enable_interrupt();
+    // SAFETY: the handler below only acknowledges the DMA interrupt; no
+    // data is shared with it (a frame is picked up by the main loop).
+    unsafe { cortex_m::peripheral::NVIC::unmask(Interrupt::ETH) };
+    let mut phy = LAN8742A::new(mac, PHY_ADDR);
+    phy.phy_init();
 
-    let bufs: &'static mut Buffers =
-        cortex_m::singleton!(: Buffers = Buffers::new()).expect("once");
-    let sockets: &'static mut Sockets<'static> =
-        cortex_m::singleton!(: Sockets<'static> = EMPTY_SOCKETS).expect("once");
+    let bufs = Buffers::init(BUFFERS.uninit());
+    let sockets = init_sockets(SOCKETS.uninit());
     let mut net = NET;
-    // Seed from the timer phase after clock and PHY bring-up; a product
-    // would use the RNG peripheral here.
-    net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_f429;
+    net.random_seed = rng.next_u64();
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
+    defmt::info!(
+        "wirekit-fw: up (DHCP, else 192.168.1.50: edit NET); tcp/7 udp/7 echo, udp/13, tcp/37"
+    );
+    let mut link = Link::Down;
+    let mut link_checked = 0;
     loop {
-        let (_event, delay) = app.poll(&mut dma);
+        watchdog.feed();
+        let (event, delay) = app.poll(&mut dma);
+        if let Some(event) = event {
+            super::log::event(event);
+        }
+        let now = app.now_ms();
+        if now.saturating_sub(link_checked) >= LINK_POLL_MS {
+            link_checked = now;
+            link = link.update(&mut phy);
+        }
         if delay.is_none_or(|d| d.total_millis() > 0) {
-            // Woken by SysTick every millisecond at the latest.
+            // Woken by a received frame (ETH) or the next SysTick.
             cortex_m::asm::wfi();
         }
     }
 }
 
+/// The link as last seen on the PHY.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Down,
+    Up,
+}
+
+impl Link {
+    /// Reads the PHY; on a new link, sets the MAC to what it negotiated
+    /// (the MAC does not follow the PHY by itself: it would stay at its
+    /// reset 100 Mbit/s full duplex against a 10 Mbit/s or half-duplex
+    /// partner, and frames would be lost).
+    fn update<Mdio: MdioPin, Mdc: MdcPin>(
+        self,
+        phy: &mut LAN8742A<EthernetMACWithMii<Mdio, Mdc>>,
+    ) -> Link {
+        let up = phy.link_established();
+        match (self, up) {
+            (Link::Down, true) => {
+                let speed = phy.link_speed().map(|s| match s {
+                    PhySpeed::HalfDuplexBase10T => Speed::HalfDuplexBase10T,
+                    PhySpeed::FullDuplexBase10T => Speed::FullDuplexBase10T,
+                    PhySpeed::HalfDuplexBase100Tx => Speed::HalfDuplexBase100Tx,
+                    PhySpeed::FullDuplexBase100Tx => Speed::FullDuplexBase100Tx,
+                });
+                match speed {
+                    Some(speed) => {
+                        phy.get_miim().set_speed(speed);
+                        defmt::info!("wirekit-fw: link up: {}", speed);
+                    }
+                    None => defmt::warn!("wirekit-fw: link up, speed unreadable"),
+                }
+                Link::Up
+            }
+            (Link::Up, false) => {
+                defmt::warn!("wirekit-fw: link down");
+                Link::Down
+            }
+            (state, _) => state,
+        }
+    }
+}
+
+/// Acknowledges the Ethernet DMA interrupt; its only job is to end the
+/// main loop's `wfi`.
+#[interrupt]
+fn ETH() {
+    stm32_eth::eth_interrupt_handler();
+}
+
 /// The clock tree: SYSCLK and HCLK at [`SYSCLK_HZ`] from the ST-LINK's
-/// 8 MHz clock, fed into HSE in bypass mode.
+/// 8 MHz clock, fed into HSE in bypass mode; the 48 MHz PLL output the RNG
+/// runs on.
 fn clocks(rcc: stm32_eth::stm32::RCC) -> stm32_eth::hal::rcc::Clocks {
     rcc.constrain()
         .cfgr
@@ -92,14 +211,13 @@ fn clocks(rcc: stm32_eth::stm32::RCC) -> stm32_eth::hal::rcc::Clocks {
         .bypass_hse_oscillator()
         .sysclk(SYSCLK_HZ.Hz())
         .hclk(SYSCLK_HZ.Hz())
+        .require_pll48clk()
         .freeze()
 }
 
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    // No console on this board without a probe: stop where a debugger
-    // attached by `probe-rs` shows the panic location.
-    loop {
-        cortex_m::asm::bkpt();
-    }
+/// After a panic (logged over RTT by `super::panic`): reset, so a board
+/// without a debugger comes back instead of hanging (the independent
+/// watchdog would reset it too, later).
+pub fn after_panic() -> ! {
+    cortex_m::peripheral::SCB::sys_reset()
 }
