@@ -174,6 +174,9 @@ impl Files {
         idle: Option<Duration>,
     ) -> anyhow::Result<()> {
         let (stream, activity) = conn.into_parts();
+        let crate::serve::stream::Stream::Plain(stream) = stream else {
+            anyhow::bail!("the files service does not speak TLS yet");
+        };
         let std = stream.into_std()?;
         std.set_nonblocking(false)?;
         tokio::task::spawn_blocking(move || self.serve(std, ack, idle, Some(activity))).await?

@@ -1,7 +1,9 @@
-//! A TCP connection as a service handler sees it: the socket wrapped so
-//! that every byte moved in either direction counts as activity, which is
-//! what the accept loop's idle timeout watches. Handlers never have to
-//! remember to "touch" anything.
+//! A TCP connection as a service handler sees it: the stream (plain or
+//! TLS, see [`super::stream`]) wrapped so that every byte moved in either
+//! direction counts as activity, which is what the accept loop's idle
+//! timeout watches, and is added to the connection's and the service's
+//! byte counters (metrics, the close log line). Handlers never have to
+//! remember to "touch" or count anything.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,14 +13,25 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use prometheus_client::metrics::counter::Counter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
 use tokio_util::sync::CancellationToken;
 
-/// When bytes last moved on a connection, shared between the connection's
-/// streams and the idle watchdog.
+use super::stream::Stream;
+
+/// When bytes last moved on a connection and how many, shared between the
+/// connection's streams, the idle watchdog and the close log line.
 #[derive(Debug, Clone)]
-pub struct Activity(Arc<AtomicU64>);
+pub struct Activity(Arc<Moves>);
+
+#[derive(Debug, Default)]
+struct Moves {
+    last_ms: AtomicU64,
+    rx: AtomicU64,
+    tx: AtomicU64,
+    /// The service's counters (received, sent), when metrics are kept.
+    service: Option<(Counter, Counter)>,
+}
 
 fn base() -> Instant {
     static BASE: OnceLock<Instant> = OnceLock::new();
@@ -32,18 +45,53 @@ fn now_ms() -> u64 {
 impl Activity {
     /// A clock that says "active now".
     pub fn new() -> Self {
-        Activity(Arc::new(AtomicU64::new(now_ms())))
+        Self::counting(None)
+    }
+
+    /// Like [`Activity::new`], also adding to the service's byte counters.
+    pub fn counting(service: Option<(Counter, Counter)>) -> Self {
+        Activity(Arc::new(Moves {
+            last_ms: AtomicU64::new(now_ms()),
+            service,
+            ..Moves::default()
+        }))
     }
 
     /// Records activity now (the tracked streams call this themselves;
     /// services call it only for progress that moves no bytes).
     pub fn touch(&self) {
-        self.0.store(now_ms(), Ordering::Relaxed);
+        self.0.last_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// `n` bytes arrived.
+    pub fn received(&self, n: usize) {
+        self.touch();
+        self.0.rx.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some((rx, _)) = &self.0.service {
+            rx.inc_by(n as u64);
+        }
+    }
+
+    /// `n` bytes left.
+    pub fn sent(&self, n: usize) {
+        self.touch();
+        self.0.tx.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some((_, tx)) = &self.0.service {
+            tx.inc_by(n as u64);
+        }
+    }
+
+    /// Bytes (received, sent) so far.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.0.rx.load(Ordering::Relaxed),
+            self.0.tx.load(Ordering::Relaxed),
+        )
     }
 
     /// How long since the last activity.
     pub fn idle_for(&self) -> Duration {
-        Duration::from_millis(now_ms().saturating_sub(self.0.load(Ordering::Relaxed)))
+        Duration::from_millis(now_ms().saturating_sub(self.0.last_ms.load(Ordering::Relaxed)))
     }
 }
 
@@ -62,7 +110,7 @@ pub struct Tracked<S> {
 }
 
 /// The TCP connection handed to a service handler.
-pub type Conn = Tracked<TcpStream>;
+pub type Conn = Tracked<Stream>;
 
 impl<S> Tracked<S> {
     /// Wraps `inner`, reporting to `activity`.
@@ -87,40 +135,24 @@ impl<S> Tracked<S> {
     }
 }
 
-impl Tracked<TcpStream> {
-    /// Borrowing split into tracked read and write halves (no locking).
-    pub fn split(
-        &mut self,
-    ) -> (
-        Tracked<tokio::net::tcp::ReadHalf<'_>>,
-        Tracked<tokio::net::tcp::WriteHalf<'_>>,
-    ) {
-        let (r, w) = self.inner.split();
-        (
-            Tracked::new(r, self.activity.clone()),
-            Tracked::new(w, self.activity.clone()),
-        )
-    }
-
+impl Tracked<Stream> {
     /// Owned split, for handlers that move the halves into separate tasks.
-    pub fn into_split(
-        self,
-    ) -> (
-        Tracked<tokio::net::tcp::OwnedReadHalf>,
-        Tracked<tokio::net::tcp::OwnedWriteHalf>,
-    ) {
-        let (r, w) = self.inner.into_split();
+    pub fn into_split(self) -> (Tracked<ReadHalf<Stream>>, Tracked<WriteHalf<Stream>>) {
+        let (r, w) = tokio::io::split(self.inner);
         (
             Tracked::new(r, self.activity.clone()),
             Tracked::new(w, self.activity),
         )
     }
 
-    /// Waits until the socket may be readable, without reading. It can
-    /// complete spuriously (even on a connection where nothing arrived), so
-    /// do not allocate on it: read into a small buffer first instead.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.inner.readable().await
+    /// Reads whatever has already arrived, without waiting (`WouldBlock`
+    /// when nothing has); counted like any read.
+    pub fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let n = self.inner.try_read_buf(buf)?;
+        if n > 0 {
+            self.activity.received(n);
+        }
+        Ok(n)
     }
 }
 
@@ -133,7 +165,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.received(buf.filled().len() - before);
         }
         r
     }
@@ -146,8 +178,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
+        if let Poll::Ready(Ok(n @ 1..)) = r {
+            self.activity.sent(n);
         }
         r
     }

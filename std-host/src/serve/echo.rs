@@ -78,12 +78,11 @@ pub(super) async fn stream(
         big.extend_from_slice(&small);
         // Whatever else already arrived joins this write (no waiting: the
         // peer may be waiting for our answer first).
-        let mut eof = match conn.get_ref().try_read_buf(&mut big) {
+        let mut eof = match conn.try_read_buf(&mut big) {
             Ok(m) => m == 0,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
             Err(e) => return Err(e.into()),
         };
-        conn.activity().touch();
         loop {
             transform(&mut big);
             conn.write_all(&big).await?;

@@ -15,7 +15,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::systemd::Activation;
 use super::Args;
+use crate::metrics::Metrics;
+use crate::tls::server::ServerTls;
 
 /// Shared state of one `wirekit serve` run, handed to every service's
 /// start function.
@@ -30,10 +33,19 @@ pub struct Launch {
     /// One value per type for services whose listeners share state (the
     /// exec listeners share one concurrency limit), scoped to this run.
     shared: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
+    /// The TLS acceptor of this run, if any listener is `+tls`.
+    pub(super) tls: Option<ServerTls>,
+    /// Whether the listener being started is `+tls` (set per listener by
+    /// [`Launch::for_listener`]).
+    pub(super) tls_here: bool,
+    /// What this run counts (`--metrics`).
+    pub(super) metrics: Metrics,
+    /// Sockets passed by systemd, taken by the binds that match them.
+    pub(super) activation: Arc<Mutex<Activation>>,
 }
 
 impl Launch {
-    pub(super) fn new(args: Args) -> Self {
+    pub(super) fn new(args: Args, tls: Option<ServerTls>, activation: Activation) -> Self {
         let limit = args.conn.max_connections;
         Launch {
             args: Arc::new(args),
@@ -41,7 +53,44 @@ impl Launch {
             tracker: TaskTracker::new(),
             conn_limit: Arc::new(Semaphore::new(limit)),
             shared: Arc::default(),
+            tls,
+            tls_here: false,
+            metrics: Metrics::new(),
+            activation: Arc::new(Mutex::new(activation)),
         }
+    }
+
+    /// This launch as seen by one listener's start function: TLS or not.
+    pub(super) fn for_listener(&self, tls: bool) -> Launch {
+        Launch {
+            tls_here: tls,
+            ..self.clone()
+        }
+    }
+
+    /// Serves `GET /metrics` on `addr` until shutdown (`--metrics`).
+    pub(super) async fn serve_metrics(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+        let here = Launch {
+            tls_here: false,
+            ..self.clone()
+        };
+        here.announce("metrics", "http", l.local_addr()?);
+        let (m, stop) = (self.metrics.clone(), self.shutdown.clone());
+        self.spawn(async move {
+            if let Err(e) = crate::metrics::http::serve(l, m, stop).await {
+                tracing::warn!(error = %e, "metrics endpoint failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// The run's metrics, for services that count their own events.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The run's shared `T`, created by `init` on first use. Lets several
@@ -93,6 +142,12 @@ impl Launch {
     /// Prints the `listening SERVICE PROTO ADDR` line, flushed at once so a
     /// parent process reading our stdout through a pipe sees it.
     pub(super) fn announce(&self, service: &str, proto: &str, addr: SocketAddr) {
+        // A TLS listener says so, so scripts and clients can tell them apart.
+        let proto = if proto == "tcp" && self.tls_here {
+            "tls"
+        } else {
+            proto
+        };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening {service} {proto} {addr}");
         let _ = out.flush();

@@ -13,10 +13,12 @@ mod accept;
 pub mod clock;
 pub mod conn;
 mod echo;
+mod exposure;
 pub mod fdlimit;
 pub mod launch;
 pub mod registry;
 mod rfc;
+pub mod stream;
 pub mod systemd;
 pub mod tcp;
 pub mod throttle;
@@ -65,6 +67,21 @@ pub struct Args {
     #[command(flatten, next_help_heading = "File transfer")]
     pub files: crate::files::FilesConfig,
 
+    /// TLS for `--listen SERVICE+tls=ADDR` listeners.
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: crate::tls::server::TlsServerOpts,
+
+    /// Allow exec listeners on non-loopback addresses without TLS (each
+    /// then warns at start): commands and their output cross the network
+    /// in clear text.
+    #[arg(long, help_heading = "TLS")]
+    pub plaintext: bool,
+
+    /// Serve Prometheus metrics (`GET /metrics`) on ADDR, e.g.
+    /// 127.0.0.1:9100.
+    #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]
+    pub metrics: Option<SocketAddr>,
+
     /// Read options from a TOML file: its keys are these long option names
     /// (`max-connections = 100`, `listen = ["echo=127.0.0.1:8080"]`);
     /// options on the command line win. Example: contrib/wirekit.toml.
@@ -107,18 +124,22 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// One `--listen SERVICE=ADDR`.
+/// One `--listen SERVICE[+tls]=ADDR`.
 #[derive(Debug, Clone)]
 pub struct ListenSpec {
     /// The registry entry.
     pub service: &'static registry::Service,
     /// Where to bind.
     pub addr: SocketAddr,
+    /// Served over TLS (`SERVICE+tls`).
+    pub tls: bool,
 }
 
 /// Runs `wirekit serve` to completion.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // Before anything opens descriptors of its own.
+    // Before any other thread exists (it edits the environment) and before
+    // anything opens descriptors of its own.
+    let activation = systemd::Activation::from_env()?;
     let nofile = fdlimit::raise_soft_limit();
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if args.threads > 0 {
@@ -126,30 +147,53 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let rt = builder.enable_all().build()?;
     let grace = Duration::from_secs_f64(args.conn.shutdown_grace);
-    let result = rt.block_on(serve(args, grace, nofile));
+    let result = rt.block_on(serve(args, grace, nofile, activation));
     // Connections that outlived the grace period are dropped here.
     rt.shutdown_timeout(Duration::from_millis(200));
     result
 }
 
-async fn serve(mut args: Args, grace: Duration, nofile: Option<u64>) -> anyhow::Result<()> {
-    let specs = if args.listen.is_empty() {
-        registry::default_set()?
-    } else {
+async fn serve(
+    mut args: Args,
+    grace: Duration,
+    nofile: Option<u64>,
+    activation: systemd::Activation,
+) -> anyhow::Result<()> {
+    let specs = if !args.listen.is_empty() {
         args.listen.clone()
+    } else if activation.is_active() {
+        registry::from_activation(&activation.list()?)?
+    } else {
+        registry::default_set()?
     };
     let max = &mut args.conn.max_connections;
     *max = fdlimit::fit_max_connections(*max, nofile, specs.len());
+    exposure::check(&specs, args.plaintext)?;
+    let tls = match specs.iter().any(|s| s.tls) {
+        true => Some(crate::tls::server::ServerTls::new(&args.tls)?),
+        false => None,
+    };
+    if let Some(t) = &tls {
+        println!("tls-fingerprint {}", t.fingerprint());
+    }
     // Register the handlers before any `listening` line is printed: a
     // signal that arrives once a client can see the server must take the
     // graceful path, not the default action that kills the process.
-    let signals = Signals::register()?;
-    let launch = Launch::new(args);
+    let mut signals = Signals::register()?;
+    let metrics_addr = args.metrics;
+    let launch = Launch::new(args, tls.clone(), activation);
     for spec in &specs {
-        (spec.service.start)(&launch, spec.addr)?;
+        (spec.service.start)(&launch.for_listener(spec.tls), spec.addr)?;
     }
-    signals.wait().await;
+    if let Some(addr) = metrics_addr {
+        launch.serve_metrics(addr).await?;
+    }
+    systemd::notify_ready();
+    while signals.wait().await == Stop::Reload {
+        reload(tls.as_ref());
+    }
     info!("shutting down");
+    systemd::notify_stopping();
     launch.shutdown.cancel();
     launch.tracker.close();
     if tokio::time::timeout(grace, launch.tracker.wait())
@@ -164,10 +208,35 @@ async fn serve(mut args: Args, grace: Duration, nofile: Option<u64>) -> anyhow::
     Ok(())
 }
 
-/// SIGINT (Ctrl-C) and SIGTERM, registered up front.
+/// SIGHUP: reload the TLS certificate; open connections keep theirs.
+fn reload(tls: Option<&crate::tls::server::ServerTls>) {
+    let Some(tls) = tls else {
+        info!("SIGHUP: nothing to reload");
+        return;
+    };
+    match tls.reload() {
+        Ok(fp) => {
+            println!("tls-fingerprint {fp}");
+            warn!(fingerprint = %fp, "SIGHUP: TLS certificate reloaded");
+        }
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "SIGHUP: TLS reload failed; keeping the old certificate")
+        }
+    }
+}
+
+/// What a signal asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Stop {
+    Shutdown,
+    Reload,
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP, registered up front.
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -176,13 +245,15 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
-    async fn wait(mut self) {
+    async fn wait(&mut self) -> Stop {
         tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
+            _ = self.int.recv() => Stop::Shutdown,
+            _ = self.term.recv() => Stop::Shutdown,
+            _ = self.hup.recv() => Stop::Reload,
         }
     }
 }

@@ -14,6 +14,8 @@ use tracing::{info, warn};
 use super::accept::{AcceptGuard, BUSY};
 use super::conn::{Activity, Conn, ConnCtx, Tracked};
 use super::launch::Launch;
+use super::stream::Stream;
+use crate::tls::server::ServerTls;
 
 /// Backlog for listening sockets: large enough for bursts of new
 /// connections (the kernel caps it at `net.core.somaxconn`).
@@ -43,7 +45,12 @@ impl Launch {
     /// Binds `addr` for `service` and announces it; most services call
     /// [`Launch::tcp`] instead.
     pub fn bind_tcp(&self, service: &'static str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+        let passed = self.take_passed_tcp(service, addr);
         let bind = || -> std::io::Result<TcpListener> {
+            if let Some(l) = passed {
+                l.set_nonblocking(true)?;
+                return TcpListener::from_std(l);
+            }
             let sock = if addr.is_ipv4() {
                 TcpSocket::new_v4()?
             } else {
@@ -57,6 +64,11 @@ impl Launch {
             bind().with_context(|| format!("cannot listen for {service} on tcp {addr}"))?;
         self.announce(service, "tcp", listener.local_addr()?);
         Ok(listener)
+    }
+
+    /// The listener systemd passed for this service and address, if any.
+    fn take_passed_tcp(&self, service: &str, addr: SocketAddr) -> Option<std::net::TcpListener> {
+        self.activation.lock().ok()?.take_tcp(service, addr)
     }
 
     /// Binds `addr` and serves every connection with `handler` on the
@@ -119,6 +131,7 @@ impl Launch {
             // A fresh socket's send buffer is empty, so this never blocks;
             // if it fails the close alone tells the client.
             let _ = stream.try_write(BUSY);
+            self.metrics.refused(service, "busy");
             if let Some(n) = guard.full.note(Instant::now()) {
                 warn!(
                     service,
@@ -130,27 +143,63 @@ impl Launch {
             return;
         };
         let _ = stream.set_nodelay(true);
-        let activity = Activity::new();
-        let conn = Tracked::new(stream, activity.clone());
         let ctx = ConnCtx {
             service,
             peer,
             shutdown: self.shutdown.clone(),
         };
-        let idle = self.idle_timeout();
-        let fut = handler.call(conn, ctx);
+        let tls = self.tls.clone().filter(|_| self.tls_here);
+        let handler = Arc::clone(handler);
+        let launch = self.clone();
         self.spawn(async move {
-            info!(service, %peer, "open");
-            let outcome = tokio::select! {
-                r = fut => r,
-                _ = idle_watch(&activity, idle) => Err(anyhow::anyhow!("idle timeout")),
-            };
-            match outcome {
-                Ok(()) => info!(service, %peer, "close"),
-                Err(e) => info!(service, %peer, reason = %format!("{e:#}"), "close"),
-            }
-            drop(permit);
+            let _permit = permit;
+            launch.run_conn(stream, tls, handler, ctx).await;
         });
+    }
+
+    /// One connection from accept to close: the TLS handshake if the
+    /// listener has one, the handler raced against the idle timeout, the
+    /// counters, and one close line with bytes and duration.
+    async fn run_conn<H: TcpHandler>(
+        &self,
+        tcp: TcpStream,
+        tls: Option<ServerTls>,
+        handler: Arc<H>,
+        ctx: ConnCtx,
+    ) {
+        let (service, peer) = (ctx.service, ctx.peer);
+        let start = Instant::now();
+        self.metrics.accepted(service);
+        let stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => match tls.accept(tcp).await {
+                Ok(s) => Stream::Tls(Box::new(s)),
+                Err(e) => {
+                    self.metrics.error(service, "tls_handshake");
+                    self.metrics.closed(service);
+                    info!(service, %peer, reason = %format!("{e:#}"), "close");
+                    return;
+                }
+            },
+        };
+        let activity = Activity::counting(Some(self.metrics.byte_counters(service)));
+        let conn = Tracked::new(stream, activity.clone());
+        let idle = self.idle_timeout();
+        info!(service, %peer, "open");
+        let outcome = tokio::select! {
+            r = handler.call(conn, ctx) => r,
+            _ = idle_watch(&activity, idle) => {
+                self.metrics.idle_timeout(service);
+                Err(anyhow::anyhow!("idle timeout"))
+            }
+        };
+        self.metrics.closed(service);
+        let (rx, tx) = activity.bytes();
+        let secs = start.elapsed().as_secs_f64();
+        match outcome {
+            Ok(()) => info!(service, %peer, rx, tx, secs, "close"),
+            Err(e) => info!(service, %peer, rx, tx, secs, reason = %format!("{e:#}"), "close"),
+        }
     }
 }
 

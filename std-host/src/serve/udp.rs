@@ -66,9 +66,23 @@ impl Launch {
         addr: SocketAddr,
         mut handler: H,
     ) -> anyhow::Result<()> {
-        let sock = std::net::UdpSocket::bind(addr)
-            .and_then(|s| s.set_read_timeout(Some(SHUTDOWN_POLL)).map(|()| s))
-            .with_context(|| format!("cannot bind {service} to udp {addr}"))?;
+        if self.tls_here {
+            // `SERVICE+tls` of a TCP-and-UDP service: TLS is TCP's alone.
+            tracing::info!(service, %addr, "+tls listener: the UDP half is not started");
+            return Ok(());
+        }
+        let passed = self
+            .activation
+            .lock()
+            .ok()
+            .and_then(|mut a| a.take_udp(service, addr));
+        let sock = match passed {
+            Some(s) => Ok(s),
+            None => std::net::UdpSocket::bind(addr),
+        }
+        .and_then(|s| s.set_nonblocking(false).map(|()| s))
+        .and_then(|s| s.set_read_timeout(Some(SHUTDOWN_POLL)).map(|()| s))
+        .with_context(|| format!("cannot bind {service} to udp {addr}"))?;
         self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
         let opts = &self.args.udp;

@@ -1,0 +1,73 @@
+//! The exposure policy, checked before anything is bound: what may listen
+//! where, in clear text. Loopback is this machine only; any other address
+//! (the wildcard `0.0.0.0`/`::` included) is reachable from other hosts.
+//!
+//! | service | loopback | other address, `+tls` | other address, plain |
+//! |---|---|---|---|
+//! | `exec`, `exec-len`, `exec-ack` | runs | runs | refused unless `--plaintext` (then a warning) |
+//! | anything else | runs | runs | runs, with one warning line |
+
+use std::net::IpAddr;
+
+use anyhow::bail;
+use tracing::warn;
+
+use super::ListenSpec;
+
+/// Services that run commands: never in clear text across a network
+/// unless the operator says so.
+const COMMAND_SERVICES: &[&str] = &["exec", "exec-len", "exec-ack"];
+
+/// True when only this machine can reach `ip`.
+pub fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+/// Refuses what the policy forbids and warns, once per listener, about
+/// every listener that other hosts reach in clear text.
+pub fn check(specs: &[ListenSpec], plaintext: bool) -> anyhow::Result<()> {
+    for s in specs.iter().filter(|s| !s.tls && !is_local(s.addr.ip())) {
+        let name = s.service.name;
+        if COMMAND_SERVICES.contains(&name) && !plaintext {
+            bail!(
+                "{name} on {} would run commands for other hosts in clear text: \
+                 serve it over TLS (--listen {name}+tls={}) or pass --plaintext",
+                s.addr,
+                s.addr
+            );
+        }
+        warn!(
+            service = name,
+            addr = %s.addr,
+            "reachable from other hosts and not encrypted (use {name}+tls to encrypt)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_is_local_and_everything_else_is_not() {
+        for a in ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"] {
+            assert!(is_local(a.parse().unwrap()), "{a}");
+        }
+        for a in [
+            "0.0.0.0",
+            "::",
+            "10.0.0.1",
+            "192.168.1.1",
+            "fe80::1",
+            "8.8.8.8",
+        ] {
+            assert!(!is_local(a.parse().unwrap()), "{a}");
+        }
+    }
+}
