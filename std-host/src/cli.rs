@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run servers: `--listen SERVICE=ADDR`, or the default set on 127.0.0.1.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// Upper-echo client (TCP, or UDP with --udp).
     Echo(client::echo::Args),
     /// Client of the UDP strftime time server.
@@ -79,7 +79,7 @@ impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match self {
-            Command::Serve(a) => done(serve::run(a)),
+            Command::Serve(a) => done(serve::run(*a)),
             Command::Echo(a) => done(client::echo::run(a)),
             Command::Time(a) => done(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
