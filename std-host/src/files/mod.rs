@@ -11,6 +11,7 @@ pub mod client;
 mod client_seed;
 pub mod conn;
 mod hasher;
+mod partials;
 mod progress;
 mod serve_native;
 mod serve_seed;
@@ -19,7 +20,7 @@ pub mod store;
 
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,12 @@ pub struct FilesConfig {
     /// header if it arrived early (the seed server sleeps 10 ms per line).
     #[arg(long = "files-seed002-pause-ms", default_value_t = 50)]
     pub seed002_pause_ms: u64,
+    /// Remove upload partials (kept for `put --resume`) untouched for
+    /// this long: seconds, or with a unit (`90m`, `12h`, `1d`). Swept at
+    /// start-up and periodically.
+    #[arg(long = "files-partial-ttl", value_name = "TTL", default_value = "1d",
+          value_parser = partials::parse_ttl)]
+    pub partial_ttl: Duration,
 }
 
 impl Default for FilesConfig {
@@ -58,6 +65,7 @@ impl Default for FilesConfig {
             max_file_size: 64 << 30,
             max_transfers: 16,
             seed002_pause_ms: 50,
+            partial_ttl: Duration::from_secs(86_400),
         }
     }
 }
@@ -67,6 +75,7 @@ pub struct Files {
     store: Store,
     cfg: FilesConfig,
     active: Arc<AtomicUsize>,
+    sweeping: AtomicBool,
 }
 
 /// Counts a running transfer; released on drop.
@@ -101,10 +110,27 @@ fn start_listener(
     ack: bool,
 ) -> anyhow::Result<()> {
     let files = shared(l)?;
+    if !files.sweeping.swap(true, Ordering::AcqRel) {
+        l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
+    }
     let idle = l.idle_timeout();
     l.tcp(name, addr, move |conn, _ctx| {
         Arc::clone(&files).serve_tokio(conn, ack, idle)
     })
+}
+
+/// Removes expired upload partials every [`partials::period`] until
+/// shutdown (the first sweep ran when the store was opened).
+async fn sweep_partials(files: Arc<Files>, shutdown: tokio_util::sync::CancellationToken) {
+    let ttl = files.cfg.partial_ttl;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(partials::period(ttl)) => {}
+        }
+        let f = Arc::clone(&files);
+        let _ = tokio::task::spawn_blocking(move || partials::sweep(&f.store, ttl)).await;
+    }
 }
 
 /// How long to wait for more of a first message shorter than four bytes
@@ -116,10 +142,12 @@ impl Files {
     pub fn open(cfg: FilesConfig) -> anyhow::Result<Files> {
         let store = Store::open(&cfg.root)
             .with_context(|| format!("opening files root {}", cfg.root.display()))?;
+        partials::sweep(&store, cfg.partial_ttl);
         Ok(Files {
             store,
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
+            sweeping: AtomicBool::new(false),
         })
     }
 

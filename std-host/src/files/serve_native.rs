@@ -14,7 +14,7 @@ use wirekit_core::service::file::native::{
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
 use super::conn::Conn;
-use super::store::{hash_prefix, write_sparse, FileInfo, PutSlot, IO_CHUNK};
+use super::store::{hash_prefix, write_sparse, FileInfo, PutSlot, Refusal, IO_CHUNK};
 use super::Files;
 
 /// Most entries one listing returns.
@@ -233,19 +233,23 @@ fn serve_put(
             "server busy: too many transfers, try again later",
         );
     };
-    let mut slot = match files.store.begin_put(name, force, resume, size) {
+    let slot = match files.store.begin_put(name, force, resume, size) {
         Ok(s) => s,
         Err(r) => return refuse(conn, "put", &r.0),
     };
     let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize()));
     send(conn, &ready_reply(slot.kept, prefix), b"")?;
-    let (expected, actual) = receive_upload(conn, &mut slot, name, size)?;
+    let mut slot = Some(slot);
+    let Some((expected, actual)) = receive_upload(conn, &mut slot, name, size)? else {
+        return Ok(());
+    };
+    let slot = slot.ok_or_else(|| anyhow::anyhow!("upload slot lost"))?;
     if actual != expected {
         slot.discard();
         let msg = format!("{name}: md5 mismatch: client says {expected}, received data is {actual}; upload discarded");
         return refuse(conn, "put", &msg);
     }
-    if let Err(r) = slot.commit(size) {
+    if let Err(r) = slot.commit_or_discard(size) {
         return refuse(conn, "put", &r.0);
     }
     // The next get of this file need not hash it again.
@@ -260,15 +264,20 @@ fn serve_put(
 
 /// Receives the data frame of an accepted upload into `slot`, returning
 /// the md5 the client announced and the md5 of what arrived (the kept
-/// prefix included). Any error is also told to the client; the partial
-/// data stays in the slot for a later `--resume`.
+/// prefix included). A client that goes away leaves the partial for a
+/// later `--resume`; a refused upload (bad frame, write error such as a
+/// full disk) loses its partial and the client is told why. After a write
+/// error the rest of the frame is read and dropped, so the client, which
+/// reads no answer while it sends, gets the refusal instead of a reset;
+/// then `None`, and the connection stays usable.
 fn receive_upload(
     conn: &mut Conn,
-    slot: &mut PutSlot,
+    slot: &mut Option<PutSlot>,
     name: &str,
     size: u64,
-) -> anyhow::Result<(Digest, Digest)> {
-    let mut md5 = slot.prefix.clone();
+) -> anyhow::Result<Option<(Digest, Digest)>> {
+    let mut md5 = slot.as_ref().map_or_else(Md5::new, |s| s.prefix.clone());
+    let kept = slot.as_ref().map_or(0, |s| s.kept);
     let mut t = Transfer::new("data", size);
     loop {
         if !conn.fill_if_drained()? {
@@ -276,32 +285,47 @@ fn receive_upload(
         }
         let (used, ev) = match t.decode(&conn.buf[conn.lo..conn.hi]) {
             Ok(r) => r,
-            Err(e) => return refused(conn, format!("{name}: {e}")),
+            Err(e) => {
+                discard(slot);
+                return refused(conn, format!("{name}: {e}; upload discarded"));
+            }
         };
         conn.lo += used;
         match ev {
             None | Some(TransferEvent::BodyEnd) => {}
             Some(TransferEvent::Header(h)) => {
                 let off = h.offset.unwrap_or(0);
-                if (off != slot.kept && off != 0) || h.total_size != size - off {
-                    let msg = format!("{name}: data frame does not match the offer (offset {off})");
+                if (off != kept && off != 0) || h.total_size != size - off {
+                    discard(slot);
+                    let msg = format!("{name}: data frame does not match the offer (offset {off}); upload discarded");
                     return refused(conn, msg);
                 }
                 // The client chose to start over rather than resume.
-                if off == 0 && slot.kept > 0 {
-                    slot.restart()?;
+                if let Some(s) = slot.as_mut().filter(|s| off == 0 && s.kept > 0) {
+                    s.restart()?;
                     md5 = Md5::new();
                 }
             }
             Some(TransferEvent::Data(b)) => {
+                let Some(s) = slot.as_mut() else { continue };
                 md5.update(b);
-                if let Err(e) = write_sparse(&mut slot.file, b) {
-                    return refused(conn, format!("{name}: writing failed: {e}; partial kept"));
+                if let Err(e) = write_sparse(&mut s.file, b) {
+                    discard(slot);
+                    refuse(conn, "put", &Refusal::io(name, &e).0)?;
                 }
             }
-            Some(TransferEvent::End(d)) => return Ok((d, Digest(md5.finalize()))),
+            Some(TransferEvent::End(d)) => {
+                return Ok(slot.is_some().then(|| (d, Digest(md5.finalize()))))
+            }
             Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
         }
+    }
+}
+
+/// Removes a refused upload's partial.
+fn discard(slot: &mut Option<PutSlot>) {
+    if let Some(s) = slot.take() {
+        s.discard();
     }
 }
 

@@ -191,7 +191,9 @@ impl Target {
     fn write(&mut self, b: &[u8]) {
         if let Target::File(s) = self {
             if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
-                self.refuse(format!("writing failed: {e}"));
+                // The reason alone: `finish` puts the name in front.
+                let why = super::store::Refusal::io("", &e).0;
+                self.refuse(why.trim_start_matches(": ").to_string());
             }
         }
     }
@@ -211,7 +213,7 @@ impl Target {
     fn finish(self, name: &str, size: u64) -> String {
         let why = match self {
             Target::Refused(why) => why,
-            Target::File(s) => match s.commit(size) {
+            Target::File(s) => match s.commit_or_discard(size) {
                 Ok(()) => {
                     let mut t = String::new();
                     let _ = seed002::upload_done(name, &mut t);
