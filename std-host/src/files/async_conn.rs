@@ -9,6 +9,7 @@
 use std::io;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_util::sync::CancellationToken;
 
 /// Read buffer size during a transfer: large enough to keep a loopback
 /// transfer at memory speed.
@@ -27,16 +28,19 @@ pub struct AsyncConn {
     pub lo: usize,
     /// End of the received bytes.
     pub hi: usize,
+    /// Cancelled when the server starts shutting down.
+    pub shutdown: CancellationToken,
 }
 
 impl AsyncConn {
     /// Wraps a connected socket.
-    pub fn new(stream: crate::serve::Conn) -> AsyncConn {
+    pub fn new(stream: crate::serve::Conn, shutdown: CancellationToken) -> AsyncConn {
         AsyncConn {
             stream,
             buf: Vec::new(),
             lo: 0,
             hi: 0,
+            shutdown,
         }
     }
 
@@ -105,6 +109,21 @@ impl AsyncConn {
         let msg = self.buf[self.lo..self.lo + n].to_vec();
         self.lo += n;
         Ok(Some(msg))
+    }
+
+    /// Like [`AsyncConn::fill_if_drained`] while waiting for the client's
+    /// next request: `Ok(None)` once the server is shutting down (checked
+    /// first, so no new request starts then).
+    pub async fn next_request(&mut self) -> io::Result<Option<bool>> {
+        if self.shutdown.is_cancelled() {
+            return Ok(None);
+        }
+        let stop = self.shutdown.clone();
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => Ok(None),
+            more = self.fill_if_drained() => more.map(Some),
+        }
     }
 
     /// Writes all of `bytes` to the socket.

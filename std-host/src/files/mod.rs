@@ -114,8 +114,8 @@ fn start_listener(
     if !files.sweeping.swap(true, Ordering::AcqRel) {
         l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
     }
-    l.tcp(name, addr, move |conn, _ctx| {
-        Arc::clone(&files).serve_tokio(conn, ack)
+    l.tcp(name, addr, move |conn, ctx: crate::serve::ConnCtx| {
+        Arc::clone(&files).serve_tokio(conn, ack, ctx.shutdown)
     })
 }
 
@@ -184,8 +184,9 @@ impl Files {
         self: Arc<Self>,
         conn: crate::serve::Conn,
         ack: bool,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> anyhow::Result<()> {
-        let mut conn = AsyncConn::new(conn);
+        let mut conn = AsyncConn::new(conn, shutdown);
         if ack {
             return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
         }
@@ -205,7 +206,8 @@ impl Files {
 /// Tells the dialects apart from the first bytes; `None` if the client
 /// closed first.
 async fn detect_dialect(conn: &mut AsyncConn) -> anyhow::Result<Option<Dialect>> {
-    if conn.fill().await? == 0 {
+    // A connection that has said nothing by shutdown just closes.
+    if conn.next_request().await? != Some(true) {
         return Ok(None);
     }
     loop {

@@ -23,6 +23,8 @@ use super::Files;
 
 /// Most entries one listing returns.
 const MAX_LIST: usize = 10_000;
+/// What a client is told when the server stops serving it.
+pub const SHUTTING_DOWN: &str = "server is shutting down";
 /// Bytes a get reads from the file per blocking step.
 const READ_STEP: usize = 1 << 20;
 
@@ -101,6 +103,16 @@ async fn read_request(conn: &mut AsyncConn) -> anyhow::Result<Option<Header>> {
         ..Limits::default()
     };
     let mut dec: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(limits);
+    match conn.next_request().await? {
+        None => {
+            // Said between requests, so any client can read it as the
+            // answer to whatever it asks next.
+            send_frame(conn, &error_reply("error", SHUTTING_DOWN), b"").await?;
+            return Ok(None);
+        }
+        Some(false) => return Ok(None),
+        Some(true) => {}
+    }
     loop {
         if conn.is_drained() && conn.fill().await? == 0 {
             if dec.is_idle() {

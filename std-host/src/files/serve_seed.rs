@@ -19,7 +19,7 @@ use wirekit_core::service::file::{name, seed000, seed002, seed004};
 use wirekit_core::wire::Digest;
 
 use super::async_conn::AsyncConn;
-use super::serve_native::send_body;
+use super::serve_native::{send_body, SHUTTING_DOWN};
 use super::store::{FileInfo, PutSlot, Refusal};
 use super::Files;
 
@@ -33,7 +33,12 @@ async fn open(files: &Arc<Files>, name: &str) -> anyhow::Result<Result<(File, Fi
 
 /// Seed 000: each message is a file name; answers header + bytes or `{}`.
 pub async fn serve_seed000(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    while let Some(msg) = conn.read_message(seed000::MAX_REQUEST).await? {
+    // Seed 000's only error form, `{}`, means "no such file": at shutdown
+    // the connection just closes.
+    while conn.next_request().await? == Some(true) {
+        let Some(msg) = conn.read_message(seed000::MAX_REQUEST).await? else {
+            break;
+        };
         let mut head = [0u8; seed000::HEADER_CAP];
         let found = match seed000::request_name(&msg) {
             None => Err("file name is not UTF-8".to_string()),
@@ -75,7 +80,8 @@ pub async fn serve_seed000(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::
 
 /// Seed 002: `get NAME` / `put NAME` commands.
 pub async fn serve_seed002(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    while conn.fill_if_drained().await? {
+    // Seed 002's error form for a get is a closed connection.
+    while conn.next_request().await? == Some(true) {
         // Take only the command: a put's size preamble may be in the same read.
         let len = seed002::command_len(&conn.buf[conn.lo..conn.hi]).max(1);
         let msg = conn.buf[conn.lo..conn.lo + len].to_vec();
@@ -275,7 +281,18 @@ impl Target {
 /// Seed 004 (`files-ack`): size text, wait for the ack, bytes, md5 text.
 pub async fn serve_seed004(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
     let mut session = seed004::Session::default();
-    while let Some(msg) = conn.read_message(seed004::MAX_MESSAGE).await? {
+    loop {
+        match conn.next_request().await? {
+            Some(true) => {}
+            Some(false) => return Ok(()),
+            None => {
+                let text = format!("error: {SHUTTING_DOWN}");
+                return Ok(conn.send(text.as_bytes()).await?);
+            }
+        }
+        let Some(msg) = conn.read_message(seed004::MAX_MESSAGE).await? else {
+            return Ok(());
+        };
         let asked = session
             .command(&msg)
             .map_err(|e| e.to_string())
@@ -322,5 +339,4 @@ pub async fn serve_seed004(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::
         session.digest_sent();
         tracing::info!(name, size = info.size, "files: seed 004 get done");
     }
-    Ok(())
 }

@@ -43,7 +43,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
             while let Ok((s, _)) = l.accept().await {
                 let conn = Tracked::new(s, Activity::new());
                 let f = files.clone();
-                tokio::spawn(f.serve_tokio(conn, ack));
+                tokio::spawn(f.serve_tokio(conn, ack, Default::default()));
             }
         });
     });
