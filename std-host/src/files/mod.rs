@@ -3,33 +3,35 @@
 //!
 //! The protocol logic lives in `wirekit_core::service::file`; this module
 //! moves bytes between sockets, the confined [`store::Store`] and the
-//! core's decoders. Connections are served on blocking threads: file I/O
-//! is blocking anyway, and one straight-line function per exchange keeps
-//! the order of reads, writes, fsyncs and renames obvious.
+//! core's decoders. Connections are served as async tasks, so an idle or
+//! slow client holds no thread; the file system is used in short blocking
+//! steps ([`Files::blocking`]), each one straight-line code, so the order
+//! of reads, writes, fsyncs and renames stays obvious.
 
+mod async_conn;
 pub mod client;
 mod client_seed;
 pub mod conn;
 mod hasher;
+mod partials;
 mod progress;
 mod serve_native;
+mod serve_put;
 mod serve_seed;
 mod sink;
 pub mod store;
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use wirekit_core::service::file::dialect::{detect, Detect, Dialect};
 
-use crate::serve::conn::Activity;
 use crate::serve::Launch;
 
-use conn::Conn;
+use async_conn::AsyncConn;
 use store::Store;
 
 /// Server settings (`wirekit serve` flags).
@@ -49,6 +51,12 @@ pub struct FilesConfig {
     /// header if it arrived early (the seed server sleeps 10 ms per line).
     #[arg(long = "files-seed002-pause-ms", default_value_t = 50)]
     pub seed002_pause_ms: u64,
+    /// Remove upload partials (kept for `put --resume`) untouched for
+    /// this long: seconds, or with a unit (`90m`, `12h`, `1d`). Swept at
+    /// start-up and periodically.
+    #[arg(long = "files-partial-ttl", value_name = "TTL", default_value = "1d",
+          value_parser = partials::parse_ttl)]
+    pub partial_ttl: Duration,
 }
 
 impl Default for FilesConfig {
@@ -58,6 +66,7 @@ impl Default for FilesConfig {
             max_file_size: 64 << 30,
             max_transfers: 16,
             seed002_pause_ms: 50,
+            partial_ttl: Duration::from_secs(86_400),
         }
     }
 }
@@ -67,6 +76,7 @@ pub struct Files {
     store: Store,
     cfg: FilesConfig,
     active: Arc<AtomicUsize>,
+    sweeping: AtomicBool,
 }
 
 /// Counts a running transfer; released on drop.
@@ -101,10 +111,26 @@ fn start_listener(
     ack: bool,
 ) -> anyhow::Result<()> {
     let files = shared(l)?;
-    let idle = l.idle_timeout();
-    l.tcp(name, addr, move |conn, _ctx| {
-        Arc::clone(&files).serve_tokio(conn, ack, idle)
+    if !files.sweeping.swap(true, Ordering::AcqRel) {
+        l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
+    }
+    l.tcp(name, addr, move |conn, ctx: crate::serve::ConnCtx| {
+        Arc::clone(&files).serve_tokio(conn, ack, ctx.shutdown)
     })
+}
+
+/// Removes expired upload partials every [`partials::period`] until
+/// shutdown (the first sweep ran when the store was opened).
+async fn sweep_partials(files: Arc<Files>, shutdown: tokio_util::sync::CancellationToken) {
+    let ttl = files.cfg.partial_ttl;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(partials::period(ttl)) => {}
+        }
+        let f = Arc::clone(&files);
+        let _ = tokio::task::spawn_blocking(move || partials::sweep(&f.store, ttl)).await;
+    }
 }
 
 /// How long to wait for more of a first message shorter than four bytes
@@ -116,10 +142,12 @@ impl Files {
     pub fn open(cfg: FilesConfig) -> anyhow::Result<Files> {
         let store = Store::open(&cfg.root)
             .with_context(|| format!("opening files root {}", cfg.root.display()))?;
+        partials::sweep(&store, cfg.partial_ttl);
         Ok(Files {
             store,
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
+            sweeping: AtomicBool::new(false),
         })
     }
 
@@ -135,79 +163,66 @@ impl Files {
         (n < self.cfg.max_transfers).then_some(slot)
     }
 
-    /// Serves one connection of the `files` listener (`ack == false`) or
-    /// the `files-ack` listener (seed 004) until it closes. Blocking; a
-    /// read or write silent for `idle` ends it, and every byte moved
-    /// touches `activity` (the accept loop's idle watch).
-    pub fn serve(
-        &self,
-        stream: TcpStream,
-        ack: bool,
-        idle: Option<Duration>,
-        activity: Option<Activity>,
-    ) -> anyhow::Result<()> {
-        stream.set_read_timeout(idle)?;
-        stream.set_write_timeout(idle)?;
-        stream.set_nodelay(true)?;
-        let mut conn = Conn::new(stream);
-        conn.activity = activity;
-        if ack {
-            return serve_seed::serve_seed004(self, &mut conn);
-        }
-        let Some(dialect) = self.detect(&mut conn, idle)? else {
-            return Ok(());
-        };
-        tracing::debug!(?dialect, "files connection");
-        match dialect {
-            Dialect::Native => serve_native::serve(self, &mut conn),
-            Dialect::Seed000 => serve_seed::serve_seed000(self, &mut conn),
-            Dialect::Seed002 => serve_seed::serve_seed002(self, &mut conn),
-        }
+    /// Runs `f` on a blocking thread: file system calls may block, and
+    /// must not stall the connections the runtime is serving meanwhile.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> anyhow::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Files) -> T + Send + 'static,
+    {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| anyhow::anyhow!("file task failed: {e}"))
     }
 
-    /// Async entry point for the shared accept loop: runs
-    /// [`Files::serve`] on a blocking thread.
+    /// Serves one connection of the `files` listener (`ack == false`) or
+    /// the `files-ack` listener (seed 004) until it closes. Every wait on
+    /// the client is async, so an idle connection holds no thread; the
+    /// accept loop's idle watch ends a silent one.
     pub async fn serve_tokio(
         self: Arc<Self>,
         conn: crate::serve::Conn,
         ack: bool,
-        idle: Option<Duration>,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> anyhow::Result<()> {
-        let (stream, activity) = conn.into_parts();
-        let crate::serve::stream::Stream::Plain(stream) = stream else {
-            anyhow::bail!("the files service does not speak TLS yet");
+        let mut conn = AsyncConn::new(conn, shutdown);
+        if ack {
+            return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
+        }
+        let Some(dialect) = detect_dialect(&mut conn).await? else {
+            return Ok(());
         };
-        let std = stream.into_std()?;
-        std.set_nonblocking(false)?;
-        tokio::task::spawn_blocking(move || self.serve(std, ack, idle, Some(activity))).await?
+        tracing::debug!(?dialect, "files connection");
+        // Boxed: an idle connection's task stays small while it waits.
+        match dialect {
+            Dialect::Native => Box::pin(serve_native::serve(&self, &mut conn)).await,
+            Dialect::Seed000 => Box::pin(serve_seed::serve_seed000(&self, &mut conn)).await,
+            Dialect::Seed002 => Box::pin(serve_seed::serve_seed002(&self, &mut conn)).await,
+        }
     }
+}
 
-    fn detect(&self, conn: &mut Conn, idle: Option<Duration>) -> anyhow::Result<Option<Dialect>> {
-        if conn.fill()? == 0 {
-            return Ok(None);
+/// Tells the dialects apart from the first bytes; `None` if the client
+/// closed first.
+async fn detect_dialect(conn: &mut AsyncConn) -> anyhow::Result<Option<Dialect>> {
+    // A connection that has said nothing by shutdown just closes.
+    if conn.next_request().await? != Some(true) {
+        return Ok(None);
+    }
+    loop {
+        if let Detect::Known(d) = detect(&conn.buf[conn.lo..conn.hi], false) {
+            return Ok(Some(d));
         }
-        loop {
-            if let Detect::Known(d) = detect(&conn.buf[conn.lo..conn.hi], false) {
-                return Ok(Some(d));
-            }
-            conn.stream.set_read_timeout(Some(DETECT_WAIT))?;
-            let more = conn.fill();
-            conn.stream.set_read_timeout(idle)?;
-            match more {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(e.into()),
-            }
-            return Ok(match detect(&conn.buf[conn.lo..conn.hi], true) {
-                Detect::Known(d) => Some(d),
-                Detect::NeedMore => None,
-            });
+        match tokio::time::timeout(DETECT_WAIT, conn.fill()).await {
+            Ok(Ok(n)) if n > 0 => continue,
+            Ok(Ok(_)) | Err(_) => {}
+            Ok(Err(e)) => return Err(e.into()),
         }
+        return Ok(match detect(&conn.buf[conn.lo..conn.hi], true) {
+            Detect::Known(d) => Some(d),
+            Detect::NeedMore => None,
+        });
     }
 }
 

@@ -1,55 +1,81 @@
 //! The server side of the native files protocol (see
 //! `wirekit_core::service::file::native` and `docs/PROTOCOL.md`).
+//!
+//! Waiting on the client is async; the file system is used in short
+//! blocking steps ([`Files::blocking`]) that never wait on the network.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::md5::Md5;
 use wirekit_core::service::file::native::{
-    self, error_reply, file_reply, get_reply, list_reply, parse_request, ready_reply, Request,
-    Transfer, TransferEvent, HEADER_CAP,
+    self, error_reply, file_reply, get_reply, list_reply, parse_request, Request, HEADER_CAP,
 };
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
+use super::async_conn::AsyncConn;
 use super::conn::Conn;
-use super::store::{hash_prefix, write_sparse, FileInfo, PutSlot, IO_CHUNK};
+use super::store::{hash_prefix, FileInfo};
 use super::Files;
 
 /// Most entries one listing returns.
 const MAX_LIST: usize = 10_000;
+/// What a client is told when the server stops serving it.
+pub const SHUTTING_DOWN: &str = "server is shutting down";
+/// Bytes a get reads from the file per blocking step.
+const READ_STEP: usize = 1 << 20;
 
 /// Serves requests until the client closes the connection.
-pub fn serve(files: &Files, conn: &mut Conn) -> anyhow::Result<()> {
-    while let Some(req) = read_request(conn)? {
+pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
+    while let Some(req) = read_request(conn).await? {
         let op = req.op.as_deref().unwrap_or("?");
         match parse_request(&req) {
-            Err(e) => send(conn, &error_reply(op, &e.to_string()), b"")?,
-            Ok(Request::Get { name, offset }) => serve_get(files, conn, name, offset)?,
+            Err(e) => send_frame(conn, &error_reply(op, &e.to_string()), b"").await?,
+            Ok(Request::Get { name, offset }) => {
+                Box::pin(serve_get(files, conn, name, offset)).await?
+            }
             Ok(Request::Put {
                 name,
                 size,
                 force,
                 resume,
-            }) => serve_put(files, conn, name, size, force, resume)?,
-            Ok(Request::Stat { name }) => serve_stat(files, conn, name)?,
-            Ok(Request::List { dir }) => match files.store.list(dir, MAX_LIST) {
-                Ok((text, cut)) => {
-                    send(conn, &list_reply(text.len() as u64, cut), text.as_bytes())?
+            }) => {
+                Box::pin(super::serve_put::serve_put(
+                    files, conn, name, size, force, resume,
+                ))
+                .await?
+            }
+            Ok(Request::Stat { name }) => serve_stat(files, conn, name).await?,
+            Ok(Request::List { dir }) => {
+                let d = dir.to_owned();
+                match files.blocking(move |f| f.store.list(&d, MAX_LIST)).await? {
+                    Ok((text, cut)) => {
+                        let h = list_reply(text.len() as u64, cut);
+                        send_frame(conn, &h, text.as_bytes()).await?
+                    }
+                    Err(r) => send_frame(conn, &error_reply("list", &r.0), b"").await?,
                 }
-                Err(r) => send(conn, &error_reply("list", &r.0), b"")?,
-            },
+            }
         }
+        conn.shrink();
     }
     Ok(())
 }
 
-/// Writes a frame: header, then `body` (whose length must be the
-/// header's `total_size`, or the body follows separately).
+/// Encodes a frame header.
+fn header_bytes(h: &Header, buf: &mut [u8; HEADER_CAP]) -> anyhow::Result<usize> {
+    emit_frame_header(h, buf).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Writes a frame on a client's blocking connection: header, then
+/// `body` (whose length must be the header's `total_size`, or the body
+/// follows separately).
 pub fn send(conn: &mut Conn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
     let mut buf = [0u8; HEADER_CAP];
-    let n = emit_frame_header(h, &mut buf).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let n = header_bytes(h, &mut buf)?;
     conn.send(&buf[..n])?;
     if !body.is_empty() {
         conn.send(body)?;
@@ -57,8 +83,19 @@ pub fn send(conn: &mut Conn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// [`send`] for the server's connections.
+pub async fn send_frame(conn: &mut AsyncConn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
+    let mut buf = [0u8; HEADER_CAP];
+    let n = header_bytes(h, &mut buf)?;
+    conn.send(&buf[..n]).await?;
+    if !body.is_empty() {
+        conn.send(body).await?;
+    }
+    Ok(())
+}
+
 /// Reads the next request header; `None` when the client closed cleanly.
-fn read_request(conn: &mut Conn) -> anyhow::Result<Option<Header>> {
+async fn read_request(conn: &mut AsyncConn) -> anyhow::Result<Option<Header>> {
     // Requests carry no body; a fresh decoder per request keeps no state
     // between them.
     let limits = Limits {
@@ -66,8 +103,18 @@ fn read_request(conn: &mut Conn) -> anyhow::Result<Option<Header>> {
         ..Limits::default()
     };
     let mut dec: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(limits);
+    match conn.next_request().await? {
+        None => {
+            // Said between requests, so any client can read it as the
+            // answer to whatever it asks next.
+            send_frame(conn, &error_reply("error", SHUTTING_DOWN), b"").await?;
+            return Ok(None);
+        }
+        Some(false) => return Ok(None),
+        Some(true) => {}
+    }
     loop {
-        if conn.is_drained() && conn.fill()? == 0 {
+        if conn.is_drained() && conn.fill().await? == 0 {
             if dec.is_idle() {
                 return Ok(None);
             }
@@ -78,7 +125,7 @@ fn read_request(conn: &mut Conn) -> anyhow::Result<Option<Header>> {
             Ok(r) => r,
             Err(e) => {
                 let msg = format!("bad request: {e}");
-                send(conn, &error_reply("error", &msg), b"")?;
+                send_frame(conn, &error_reply("error", &msg), b"").await?;
                 bail!(msg);
             }
         };
@@ -89,48 +136,56 @@ fn read_request(conn: &mut Conn) -> anyhow::Result<Option<Header>> {
     }
 }
 
-fn refuse(conn: &mut Conn, op: &str, msg: &str) -> anyhow::Result<()> {
+/// Tells the client `op` was refused, and why.
+pub async fn refuse(conn: &mut AsyncConn, op: &str, msg: &str) -> anyhow::Result<()> {
     tracing::info!("files: {op} refused: {msg}");
-    send(conn, &error_reply(op, msg), b"")
+    send_frame(conn, &error_reply(op, msg), b"").await
 }
 
-fn serve_get(files: &Files, conn: &mut Conn, name: &str, offset: u64) -> anyhow::Result<()> {
-    let (mut file, info) = match files.store.open_read(name) {
+async fn serve_get(
+    files: &Arc<Files>,
+    conn: &mut AsyncConn,
+    name: &str,
+    offset: u64,
+) -> anyhow::Result<()> {
+    let n = name.to_owned();
+    let (file, info) = match files.blocking(move |f| f.store.open_read(&n)).await? {
         Ok(f) => f,
-        Err(r) => return refuse(conn, "get", &r.0),
+        Err(r) => return refuse(conn, "get", &r.0).await,
     };
     if offset > info.size {
         let msg = format!(
             "{name}: offset {offset} is past the end ({} bytes)",
             info.size
         );
-        return refuse(conn, "get", &msg);
+        return refuse(conn, "get", &msg).await;
     }
     let Some(_slot) = files.transfer_slot() else {
-        return refuse(
-            conn,
-            "get",
-            "server busy: too many transfers, try again later",
-        );
+        let msg = "server busy: too many transfers, try again later";
+        return refuse(conn, "get", msg).await;
     };
     let cached = files.store.cached_md5(name, &info);
     // Without a cached digest, hash while sending; a resumed get first
     // hashes the part the client already has.
-    let mut md5 = match cached {
-        Some(_) => None,
-        None => Some(hash_prefix(&mut file, offset)?.0),
-    };
-    file.seek(SeekFrom::Start(offset))?;
-    send(conn, &get_reply(info.size, offset, info.mtime), b"")?;
-    send_body(conn, &mut file, info.size - offset, md5.as_mut())
+    let (file, md5) = files
+        .blocking(move |_| -> std::io::Result<(File, Option<Md5>)> {
+            let mut file = file;
+            let md5 = match cached {
+                Some(_) => None,
+                None => Some(hash_prefix(&mut file, offset)?.0),
+            };
+            file.seek(SeekFrom::Start(offset))?;
+            Ok((file, md5))
+        })
+        .await??;
+    send_frame(conn, &get_reply(info.size, offset, info.mtime), b"").await?;
+    let (file, md5) = send_body(conn, file, info.size - offset, md5)
+        .await
         .with_context(|| format!("sending {name}"))?;
-    let now = FileInfo::of(&file)?;
+    let now = files.blocking(move |_| FileInfo::of(&file)).await??;
     if now != info {
-        return refuse(
-            conn,
-            "end",
-            &format!("{name}: file changed while being sent"),
-        );
+        let msg = format!("{name}: file changed while being sent");
+        return refuse(conn, "end", &msg).await;
     }
     let digest = match (cached, md5) {
         (Some(d), _) => d,
@@ -142,171 +197,80 @@ fn serve_get(files: &Files, conn: &mut Conn, name: &str, offset: u64) -> anyhow:
         (None, None) => bail!("no digest"),
     };
     tracing::info!(name, size = info.size, offset, "files: get done");
-    send(conn, &native::end_header(digest), b"")
+    send_frame(conn, &native::end_header(digest), b"").await
+}
+
+/// One blocking read step of [`send_body`]: up to [`READ_STEP`] bytes
+/// into `buf`, hashed into `md5` if given.
+type Step = (File, Option<Md5>, Vec<u8>, std::io::Result<()>);
+
+fn read_step(mut file: File, mut md5: Option<Md5>, mut buf: Vec<u8>, want: usize) -> Step {
+    buf.resize(want, 0);
+    let r = file.read_exact(&mut buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => std::io::Error::other("file shrank while being sent"),
+        _ => e,
+    });
+    if let (Ok(()), Some(m)) = (&r, md5.as_mut()) {
+        m.update(&buf);
+    }
+    (file, md5, buf, r)
 }
 
 /// Streams `len` bytes of `file` from its position to the socket,
-/// feeding `md5` if given. A file that shrank is an error (the frame
-/// cannot be completed, so the connection must close).
-pub fn send_body(
-    conn: &mut Conn,
-    file: &mut File,
+/// feeding `md5` if given; returns both for the trailer. The next step is
+/// read (and hashed) on a blocking thread while the current one is
+/// written, so a get costs about max(disk + hash, network), and the
+/// blocking thread is never held while the client is slow. A file that
+/// shrank is an error (the frame cannot be completed, so the connection
+/// must close).
+pub async fn send_body(
+    conn: &mut AsyncConn,
+    file: File,
     len: u64,
-    mut md5: Option<&mut Md5>,
-) -> anyhow::Result<()> {
-    #[cfg(target_os = "linux")]
-    if md5.is_none() {
-        return sendfile_body(conn, file, len);
+    md5: Option<Md5>,
+) -> anyhow::Result<(File, Option<Md5>)> {
+    if len == 0 {
+        return Ok((file, md5));
     }
-    let mut buf = vec![0u8; IO_CHUNK];
+    let step = |left: u64| usize::try_from(left).map_or(READ_STEP, |l| l.min(READ_STEP));
     let mut left = len;
-    while left > 0 {
-        let want = usize::try_from(left).map_or(IO_CHUNK, |l| l.min(IO_CHUNK));
-        let n = file.read(&mut buf[..want])?;
-        if n == 0 {
-            bail!("file shrank by {left} bytes while being sent");
-        }
-        if let Some(m) = md5.as_deref_mut() {
-            m.update(&buf[..n]);
-        }
-        conn.send(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-/// [`send_body`] without hashing: the kernel copies from the page cache
-/// to the socket (`sendfile`), so the bytes never pass through us.
-#[cfg(target_os = "linux")]
-fn sendfile_body(conn: &mut Conn, file: &File, len: u64) -> anyhow::Result<()> {
-    /// Bytes per call: small enough to touch the idle clock often.
-    const STEP: u64 = 4 << 20;
-    let mut left = len;
-    while left > 0 {
-        let step = usize::try_from(left.min(STEP)).unwrap_or(1 << 20);
-        match rustix::fs::sendfile(&conn.stream, file, None, step) {
-            Ok(0) => bail!("file shrank by {left} bytes while being sent"),
-            Ok(n) => {
-                left -= n as u64;
-                conn.touch();
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(std::io::Error::from(e).into()),
-        }
-    }
-    Ok(())
-}
-
-fn serve_stat(files: &Files, conn: &mut Conn, name: &str) -> anyhow::Result<()> {
-    let (mut file, info) = match files.store.open_read(name) {
-        Ok(f) => f,
-        Err(r) => return refuse(conn, "stat", &r.0),
-    };
-    let md5 = files.store.md5_of(name, &mut file, &info)?;
-    send(
-        conn,
-        &file_reply("stat", info.size, md5, Some(info.mtime)),
-        b"",
-    )
-}
-
-fn serve_put(
-    files: &Files,
-    conn: &mut Conn,
-    name: &str,
-    size: u64,
-    force: bool,
-    resume: bool,
-) -> anyhow::Result<()> {
-    if size > files.cfg.max_file_size {
-        let msg = format!(
-            "{name}: {size} bytes exceeds the limit of {} bytes",
-            files.cfg.max_file_size
-        );
-        return refuse(conn, "put", &msg);
-    }
-    // Held until the upload is over, however it ends.
-    let Some(_slot) = files.transfer_slot() else {
-        return refuse(
-            conn,
-            "put",
-            "server busy: too many transfers, try again later",
-        );
-    };
-    let mut slot = match files.store.begin_put(name, force, resume, size) {
-        Ok(s) => s,
-        Err(r) => return refuse(conn, "put", &r.0),
-    };
-    let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize()));
-    send(conn, &ready_reply(slot.kept, prefix), b"")?;
-    let (expected, actual) = receive_upload(conn, &mut slot, name, size)?;
-    if actual != expected {
-        slot.discard();
-        let msg = format!("{name}: md5 mismatch: client says {expected}, received data is {actual}; upload discarded");
-        return refuse(conn, "put", &msg);
-    }
-    if let Err(r) = slot.commit(size) {
-        return refuse(conn, "put", &r.0);
-    }
-    // The next get of this file need not hash it again.
-    if let Ok((_, info)) = files.store.open_read(name) {
-        if info.size == size {
-            files.store.remember_md5(name, &info, actual);
-        }
-    }
-    tracing::info!(name, size, "files: put done");
-    send(conn, &file_reply("put", size, actual, None), b"")
-}
-
-/// Receives the data frame of an accepted upload into `slot`, returning
-/// the md5 the client announced and the md5 of what arrived (the kept
-/// prefix included). Any error is also told to the client; the partial
-/// data stays in the slot for a later `--resume`.
-fn receive_upload(
-    conn: &mut Conn,
-    slot: &mut PutSlot,
-    name: &str,
-    size: u64,
-) -> anyhow::Result<(Digest, Digest)> {
-    let mut md5 = slot.prefix.clone();
-    let mut t = Transfer::new("data", size);
+    let mut spare = Vec::new();
+    let want = step(left);
+    let mut pending = tokio::task::spawn_blocking(move || read_step(file, md5, Vec::new(), want));
     loop {
-        if !conn.fill_if_drained()? {
-            bail!("client closed during the upload of {name}; partial kept for --resume");
+        let (file, md5, buf, r) = pending.await?;
+        r?;
+        left -= buf.len() as u64;
+        if left == 0 {
+            conn.send(&buf).await?;
+            return Ok((file, md5));
         }
-        let (used, ev) = match t.decode(&conn.buf[conn.lo..conn.hi]) {
-            Ok(r) => r,
-            Err(e) => return refused(conn, format!("{name}: {e}")),
-        };
-        conn.lo += used;
-        match ev {
-            None | Some(TransferEvent::BodyEnd) => {}
-            Some(TransferEvent::Header(h)) => {
-                let off = h.offset.unwrap_or(0);
-                if (off != slot.kept && off != 0) || h.total_size != size - off {
-                    let msg = format!("{name}: data frame does not match the offer (offset {off})");
-                    return refused(conn, msg);
-                }
-                // The client chose to start over rather than resume.
-                if off == 0 && slot.kept > 0 {
-                    slot.restart()?;
-                    md5 = Md5::new();
-                }
-            }
-            Some(TransferEvent::Data(b)) => {
-                md5.update(b);
-                if let Err(e) = write_sparse(&mut slot.file, b) {
-                    return refused(conn, format!("{name}: writing failed: {e}; partial kept"));
-                }
-            }
-            Some(TransferEvent::End(d)) => return Ok((d, Digest(md5.finalize()))),
-            Some(TransferEvent::Refused(m)) => bail!("client abandoned the upload of {name}: {m}"),
-        }
+        let want = step(left);
+        let into = std::mem::take(&mut spare);
+        pending = tokio::task::spawn_blocking(move || read_step(file, md5, into, want));
+        // If this fails the read in flight just finishes and is dropped.
+        conn.send(&buf).await?;
+        spare = buf;
     }
 }
 
-/// Tells the client why its upload stopped, then fails with the same text.
-fn refused<T>(conn: &mut Conn, msg: String) -> anyhow::Result<T> {
-    refuse(conn, "put", &msg)?;
-    bail!(msg)
+async fn serve_stat(files: &Arc<Files>, conn: &mut AsyncConn, name: &str) -> anyhow::Result<()> {
+    let n = name.to_owned();
+    let found = files
+        .blocking(move |f| {
+            let (mut file, info) = f.store.open_read(&n)?;
+            let md5 = f
+                .store
+                .md5_of(&n, &mut file, &info)
+                .map_err(|e| super::store::Refusal::io(&n, &e))?;
+            Ok::<_, super::store::Refusal>((info, md5))
+        })
+        .await?;
+    match found {
+        Ok((info, md5)) => {
+            let h = file_reply("stat", info.size, md5, Some(info.mtime));
+            send_frame(conn, &h, b"").await
+        }
+        Err(r) => refuse(conn, "stat", &r.0).await,
+    }
 }

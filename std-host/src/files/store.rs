@@ -54,7 +54,8 @@ impl FileInfo {
 pub struct Refusal(pub String);
 
 impl Refusal {
-    fn io(name: &str, e: &io::Error) -> Refusal {
+    /// The client's text for an I/O error on `name`.
+    pub fn io(name: &str, e: &io::Error) -> Refusal {
         let what = match e.kind() {
             io::ErrorKind::NotFound => "no such file",
             io::ErrorKind::PermissionDenied => "outside the root or not permitted",
@@ -240,6 +241,17 @@ impl Store {
         })
     }
 
+    /// The root directory (the partial sweeper walks it).
+    pub(super) fn root_dir(&self) -> &Dir {
+        &self.root
+    }
+
+    /// Holds `name` as if an upload were writing it, so none starts while
+    /// its partial is removed; `None` if an upload is writing it.
+    pub(super) fn hold(&self, name: &str) -> Option<impl Drop> {
+        BusyGuard::take(&self.busy, name)
+    }
+
     /// Lists the directory `dir` (empty: the root), at most `max` entries,
     /// as JSON lines; returns the text and whether entries were left out.
     pub fn list(&self, dir: &str, max: usize) -> Result<(String, bool), Refusal> {
@@ -402,6 +414,19 @@ impl PutSlot {
             tracing::warn!("fsync of directory failed: {e}");
         }
         Ok(())
+    }
+
+    /// [`PutSlot::commit`], removing the partial if that fails: a refused
+    /// upload must not keep holding disk space.
+    pub fn commit_or_discard(self, size: u64) -> Result<(), Refusal> {
+        let (dir, part) = (self.dir.try_clone(), self.part.clone());
+        let r = self.commit(size);
+        if r.is_err() {
+            if let Ok(dir) = dir {
+                let _ = dir.remove_file(&part);
+            }
+        }
+        r
     }
 
     /// Removes the partial (its data is known to be wrong).

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::client::{self, ClientDialect, Common, GetArgs, PutArgs};
 use super::{Files, FilesConfig};
+use crate::serve::conn::{Activity, Tracked};
 
 fn temp(tag: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -29,13 +30,22 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
     let files = Files::new(cfg).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
+    l.set_nonblocking(true).unwrap();
+    // The server's own runtime, as `wirekit serve` runs it.
     std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let f = files.clone();
-            std::thread::spawn(move || {
-                let _ = f.serve(s, ack, Some(std::time::Duration::from_secs(30)), None);
-            });
-        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).unwrap();
+            while let Ok((s, _)) = l.accept().await {
+                let conn = Tracked::new(s, Activity::new());
+                let f = files.clone();
+                tokio::spawn(f.serve_tokio(conn, ack, Default::default()));
+            }
+        });
     });
     addr
 }
