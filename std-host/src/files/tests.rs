@@ -41,7 +41,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
             while let Ok((s, _)) = l.accept().await {
-                let conn = Tracked::new(s, Activity::new());
+                let conn = Tracked::new(crate::serve::stream::Stream::Plain(s), Activity::new());
                 let f = files.clone();
                 tokio::spawn(f.serve_tokio(conn, ack, Default::default()));
             }
