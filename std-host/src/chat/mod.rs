@@ -68,7 +68,7 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
             false => Relay::Strip,
         },
     };
-    let room = Arc::new(Room::new(config, local_now));
+    let room = Arc::new(Room::new(config, local_now).with_metrics(l.metrics().clone()));
     l.tcp("chat", addr, move |conn: Conn, ctx: ConnCtx| {
         let room = room.clone();
         async move {

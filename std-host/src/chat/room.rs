@@ -92,6 +92,7 @@ pub struct Room {
     next_id: AtomicU64,
     config: RoomConfig,
     clock: fn() -> Tm,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Room {
@@ -102,7 +103,14 @@ impl Room {
             next_id: AtomicU64::new(1),
             config,
             clock,
+            metrics: None,
         }
+    }
+
+    /// Counts members, lines and slow clients dropped in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Room {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The room settings.
@@ -144,6 +152,9 @@ impl Room {
             );
             members.len()
         };
+        if let Some(m) = &self.metrics {
+            m.chat_members(1);
+        }
         let who = Sender::Peer(addr);
         self.broadcast_notice(Notice::Joined { who, online });
         Membership { id, frames, kicked }
@@ -151,6 +162,9 @@ impl Room {
 
     /// Broadcasts a line said by member `id`.
     pub fn say(&self, id: u64, line: &[u8]) {
+        if let Some(m) = &self.metrics {
+            m.chat_message();
+        }
         let mut buf = [0u8; MAX_MESSAGE];
         let frame = {
             let members = self.lock();
@@ -233,6 +247,9 @@ impl Room {
         let Some(m) = self.lock().remove(&id) else {
             return;
         };
+        if let Some(metrics) = &self.metrics {
+            metrics.chat_members(-1);
+        }
         let label = m.label();
         drop(m);
         let notice = match why {
@@ -318,6 +335,10 @@ impl Room {
     /// for the others.
     fn kick(&self, m: Member) -> Option<Frame> {
         tracing::info!(peer = %m.addr, "chat client dropped: outgoing queue full");
+        if let Some(metrics) = &self.metrics {
+            metrics.chat_dropped();
+            metrics.chat_members(-1);
+        }
         let why = DropReason::SlowReader;
         let now = (self.clock)();
         let mut buf = [0u8; MAX_MESSAGE];

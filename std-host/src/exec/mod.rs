@@ -96,6 +96,8 @@ pub struct ExecService {
     pub throttle: Throttle,
     /// Cancelled when the server shuts down: running commands are killed.
     shutdown: CancellationToken,
+    /// Commands by outcome and failed logins (`--metrics`).
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl ExecService {
@@ -131,7 +133,21 @@ impl ExecService {
             throttle: Throttle::new(Policy::default()),
             spool: Arc::new(SpoolBudget::new(DEFAULT_MEM_TOTAL, args.exec_spool_max)),
             shutdown: CancellationToken::new(),
+            metrics: None,
         })
+    }
+
+    /// Counts commands and failed logins in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts a failed proof from a client of `service`.
+    pub fn auth_failed(&self, service: &str) {
+        if let Some(m) = &self.metrics {
+            m.auth_failure(service);
+        }
     }
 
     /// Kills running commands (and refuses new ones) once `token` is
@@ -159,10 +175,23 @@ impl ExecService {
         sink: &mut impl run::Sink,
     ) -> Result<run::Outcome, run::RunError> {
         let (timeout, cap) = (self.timeout, self.max_output);
-        tokio::select! {
+        let r = tokio::select! {
             r = run::run(cmd, timeout, cap, &self.launcher, slot, sink) => r,
             () = self.shutdown.cancelled() => Err(run::RunError::Shutdown),
+        };
+        if let Some(m) = &self.metrics {
+            m.command(match &r {
+                Ok(o) => match o.ending {
+                    wirekit_core::service::exec::Ending::TimedOut { .. } => "timeout",
+                    wirekit_core::service::exec::Ending::Capped { .. } => "killed_at_cap",
+                    _ => "exit",
+                },
+                Err(run::RunError::Spawn(_)) => "spawn_failed",
+                Err(run::RunError::Sink(_)) => "client_gone",
+                Err(run::RunError::Shutdown) => "shutdown",
+            });
         }
+        r
     }
 
     /// Checks that an exec listener may bind `addr`: without a token, only

@@ -15,7 +15,8 @@ fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
             .with_shutdown(l.shutdown())
             // This process is the `wirekit` binary; /proc/self/exe stays
             // valid even if the file is replaced while the server runs.
-            .with_supervisor("/proc/self/exe"))
+            .with_supervisor("/proc/self/exe")
+            .with_metrics(l.metrics().clone()))
     })
 }
 

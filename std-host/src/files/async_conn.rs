@@ -30,6 +30,8 @@ pub struct AsyncConn {
     pub hi: usize,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
+    /// Where transfers are counted (`--metrics`).
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 impl AsyncConn {
@@ -41,6 +43,7 @@ impl AsyncConn {
             lo: 0,
             hi: 0,
             shutdown,
+            metrics: None,
         }
     }
 

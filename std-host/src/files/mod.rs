@@ -77,6 +77,7 @@ pub struct Files {
     cfg: FilesConfig,
     active: Arc<AtomicUsize>,
     sweeping: AtomicBool,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 /// Counts a running transfer; released on drop.
@@ -91,7 +92,11 @@ impl Drop for TransferSlot {
 /// The run's one [`Files`], shared by `files` and `files-ack` so the
 /// transfer limit and the md5 cache cover both.
 fn shared(l: &Launch) -> anyhow::Result<Arc<Files>> {
-    l.shared(|| Files::open(l.args().files.clone()))
+    l.shared(|| {
+        let mut f = Files::open(l.args().files.clone())?;
+        f.metrics = Some(l.metrics().clone());
+        Ok(f)
+    })
 }
 
 /// Starts the `files` service (native, seed 000 and seed 002 dialects).
@@ -148,6 +153,7 @@ impl Files {
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
             sweeping: AtomicBool::new(false),
+            metrics: None,
         })
     }
 
@@ -187,6 +193,7 @@ impl Files {
         shutdown: tokio_util::sync::CancellationToken,
     ) -> anyhow::Result<()> {
         let mut conn = AsyncConn::new(conn, shutdown);
+        conn.metrics = self.metrics.clone();
         if ack {
             return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
         }

@@ -139,6 +139,9 @@ async fn read_request(conn: &mut AsyncConn) -> anyhow::Result<Option<Header>> {
 /// Tells the client `op` was refused, and why.
 pub async fn refuse(conn: &mut AsyncConn, op: &str, msg: &str) -> anyhow::Result<()> {
     tracing::info!("files: {op} refused: {msg}");
+    if let (Some(m), "get" | "put") = (&conn.metrics, op) {
+        m.transfer(op, "refused", 0, 0.0);
+    }
     send_frame(conn, &error_reply(op, msg), b"").await
 }
 
@@ -148,6 +151,7 @@ async fn serve_get(
     name: &str,
     offset: u64,
 ) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let n = name.to_owned();
     let (file, info) = match files.blocking(move |f| f.store.open_read(&n)).await? {
         Ok(f) => f,
@@ -197,6 +201,10 @@ async fn serve_get(
         (None, None) => bail!("no digest"),
     };
     tracing::info!(name, size = info.size, offset, "files: get done");
+    if let Some(m) = &conn.metrics {
+        let secs = started.elapsed().as_secs_f64();
+        m.transfer("get", "ok", info.size - offset, secs);
+    }
     send_frame(conn, &native::end_header(digest), b"").await
 }
 

@@ -30,6 +30,7 @@ pub async fn serve_put(
     force: bool,
     resume: bool,
 ) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     if size > files.cfg.max_file_size {
         let msg = format!(
             "{name}: {size} bytes exceeds the limit of {} bytes",
@@ -56,6 +57,9 @@ pub async fn serve_put(
         return Ok(());
     };
     let actual = Digest(w.md5.finalize());
+    if let (Some(m), true) = (&conn.metrics, actual != expected) {
+        m.md5_mismatch();
+    }
     let n = name.to_owned();
     let slot = w.slot;
     let stored = files.blocking(move |f| {
@@ -77,6 +81,9 @@ pub async fn serve_put(
         return refuse(conn, "put", &r.0).await;
     }
     tracing::info!(name, size, "files: put done");
+    if let Some(m) = &conn.metrics {
+        m.transfer("put", "ok", size, started.elapsed().as_secs_f64());
+    }
     send_frame(conn, &file_reply("put", size, actual, None), b"").await
 }
 

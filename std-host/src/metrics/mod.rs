@@ -315,12 +315,17 @@ impl Metrics {
         self.transfers.get_or_create(&l).inc();
         let o = Op { op: op.to_string() };
         self.transfer_bytes.get_or_create(&o).inc_by(bytes);
-        if outcome == "md5_mismatch" {
-            self.md5_mismatches.inc();
-        }
-        if matches!(op, "get" | "put") {
+        // Durations of completed transfers only: a refusal takes no time
+        // worth a bucket.
+        if outcome == "ok" {
             self.transfer_seconds.get_or_create(&o).observe(secs);
         }
+    }
+
+    /// An upload's md5 did not match what arrived (it is also counted as
+    /// a refused put).
+    pub fn md5_mismatch(&self) {
+        self.md5_mismatches.inc();
     }
 
     /// An exec command ended (`exit`, `timeout`, `killed_at_cap`).

@@ -40,6 +40,9 @@ pub struct Launch {
     pub(super) tls_here: bool,
     /// What this run counts (`--metrics`).
     pub(super) metrics: Metrics,
+    /// Whether per-byte and per-datagram counting is on (only when
+    /// something reads the metrics: it costs an atomic add per I/O).
+    pub(super) metrics_on: bool,
     /// Sockets passed by systemd, taken by the binds that match them.
     pub(super) activation: Arc<Mutex<Activation>>,
 }
@@ -47,6 +50,7 @@ pub struct Launch {
 impl Launch {
     pub(super) fn new(args: Args, tls: Option<ServerTls>, activation: Activation) -> Self {
         let limit = args.conn.max_connections;
+        let metrics_on = args.metrics.is_some();
         Launch {
             args: Arc::new(args),
             shutdown: CancellationToken::new(),
@@ -55,6 +59,7 @@ impl Launch {
             shared: Arc::default(),
             tls,
             tls_here: false,
+            metrics_on,
             metrics: Metrics::new(),
             activation: Arc::new(Mutex::new(activation)),
         }

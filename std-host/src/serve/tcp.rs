@@ -182,7 +182,8 @@ impl Launch {
                 }
             },
         };
-        let activity = Activity::counting(Some(self.metrics.byte_counters(service)));
+        let counters = self.metrics_on.then(|| self.metrics.byte_counters(service));
+        let activity = Activity::counting(counters);
         let conn = Tracked::new(stream, activity.clone());
         let idle = self.idle_timeout();
         info!(service, %peer, "open");

@@ -16,6 +16,7 @@ use tracing::debug;
 
 use super::launch::Launch;
 use super::udp_budget::Budget;
+use prometheus_client::metrics::counter::Counter;
 
 /// Receive buffer: one more than the largest IPv6 payload on loopback, so
 /// an oversized datagram is seen as such rather than silently cut.
@@ -86,28 +87,76 @@ impl Launch {
         self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
         let opts = &self.args.udp;
-        let mut budget = Budget::new(opts);
+        let counters = self.metrics_on.then(|| {
+            let (rx, tx) = self.metrics.datagram_counters(service);
+            let (rx_bytes, tx_bytes) = self.metrics.byte_counters(service);
+            DatagramCounters {
+                rx,
+                tx,
+                rx_bytes,
+                tx_bytes,
+            }
+        });
+        let mut gate = Gate {
+            budget: Budget::new(opts),
+            counters,
+        };
         let plain = opts.udp_plain_loop || cfg!(not(target_os = "linux"));
         self.tracker.spawn_blocking(move || {
             if plain {
-                serve_one_by_one(service, &sock, &mut handler, &mut budget, &shutdown);
+                serve_one_by_one(service, &sock, &mut handler, &mut gate, &shutdown);
             } else {
                 #[cfg(target_os = "linux")]
-                super::udp_batch::serve(service, &sock, &mut handler, &mut budget, &shutdown);
+                super::udp_batch::serve(service, &sock, &mut handler, &mut gate, &shutdown);
             }
         });
         Ok(())
     }
 }
 
-/// Whether `budget` (if any) lets a reply of `len` bytes go to `peer`.
-pub(super) fn within(
-    budget: &mut Option<Budget>,
-    peer: SocketAddr,
-    len: usize,
-    now: Instant,
-) -> bool {
-    budget.as_mut().is_none_or(|b| b.allow(peer.ip(), len, now))
+/// What stands between an answer and the wire: the per-source budget (if
+/// any) and the datagram counters (if metrics are kept).
+pub(super) struct Gate {
+    budget: Option<Budget>,
+    counters: Option<DatagramCounters>,
+}
+
+/// Received and sent datagrams and bytes of one UDP service.
+pub(super) struct DatagramCounters {
+    rx: Counter,
+    tx: Counter,
+    rx_bytes: Counter,
+    tx_bytes: Counter,
+}
+
+impl Gate {
+    /// Logs the budget's refusals (at most once per interval).
+    pub(super) fn report(&mut self, service: &'static str, now: Instant) {
+        if let Some(b) = &mut self.budget {
+            b.report(service, now);
+        }
+    }
+
+    /// A datagram of `len` bytes arrived.
+    pub(super) fn arrived(&self, len: usize) {
+        if let Some(c) = &self.counters {
+            c.rx.inc();
+            c.rx_bytes.inc_by(len as u64);
+        }
+    }
+
+    /// Whether a reply of `len` bytes may go to `peer` now; counts it if so.
+    pub(super) fn allow(&mut self, peer: SocketAddr, len: usize, now: Instant) -> bool {
+        let ok = self
+            .budget
+            .as_mut()
+            .is_none_or(|b| b.allow(peer.ip(), len, now));
+        if let (true, Some(c)) = (ok, &self.counters) {
+            c.tx.inc();
+            c.tx_bytes.inc_by(len as u64);
+        }
+        ok
+    }
 }
 
 /// The portable loop: one `recv_from` and one `send_to` per datagram.
@@ -115,7 +164,7 @@ fn serve_one_by_one<H: UdpHandler>(
     service: &'static str,
     sock: &std::net::UdpSocket,
     handler: &mut H,
-    budget: &mut Option<Budget>,
+    gate: &mut Gate,
     shutdown: &tokio_util::sync::CancellationToken,
 ) {
     let mut inbuf = vec![0u8; RECV_BUF];
@@ -132,14 +181,13 @@ fn serve_one_by_one<H: UdpHandler>(
             }
         };
         debug!(service, %peer, len = n, "datagram");
+        gate.arrived(n);
         let now = Instant::now();
-        if let Some(b) = budget {
-            b.report(service, now);
-        }
+        gate.report(service, now);
         let Some(m) = handler.answer(&inbuf[..n], peer, &mut outbuf) else {
             continue;
         };
-        if within(budget, peer, m, now) {
+        if gate.allow(peer, m, now) {
             if let Err(e) = sock.send_to(&outbuf[..m], peer) {
                 debug!(service, %peer, error = %e, "send failed");
             }

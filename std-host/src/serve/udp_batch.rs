@@ -19,8 +19,7 @@ use rustix::net::{sendmmsg, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketAddrA
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use super::udp::{within, UdpHandler, RECV_BUF};
-use super::udp_budget::Budget;
+use super::udp::{Gate, UdpHandler, RECV_BUF};
 
 /// Most datagrams taken (and answered) per system call. The bench keeps 32
 /// requests in flight, so a full queue fits in one call.
@@ -42,12 +41,12 @@ struct Reply {
 
 /// Answers datagrams on `sock` with `handler` until `shutdown`. The socket
 /// has a read timeout, so an idle loop still sees the shutdown promptly.
-/// Replies `budget` does not cover are not sent (one clock read a batch).
+/// Replies the gate's budget does not cover are not sent (one clock read a batch).
 pub(super) fn serve<H: UdpHandler>(
     service: &'static str,
     sock: &UdpSocket,
     handler: &mut H,
-    budget: &mut Option<Budget>,
+    gate: &mut Gate,
     shutdown: &CancellationToken,
 ) {
     // One allocation each, larger than the allocator's mmap threshold: the
@@ -71,15 +70,14 @@ pub(super) fn serve<H: UdpHandler>(
         }
         replies.clear();
         let now = Instant::now();
-        if let Some(b) = budget {
-            b.report(service, now);
-        }
+        gate.report(service, now);
         for r in &got {
             debug!(service, peer = %r.peer, len = r.len, "datagram");
+            gate.arrived(r.len);
             let request = &input[r.slot * RECV_BUF..][..r.len];
             let out = &mut output[r.slot * RECV_BUF..][..RECV_BUF];
             let answer = handler.answer(request, r.peer, out);
-            if let Some(len) = answer.filter(|&len| within(budget, r.peer, len, now)) {
+            if let Some(len) = answer.filter(|&len| gate.allow(r.peer, len, now)) {
                 let peer = SocketAddrAny::from(r.peer);
                 replies.push(Reply {
                     slot: r.slot,

@@ -188,6 +188,7 @@ impl<S: Io> Session<S> {
                 if !ok {
                     let log = &mut |l: String| warn!("exec: {l}");
                     self.svc.throttle.failed(peer.ip(), Instant::now(), log);
+                    self.svc.auth_failed("exec");
                     refuse_native(&mut self.stream, "authentication failed: wrong token").await?;
                     return Ok(false);
                 }
