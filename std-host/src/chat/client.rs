@@ -11,7 +11,7 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use wirekit_core::service::chat::validate_nick;
@@ -29,6 +29,9 @@ pub struct ChatArgs {
     /// Nickname to take on arrival (sends `/nick NICK`; wirekit servers only).
     #[arg(long)]
     pub name: Option<String>,
+    /// TLS (for a `chat+tls` listener).
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: crate::tls::client::TlsClientOpts,
 }
 
 /// Entry point of the subcommand: runs [`run`] on a small runtime.
@@ -41,11 +44,25 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     if let Some(name) = &args.name {
         validate_nick(name.as_bytes()).map_err(|e| anyhow::anyhow!("--name {name:?}: {e}"))?;
     }
+    let tls = crate::tls::client::ClientTls::from_opts(&args.tls, &args.addr)?;
     let stream = TcpStream::connect(&args.addr)
         .await
         .with_context(|| format!("connecting to {}", args.addr))?;
     let _ = stream.set_nodelay(true);
-    let (reader, mut writer) = stream.into_split();
+    type Halves = (
+        Box<dyn AsyncRead + Unpin + Send>,
+        Box<dyn AsyncWrite + Unpin + Send>,
+    );
+    let (reader, mut writer): Halves = match tls {
+        None => {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        }
+        Some(tls) => {
+            let (r, w) = tokio::io::split(tls.connect(stream).await?);
+            (Box::new(r), Box::new(w))
+        }
+    };
     let mut incoming = tokio::spawn(copy_to_stdout(reader));
     if let Some(name) = &args.name {
         writer

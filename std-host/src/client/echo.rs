@@ -23,14 +23,21 @@ pub struct Args {
     /// Use the UDP service (one datagram per message).
     #[arg(long)]
     pub udp: bool,
+    /// TLS (for an `echo+tls` listener).
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: crate::tls::client::TlsClientOpts,
     /// Seconds to wait for connecting and for each answer.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
 }
 
+/// A byte stream: plain TCP or TLS over it.
+trait ByteStream: Read + Write {}
+impl<T: Read + Write> ByteStream for T {}
+
 /// One way of talking to an echo server.
 enum Link {
-    Tcp(TcpStream),
+    Tcp(Box<dyn ByteStream>),
     Udp(UdpSocket),
 }
 
@@ -47,7 +54,10 @@ impl Link {
         s.set_read_timeout(Some(args.timeout))?;
         s.set_write_timeout(Some(args.timeout))?;
         s.set_nodelay(true)?;
-        Ok(Link::Tcp(s))
+        match crate::tls::client::ClientTls::from_opts(&args.tls, &args.addr)? {
+            None => Ok(Link::Tcp(Box::new(s))),
+            Some(tls) => Ok(Link::Tcp(Box::new(tls.connect_blocking(s)?))),
+        }
     }
 
     /// Sends `msg` and returns the answer: over TCP exactly as many bytes
