@@ -29,10 +29,22 @@ pub fn is_local(ip: IpAddr) -> bool {
 }
 
 /// Refuses what the policy forbids and warns, once per listener, about
-/// every listener that other hosts reach in clear text.
-pub fn check(specs: &[ListenSpec], plaintext: bool) -> anyhow::Result<()> {
-    for s in specs.iter().filter(|s| !s.tls && !is_local(s.addr.ip())) {
+/// every listener that other hosts reach in clear text. `exec_insecure`
+/// (no authentication at all) keeps command services on loopback even
+/// with TLS.
+pub fn check(specs: &[ListenSpec], plaintext: bool, exec_insecure: bool) -> anyhow::Result<()> {
+    for s in specs.iter().filter(|s| !is_local(s.addr.ip())) {
         let name = s.service.name;
+        if COMMAND_SERVICES.contains(&name) && exec_insecure {
+            bail!(
+                "--exec-insecure refuses to listen on {}: only loopback addresses \
+                 (127.0.0.0/8, ::1) are allowed without a token",
+                s.addr
+            );
+        }
+        if s.tls {
+            continue;
+        }
         if COMMAND_SERVICES.contains(&name) && !plaintext {
             bail!(
                 "{name} on {} would run commands for other hosts in clear text: \

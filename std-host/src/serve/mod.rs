@@ -168,7 +168,7 @@ async fn serve(
     };
     let max = &mut args.conn.max_connections;
     *max = fdlimit::fit_max_connections(*max, nofile, specs.len());
-    exposure::check(&specs, args.plaintext)?;
+    exposure::check(&specs, args.plaintext, args.exec.exec_insecure)?;
     let tls = match specs.iter().any(|s| s.tls) {
         true => Some(crate::tls::server::ServerTls::new(&args.tls)?),
         false => None,
