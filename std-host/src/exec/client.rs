@@ -117,7 +117,7 @@ impl Session {
             ServerMsg::Challenge(nonce) => {
                 let token = token
                     .ok_or_else(|| anyhow!("the server requires a token: give --token-file"))?;
-                let proof = auth::proof(token, nonce);
+                let proof = auth::proof(token, nonce, &[]);
                 let proof = String::from_utf8_lossy(&proof).into_owned();
                 self.send(&ClientMsg::Auth(&proof).header(), b"")?;
                 let h = self.read_frame(&mut std::io::sink(), &mut std::io::sink())?;

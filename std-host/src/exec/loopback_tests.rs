@@ -29,7 +29,7 @@ async fn start(flavor: Flavor, opts: &[&str]) -> SocketAddr {
         loop {
             let (s, peer) = listener.accept().await.unwrap();
             let svc = svc.clone();
-            tokio::spawn(async move { handle(flavor, s, peer, svc).await });
+            tokio::spawn(async move { handle(flavor, s, peer, svc, Vec::new()).await });
         }
     });
     addr

@@ -34,8 +34,23 @@ fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> an
         }
     }
     l.tcp(name, addr, move |conn: Conn, ctx: ConnCtx| {
-        handle(flavor, conn, ctx.peer, svc.clone())
+        let binding = channel_binding(&conn);
+        handle(flavor, conn, ctx.peer, svc.clone(), binding)
     })
+}
+
+/// The TLS session's keying material for the exec proof (RFC 8446 §7.5),
+/// or nothing on a plain connection.
+fn channel_binding(conn: &Conn) -> Vec<u8> {
+    use wirekit_core::service::exec::auth::{BINDING_LEN, EXPORTER_LABEL};
+    let mut out = vec![0u8; BINDING_LEN];
+    match conn
+        .get_ref()
+        .export_keying_material(&mut out, EXPORTER_LABEL, b"")
+    {
+        Some(()) => out,
+        None => Vec::new(),
+    }
 }
 
 /// `exec`: native protocol and the seeds' JSON-header dialect.

@@ -1,7 +1,14 @@
 //! Challenge-response authentication of exec clients: the server sends a
-//! fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce)
-//! in hex, the server compares in constant time. The token itself never
-//! crosses the wire, and a recorded proof is useless for another nonce.
+//! fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce
+//! ‖ binding) in hex, the server compares in constant time. The token
+//! itself never crosses the wire, and a recorded proof is useless for
+//! another nonce.
+//!
+//! Over TLS the binding is keying material exported from the session
+//! ([`EXPORTER_LABEL`], RFC 8446 §7.5), which both ends of one TLS session
+//! compute alike and nobody else can: a proof relayed by a man in the
+//! middle (who holds two different sessions) does not verify. On a plain
+//! connection the binding is empty.
 //!
 //! Randomness is the host's job; this module only computes and checks.
 
@@ -16,6 +23,12 @@ pub const MIN_TOKEN_LEN: usize = 16;
 
 /// Domain separation, so a proof made for exec is not valid elsewhere.
 const LABEL: &[u8] = b"wirekit-exec-v1\0";
+
+/// The TLS exporter label of the channel binding.
+pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-wirekit-exec-auth";
+
+/// Bytes of exported keying material used as the binding.
+pub const BINDING_LEN: usize = 32;
 
 /// Why a token file's contents are not a usable token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,31 +68,33 @@ pub fn nonce_hex(random: &[u8; NONCE_LEN]) -> [u8; 2 * NONCE_LEN] {
     out
 }
 
-fn mac(token: &[u8], nonce: &str) -> Hmac<Sha256> {
+fn mac(token: &[u8], nonce: &str, binding: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this never fails; the fallback
     // keeps it total without a panic path.
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(token)
         .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
     m.update(LABEL);
     m.update(nonce.as_bytes());
+    m.update(binding);
     m
 }
 
-/// The client's proof for `nonce`, as 64 lowercase hex digits.
-pub fn proof(token: &[u8], nonce: &str) -> [u8; 64] {
-    let tag: [u8; 32] = mac(token, nonce).finalize().into_bytes().into();
+/// The client's proof for `nonce` on a connection with `binding` (empty
+/// without TLS), as 64 lowercase hex digits.
+pub fn proof(token: &[u8], nonce: &str, binding: &[u8]) -> [u8; 64] {
+    let tag: [u8; 32] = mac(token, nonce, binding).finalize().into_bytes().into();
     let mut out = [0u8; 64];
     hex_into(&tag, &mut out);
     out
 }
 
-/// Checks a client's proof for `nonce` in constant time.
-pub fn verify(token: &[u8], nonce: &str, proof_hex: &str) -> bool {
+/// Checks a client's proof for `nonce` and `binding` in constant time.
+pub fn verify(token: &[u8], nonce: &str, binding: &[u8], proof_hex: &str) -> bool {
     let mut tag = [0u8; 32];
     if !hex_decode(proof_hex.as_bytes(), &mut tag) {
         return false;
     }
-    mac(token, nonce).verify_slice(&tag).is_ok()
+    mac(token, nonce, binding).verify_slice(&tag).is_ok()
 }
 
 fn hex_into(bytes: &[u8], out: &mut [u8]) {
@@ -117,15 +132,28 @@ mod tests {
 
     #[test]
     fn proof_verifies_only_for_its_token_and_nonce() {
-        let p = proof(TOKEN, "aa");
+        let p = proof(TOKEN, "aa", b"");
         let p = core::str::from_utf8(&p).unwrap();
-        assert!(verify(TOKEN, "aa", p));
-        assert!(!verify(TOKEN, "ab", p));
-        assert!(!verify(b"correct horse battery stapl3", "aa", p));
-        assert!(!verify(TOKEN, "aa", &p[..62]));
-        assert!(!verify(TOKEN, "aa", "zz"));
+        assert!(verify(TOKEN, "aa", b"", p));
+        assert!(!verify(TOKEN, "ab", b"", p));
+        assert!(!verify(b"correct horse battery stapl3", "aa", b"", p));
+        assert!(!verify(TOKEN, "aa", b"", &p[..62]));
+        assert!(!verify(TOKEN, "aa", b"", "zz"));
         let upper = p.to_ascii_uppercase();
-        assert!(verify(TOKEN, "aa", &upper), "hex case does not matter");
+        assert!(verify(TOKEN, "aa", b"", &upper), "hex case does not matter");
+    }
+
+    #[test]
+    fn a_proof_bound_to_one_tls_session_fails_on_another() {
+        let (a, b) = ([1u8; BINDING_LEN], [2u8; BINDING_LEN]);
+        let p = proof(TOKEN, "aa", &a);
+        let p = core::str::from_utf8(&p).unwrap();
+        assert!(verify(TOKEN, "aa", &a, p));
+        assert!(!verify(TOKEN, "aa", &b, p), "relayed to another session");
+        assert!(
+            !verify(TOKEN, "aa", b"", p),
+            "relayed to a plain connection"
+        );
     }
 
     #[test]
@@ -133,7 +161,7 @@ mod tests {
         // python3 -c 'import hmac,hashlib;print(hmac.new(b"correct horse
         //   battery staple", b"wirekit-exec-v1\0" + b"00ff", hashlib.sha256).hexdigest())'
         assert_eq!(
-            &proof(TOKEN, "00ff"),
+            &proof(TOKEN, "00ff", b""),
             b"55394e0497acd59e1eff83e94b3fa8f229bebc52a505a8ee14c53fdd81ef5757"
         );
     }

@@ -41,11 +41,14 @@ pub enum Flavor {
 }
 
 /// Serves one connection until the client closes it or breaks the rules.
+/// `binding` is the TLS channel binding (see
+/// `wirekit_core::service::exec::auth`), empty on a plain connection.
 pub async fn handle(
     flavor: Flavor,
     mut stream: impl Io,
     peer: SocketAddr,
     svc: Arc<ExecService>,
+    binding: Vec<u8>,
 ) -> anyhow::Result<()> {
     let mut buf = vec![0u8; 8192];
     let n = stream.read(&mut buf).await?;
@@ -54,7 +57,9 @@ pub async fn handle(
     }
     buf.truncate(n);
     let text = match (flavor, detect(&buf)) {
-        (Flavor::Exec, Dialect::Native) => return native::serve(stream, peer, svc, buf).await,
+        (Flavor::Exec, Dialect::Native) => {
+            return native::serve(stream, peer, svc, buf, binding).await
+        }
         (Flavor::Exec, Dialect::Text) => TextDialect::Json,
         (Flavor::Len, _) => TextDialect::Len,
         (Flavor::Ack, _) => TextDialect::Ack,

@@ -103,6 +103,9 @@ struct Session<S> {
     authed: bool,
     /// The challenge sent, until a proof for it arrives.
     nonce: Option<String>,
+    /// The TLS session's exported keying material the proof must be bound
+    /// to (empty on a plain connection).
+    binding: Vec<u8>,
 }
 
 pub(super) async fn serve(
@@ -110,6 +113,7 @@ pub(super) async fn serve(
     peer: SocketAddr,
     svc: Arc<ExecService>,
     mut pending: Vec<u8>,
+    binding: Vec<u8>,
 ) -> anyhow::Result<()> {
     if !svc.allowed(peer.ip()) {
         warn!(%peer, "exec: refused: address not in --exec-allow");
@@ -131,6 +135,7 @@ pub(super) async fn serve(
         svc,
         authed,
         nonce: None,
+        binding,
     };
     loop {
         let (header, body) = match next_frame(&mut s.stream, &mut dec, &mut pending).await {
@@ -182,7 +187,7 @@ impl<S: Io> Session<S> {
             ClientMsg::Auth(proof) => {
                 let ok = match (&self.svc.auth, self.nonce.take()) {
                     (Auth::Insecure, _) => true,
-                    (Auth::Token(t), Some(n)) => auth::verify(t, &n, proof),
+                    (Auth::Token(t), Some(n)) => auth::verify(t, &n, &self.binding, proof),
                     (Auth::Token(_), None) => false,
                 };
                 if !ok {
