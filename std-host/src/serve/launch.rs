@@ -42,6 +42,8 @@ pub struct Launch {
     pub(super) metrics: Metrics,
     /// Sockets passed by systemd, taken by the binds that match them.
     pub(super) activation: Arc<Mutex<Activation>>,
+    /// Listeners and recent connection events (`--web`).
+    pub(super) events: super::events::Events,
 }
 
 impl Launch {
@@ -57,6 +59,7 @@ impl Launch {
             tls_here: false,
             metrics: Metrics::new(),
             activation: Arc::new(Mutex::new(activation)),
+            events: super::events::Events::new(),
         }
     }
 
@@ -86,6 +89,11 @@ impl Launch {
             }
         });
         Ok(())
+    }
+
+    /// Listeners and recent connection events, for the web console.
+    pub fn events(&self) -> &super::events::Events {
+        &self.events
     }
 
     /// The run's metrics, for services that count their own events.
@@ -151,6 +159,7 @@ impl Launch {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening {service} {proto} {addr}");
         let _ = out.flush();
+        self.events.listener(service, proto, addr);
         tracing::info!(service, proto, %addr, "listening");
     }
 }

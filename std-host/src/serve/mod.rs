@@ -13,6 +13,7 @@ mod accept;
 pub mod clock;
 pub mod conn;
 mod echo;
+pub mod events;
 mod exposure;
 pub mod fdlimit;
 pub mod launch;
