@@ -91,6 +91,30 @@ impl Launch {
         Ok(())
     }
 
+    /// Serves the web console on `addr` until shutdown (`--web`).
+    pub(super) async fn serve_web(
+        &self,
+        console: crate::web::Console,
+        addr: SocketAddr,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for the web console on {addr}"))?;
+        let here = Launch {
+            tls_here: false,
+            ..self.clone()
+        };
+        here.announce("web", "http", l.local_addr()?);
+        let stop = self.shutdown.clone();
+        self.spawn(async move {
+            if let Err(e) = console.serve(l, stop).await {
+                tracing::warn!(error = %e, "web console failed");
+            }
+        });
+        Ok(())
+    }
+
     /// Listeners and recent connection events, for the web console.
     pub fn events(&self) -> &super::events::Events {
         &self.events
