@@ -203,3 +203,41 @@ fn console_sockets_are_limited_and_the_page_is_static() {
         .contains("content-security-policy: default-src 'none'"));
     assert!(page.contains("<script src=\"app.js\""));
 }
+
+#[test]
+fn an_oversized_chat_message_closes_only_that_socket() {
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "chat=127.0.0.1:0",
+            "--web",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let (status, mut s) = upgrade(srv.addr("web", "http"), "/ws/chat");
+    assert!(status.contains(" 101 "), "{status}");
+    // A masked 200 kB text frame: far over the console's limit for chat
+    // (4 lines' worth), though under the library's default of 16 MiB.
+    const LEN: usize = 200_000;
+    let mut frame = vec![0x81, 0xff];
+    frame.extend_from_slice(&(LEN as u64).to_be_bytes());
+    frame.extend_from_slice(&[1, 2, 3, 4]);
+    frame.extend_from_slice(&[b'x'; LEN]);
+    // The server may close (reset) before it has all of it.
+    let _ = s.write_all(&frame);
+    let mut sink = Vec::new();
+    // Ends (EOF or reset) well before the 5 s read timeout.
+    let r = s.read_to_end(&mut sink);
+    assert!(
+        !matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "socket still open: {r:?}"
+    );
+    // The chat listener itself is unaffected.
+    let mut tcp = TcpStream::connect(srv.addr("chat", "tcp")).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    let n = tcp.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("joined"));
+}
