@@ -6,6 +6,8 @@
 # /who work from the browser; hostile text from TCP shows as text. Saves a
 # screenshot. Prints "OK" at the end; any failure raises (non-zero exit).
 # usage: web_console.py WEB_ADDR CHAT_ADDR ECHO_ADDR OUT_DIR
+#        web_console.py --token WEB_ADDR TOKEN   (a console with a token:
+#        without it the page stays disconnected, with #token=TOKEN it is live)
 import os
 import socket
 import sys
@@ -119,13 +121,34 @@ def say(page, line):
     page.click("#chatsend")
 
 
+def browser(p, profile):
+    return p.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=ARGS, headless=True,
+        viewport={"width": 1200, "height": 660})
+
+
+def token_mode(web, token):
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = browser(p, profile)
+        page = ctx.new_page()
+        page.goto(f"http://{web}/")
+        expect(page.locator("#state")).to_contain_text("disconnected", timeout=TIMEOUT_MS)
+        expect(page.locator("#listeners tr")).to_have_count(0)
+        page.goto(f"http://{web}/#token={token}")
+        page.reload()
+        expect(page.locator("#state")).to_have_text("live", timeout=TIMEOUT_MS)
+        expect(page.locator("#listeners tr")).not_to_have_count(0, timeout=TIMEOUT_MS)
+        ctx.close()
+    print("OK")
+
+
 def main():
+    if sys.argv[1] == "--token":
+        return token_mode(sys.argv[2], sys.argv[3])
     web, chat_addr, echo_addr, out = sys.argv[1:5]
     os.makedirs(out, exist_ok=True)
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=ARGS, headless=True,
-            viewport={"width": 1200, "height": 660})
+        ctx = browser(p, profile)
         page = ctx.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -74,6 +74,28 @@ fn console_in_chromium_shows_counts_and_bridges_chat() {
     println!("screenshot: {}", shot.display());
 }
 
+#[test]
+fn the_page_takes_its_token_from_the_address_fragment() {
+    let python = playwright_python();
+    if let Some(why) = browser_missing(&python) {
+        println!(
+            "!!! SKIPPED: web console token browser test: {why}; run scripts/install-deps !!!"
+        );
+        return;
+    }
+    let (_srv, web, _dir) = token_server(&["--web", "127.0.0.1:0"]);
+    let mut cmd = Command::new(&python);
+    cmd.arg(workspace_root().join("tests/py/web_console.py"))
+        .args(["--token", &web.to_string(), "correct-horse-battery-staple"]);
+    let res = run_with_timeout(cmd, b"", Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(
+        res.status.success() && stdout.contains("OK"),
+        "web_console.py --token failed: {stdout}\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+}
+
 /// The status line of a WebSocket upgrade request to `path`.
 fn upgrade(addr: SocketAddr, path: &str) -> (String, TcpStream) {
     let mut s = TcpStream::connect(addr).expect("connect");
