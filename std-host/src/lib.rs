@@ -18,3 +18,4 @@ pub mod metrics;
 pub mod serve;
 pub mod talk;
 pub mod tls;
+pub mod web;

@@ -57,6 +57,18 @@ fn parse_in_range(s: &str, max: usize) -> Result<usize, String> {
     }
 }
 
+/// The room the web console's chat joins: the first chat listener's (each
+/// `--listen chat=…` has a room of its own).
+#[derive(Default)]
+pub struct WebRoom(std::sync::OnceLock<Arc<Room>>);
+
+impl WebRoom {
+    /// The room, if a chat listener runs.
+    pub fn get(&self) -> Option<Arc<Room>> {
+        self.0.get().cloned()
+    }
+}
+
 /// Starts the chat service on `addr` (registry entry `chat`).
 pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     let opts = &l.args().chat;
@@ -69,6 +81,9 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
         },
     };
     let room = Arc::new(Room::new(config, local_now).with_metrics(l.metrics().clone()));
+    l.shared(|| Ok(WebRoom::default()))?
+        .0
+        .get_or_init(|| room.clone());
     l.tcp("chat", addr, move |conn: Conn, ctx: ConnCtx| {
         let room = room.clone();
         async move {

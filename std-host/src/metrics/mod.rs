@@ -64,6 +64,25 @@ pub struct Outcome {
     pub outcome: String,
 }
 
+/// One service's counters at one moment ([`Metrics::snapshot`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// TCP connections open now.
+    pub active: i64,
+    /// TCP connections accepted so far.
+    pub accepted: u64,
+    /// Connections refused so far (any reason).
+    pub refused: u64,
+    /// Bytes received so far.
+    pub rx_bytes: u64,
+    /// Bytes sent so far.
+    pub tx_bytes: u64,
+    /// UDP datagrams received so far.
+    pub rx_datagrams: u64,
+    /// UDP datagrams sent so far.
+    pub tx_datagrams: u64,
+}
+
 /// `wirekit_build_info`'s labels.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Build {
@@ -349,6 +368,31 @@ impl Metrics {
     /// A chat line was relayed.
     pub fn chat_message(&self) {
         self.chat_messages.inc();
+    }
+
+    /// The live counts of `service`, for the web console. Reading creates
+    /// the service's series (at zero) if it had none yet.
+    pub fn snapshot(&self, service: &str) -> Snapshot {
+        let s = Self::svc(service);
+        let refused = ["busy", "not_allowed", "rate_limited"]
+            .iter()
+            .map(|r| {
+                let l = SvcReason {
+                    service: service.to_string(),
+                    reason: r.to_string(),
+                };
+                self.refused.get_or_create(&l).get()
+            })
+            .sum();
+        Snapshot {
+            active: self.active.get_or_create(&s).get(),
+            accepted: self.accepted.get_or_create(&s).get(),
+            refused,
+            rx_bytes: self.rx_bytes.get_or_create(&s).get(),
+            tx_bytes: self.tx_bytes.get_or_create(&s).get(),
+            rx_datagrams: self.rx_datagrams.get_or_create(&s).get(),
+            tx_datagrams: self.tx_datagrams.get_or_create(&s).get(),
+        }
     }
 
     /// A slow chat member was dropped.

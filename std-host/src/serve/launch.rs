@@ -45,6 +45,8 @@ pub struct Launch {
     pub(super) metrics_on: bool,
     /// Sockets passed by systemd, taken by the binds that match them.
     pub(super) activation: Arc<Mutex<Activation>>,
+    /// Listeners and recent connection events (`--web`).
+    pub(super) events: super::events::Events,
 }
 
 impl Launch {
@@ -62,6 +64,7 @@ impl Launch {
             metrics_on,
             metrics: Metrics::new(),
             activation: Arc::new(Mutex::new(activation)),
+            events: super::events::Events::new(),
         }
     }
 
@@ -91,6 +94,35 @@ impl Launch {
             }
         });
         Ok(())
+    }
+
+    /// Serves the web console on `addr` until shutdown (`--web`).
+    pub(super) async fn serve_web(
+        &self,
+        console: crate::web::Console,
+        addr: SocketAddr,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let l = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for the web console on {addr}"))?;
+        let here = Launch {
+            tls_here: false,
+            ..self.clone()
+        };
+        here.announce("web", "http", l.local_addr()?);
+        let stop = self.shutdown.clone();
+        self.spawn(async move {
+            if let Err(e) = console.serve(l, stop).await {
+                tracing::warn!(error = %e, "web console failed");
+            }
+        });
+        Ok(())
+    }
+
+    /// Listeners and recent connection events, for the web console.
+    pub fn events(&self) -> &super::events::Events {
+        &self.events
     }
 
     /// The run's metrics, for services that count their own events.
@@ -156,6 +188,7 @@ impl Launch {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening {service} {proto} {addr}");
         let _ = out.flush();
+        self.events.listener(service, proto, addr);
         tracing::info!(service, proto, %addr, "listening");
     }
 }

@@ -13,6 +13,7 @@ mod accept;
 pub mod clock;
 pub mod conn;
 mod echo;
+pub mod events;
 mod exposure;
 pub mod fdlimit;
 pub mod launch;
@@ -81,6 +82,10 @@ pub struct Args {
     /// 127.0.0.1:9100.
     #[arg(long, value_name = "ADDR", help_heading = "Monitoring")]
     pub metrics: Option<SocketAddr>,
+
+    /// The web console (`--web ADDR`, its token).
+    #[command(flatten, next_help_heading = "Monitoring")]
+    pub web: crate::web::WebOpts,
 
     /// Read options from a TOML file: its keys are these long option names
     /// (`max-connections = 100`, `listen = ["echo=127.0.0.1:8080"]`);
@@ -181,12 +186,22 @@ async fn serve(
     // graceful path, not the default action that kills the process.
     let mut signals = Signals::register()?;
     let metrics_addr = args.metrics;
+    let web_addr = args.web.web;
     let launch = Launch::new(args, tls.clone(), activation);
+    // Checked before any listener starts: a console that may not run
+    // stops the whole server, before it has announced anything.
+    let console = match web_addr {
+        Some(addr) => Some((crate::web::Console::new(&launch, addr)?, addr)),
+        None => None,
+    };
     for spec in &specs {
         (spec.service.start)(&launch.for_listener(spec.tls), spec.addr)?;
     }
     if let Some(addr) = metrics_addr {
         launch.serve_metrics(addr).await?;
+    }
+    if let Some((console, addr)) = console {
+        launch.serve_web(console, addr).await?;
     }
     systemd::notify_ready();
     while signals.wait().await == Stop::Reload {

@@ -132,6 +132,7 @@ impl Launch {
             // if it fails the close alone tells the client.
             let _ = stream.try_write(BUSY);
             self.metrics.refused(service, "busy");
+            self.events.publish("refused", service, peer, "busy".into());
             if let Some(n) = guard.full.note(Instant::now()) {
                 warn!(
                     service,
@@ -187,6 +188,7 @@ impl Launch {
         let conn = Tracked::new(stream, activity.clone());
         let idle = self.idle_timeout();
         info!(service, %peer, "open");
+        self.events.publish("open", service, peer, String::new());
         let outcome = tokio::select! {
             r = handler.call(conn, ctx) => r,
             _ = idle_watch(&activity, idle) => {
@@ -197,6 +199,8 @@ impl Launch {
         self.metrics.closed(service);
         let (rx, tx) = activity.bytes();
         let secs = start.elapsed().as_secs_f64();
+        let detail = format!("rx {rx} B, tx {tx} B, {secs:.1} s");
+        self.events.publish("close", service, peer, detail);
         match outcome {
             Ok(()) => info!(service, %peer, rx, tx, secs, "close"),
             Err(e) => info!(service, %peer, rx, tx, secs, reason = %format!("{e:#}"), "close"),
