@@ -228,18 +228,20 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         Existing::Refuse
     };
     let mut part = LocalPartial::open(local, existing)?;
+    let resumable = args.common.dialect == ClientDialect::Native;
     let (p, again) = (part.part.clone(), retry_command());
     interrupt::on_ctrl_c(move || match std::fs::metadata(&p) {
         Ok(m) if m.len() > 0 => format!(
-            "{} bytes kept in {}; to resume run: {again}",
+            "{} bytes kept in {}; {}",
             m.len(),
-            p.display()
+            p.display(),
+            how_to_continue(resumable, &again)
         ),
         _ => "nothing was kept".to_string(),
     });
     let md5 = match transfer(args, &mut part) {
         Ok(md5) => md5,
-        Err(e) => match part.kept_note() {
+        Err(e) => match part.kept_note(&how_to_continue(resumable, &retry_command())) {
             Some(note) => bail!("{e:#}; {note}"),
             None => return Err(e),
         },
@@ -252,6 +254,18 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         println!("{} {}", digest, local.display());
     }
     Ok(())
+}
+
+/// How to continue a download that stopped: the native dialect resumes,
+/// the seeds' cannot.
+fn how_to_continue(resumable: bool, again: &str) -> String {
+    if resumable {
+        format!("to resume run: {again}")
+    } else {
+        "the seed dialects cannot resume: run again with --restart, or without --dialect \
+         against a wirekit server to continue"
+            .to_string()
+    }
 }
 
 /// The command line as typed, to repeat (with `--resume` for a put),

@@ -214,15 +214,10 @@ impl LocalPartial {
         Ok(actual)
     }
 
-    /// One line for a download that failed: what was kept and how to
+    /// One line for a download that failed: what was kept, and `how` to
     /// continue it.
-    pub fn kept_note(&self) -> Option<String> {
-        (matches!(self.dest, Dest::File { .. }) && self.len > 0).then(|| {
-            format!(
-                "{} bytes kept in {}; run the same command again to resume",
-                self.len,
-                self.part.display()
-            )
-        })
+    pub fn kept_note(&self, how: &str) -> Option<String> {
+        (matches!(self.dest, Dest::File { .. }) && self.len > 0)
+            .then(|| format!("{} bytes kept in {}; {how}", self.len, self.part.display()))
     }
 }
