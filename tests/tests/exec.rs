@@ -97,7 +97,9 @@ fn assert_not_sticky(out: &str) {
         .find(&"x".repeat(100_000))
         .expect("the x's arrive in one run");
     let second = out.rfind("second").expect("second command answered");
-    assert!(second > xs + 100_000, "second reply after the 100 KB");
+    // `>=`: without a prompt (stdin is a pipe) the second reply may
+    // follow the x's directly.
+    assert!(second >= xs + 100_000, "second reply after the 100 KB");
 }
 
 fn script() -> Vec<u8> {
@@ -160,7 +162,8 @@ fn wirekit_shell_is_not_sticky_in_any_dialect() {
         let cmd = wirekit(&["shell", &addr(&s, service), "--dialect", dialect]);
         let out = stdout_of(cmd, &script());
         assert_not_sticky(&out);
-        assert!(out.starts_with(">>> "), "{dialect}: {out:.100}");
+        // stdin is a pipe, not a terminal: no prompt (issue 17 item 6).
+        assert!(!out.contains(">>> "), "{dialect}: {out:.100}");
     }
 }
 

@@ -8,7 +8,7 @@
 //! header), `len` (4-byte length) or `ack` (size text, ack, output); the
 //! seed dialects carry stdout and stderr together on stdout.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, IsTerminal as _, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,11 +24,17 @@ use wirekit_core::service::exec::{
 };
 use wirekit_core::wire::{emit_frame_header, Header};
 
-use crate::client::resolve;
+use wirekit_core::service::answer::{seed_exec_refusal, Answer};
 
-/// How long connecting may take. Replies have no client-side timeout: the
-/// server bounds every command with its own.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::client::resolve;
+use crate::client::visible::{visible, Newlines};
+
+pub mod help;
+pub mod probe;
+
+/// Seed-dialect replies up to this size are looked at whole before being
+/// printed: wirekit's server words a refusal as one short line.
+const REFUSAL_PEEK: u64 = 512;
 
 /// Largest reply a seed dialect client accepts (the `i` length's range).
 const MAX_SEED_REPLY: u64 = i32::MAX as u64;
@@ -48,8 +54,10 @@ pub enum ClientDialect {
 
 /// Options shared by `wirekit exec` and `wirekit shell`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = help::SHELL)]
 pub struct ClientArgs {
     /// Server address, e.g. 127.0.0.1:7000.
+    #[arg(value_name = "ADDR")]
     pub addr: String,
     /// File holding the shared token (native dialect).
     #[arg(long, value_name = "PATH")]
@@ -57,17 +65,32 @@ pub struct ClientArgs {
     /// Framing to speak.
     #[arg(long, value_enum, default_value_t = ClientDialect::Native)]
     pub dialect: ClientDialect,
+    /// Seconds allowed for connecting and for the server's first answer
+    /// (native dialect: the handshake).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// Longest silence from the server while a command runs, in seconds
+    /// (the seed dialects answer only when the command has finished; the
+    /// server stops commands after its --exec-timeout, 30 s by default).
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    pub idle_timeout: u64,
 }
 
 /// Options of `wirekit exec`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = help::EXEC)]
 pub struct ExecArgs {
     /// Server, dialect and token.
     #[command(flatten)]
     pub client: ClientArgs,
-    /// The command, after `--`; words are joined with spaces and run by the
-    /// server's `sh -c`.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command (`--` before it is optional, as with ssh); words are
+    /// joined with spaces and run by the server's `sh -c`.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub cmd: Vec<String>,
 }
 
@@ -77,6 +100,10 @@ pub struct Session {
     dialect: ClientDialect,
     /// Bytes read but not yet decoded.
     pending: Vec<u8>,
+    /// Connect and first-answer timeout.
+    timeout: Duration,
+    /// Whether the server's first answer was checked.
+    probed: bool,
 }
 
 impl Session {
@@ -95,13 +122,20 @@ impl Session {
             None => None,
         };
         let addr = resolve(&args.addr)?;
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        let timeout = Duration::from_secs(args.timeout.max(1));
+        let stream = TcpStream::connect_timeout(&addr, timeout)
             .with_context(|| format!("connecting to {addr}"))?;
         let _ = stream.set_nodelay(true);
+        stream.set_write_timeout(Some(timeout))?;
+        stream.set_read_timeout(
+            (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+        )?;
         let mut s = Session {
             stream,
             dialect: args.dialect,
             pending: Vec::new(),
+            timeout,
+            probed: false,
         };
         if s.dialect == ClientDialect::Native {
             s.hello(token.as_deref())?;
@@ -110,9 +144,18 @@ impl Session {
     }
 
     fn hello(&mut self, token: Option<&[u8]>) -> anyhow::Result<()> {
-        self.send(&ClientMsg::Hello.header(), b"")?;
+        let sent = self.send(&ClientMsg::Hello.header(), b"")?;
+        self.probe(&sent, self.timeout)?;
         let h = self.read_frame(&mut std::io::sink(), &mut std::io::sink())?;
-        match ServerMsg::parse(&h).map_err(|e| anyhow!("bad reply: {e}"))? {
+        let msg = ServerMsg::parse(&h).map_err(|e| {
+            let said = h
+                .error
+                .as_deref()
+                .map(|e| format!(" (it said: {e})"))
+                .unwrap_or_default();
+            anyhow!("bad reply: {e}{said}; is this a wirekit `exec` listener?")
+        })?;
+        match msg {
             ServerMsg::Ready => Ok(()),
             ServerMsg::Challenge(nonce) => {
                 let token = token
@@ -132,19 +175,70 @@ impl Session {
         }
     }
 
-    fn send(&mut self, header: &Header, body: &[u8]) -> anyhow::Result<()> {
+    /// Sends one frame; returns its bytes (for [`Session::probe`]).
+    fn send(&mut self, header: &Header, body: &[u8]) -> anyhow::Result<Vec<u8>> {
         let mut frame = vec![0u8; 512];
         let n = emit_frame_header(header, &mut frame).map_err(|e| anyhow!("{e}"))?;
         frame.truncate(n);
         frame.extend_from_slice(body);
         self.stream.write_all(&frame)?;
-        Ok(())
+        Ok(frame)
+    }
+
+    /// Checks the first answer to `sent`: a busy or refusing server, or
+    /// the wrong kind of listener, ends the session with one line.
+    fn probe(&mut self, sent: &[u8], timeout: Duration) -> anyhow::Result<()> {
+        if self.probed {
+            return Ok(());
+        }
+        self.probed = true;
+        let (answer, got) = probe::first_answer(&self.stream, sent, timeout)?;
+        let want: &[Answer] = match self.dialect {
+            ClientDialect::Native | ClientDialect::Exec => &[Answer::Frame],
+            ClientDialect::Len => &[Answer::Length],
+            ClientDialect::Ack => &[Answer::SizeText],
+        };
+        let dialect = self.dialect;
+        let hint = move |a: Answer| exec_hint(dialect, a);
+        probe::check(
+            answer,
+            &got,
+            &probe::Expect {
+                want,
+                service: "an exec listener",
+                hint: &hint,
+            },
+        )
+    }
+
+    /// Timeout for the first answer to a command: the seed dialects answer
+    /// only once it has finished.
+    fn command_wait(&self) -> Duration {
+        self.stream
+            .read_timeout()
+            .ok()
+            .flatten()
+            .unwrap_or(Duration::from_secs(24 * 3600))
     }
 
     /// Reads more bytes into `pending`; false at EOF.
     fn fill(&mut self) -> anyhow::Result<bool> {
         let mut buf = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut buf)?;
+        let n = match self.stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                bail!(
+                    "the server sent nothing for {} s (--idle-timeout)",
+                    self.command_wait().as_secs()
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.pending.extend_from_slice(&buf[..n]);
         Ok(n > 0)
     }
@@ -175,6 +269,15 @@ impl Session {
                     None => break,
                     Some(Event::Header(h)) => header = Some(h.clone()),
                     Some(Event::Body(b)) => {
+                        // A seed JSON reply with `error` is wirekit refusing:
+                        // its body repeats the reason, which is told once, on
+                        // stderr, by the caller.
+                        if header
+                            .as_ref()
+                            .is_some_and(|h| h.error.is_some() && h.op.is_none())
+                        {
+                            continue;
+                        }
                         let to_err = header.as_ref().is_some_and(|h| h.is_op("stderr"));
                         let w: &mut dyn Write = if to_err { err } else { out };
                         w.write_all(b)?;
@@ -214,11 +317,20 @@ impl Session {
             ClientDialect::Native => self.run_native(cmd, out, err),
             ClientDialect::Exec => {
                 self.stream.write_all(cmd)?;
+                self.probe(cmd, self.command_wait())?;
                 let h = self.read_frame(out, err)?;
+                if let Some(e) = &h.error {
+                    writeln!(
+                        err,
+                        "wirekit: server refused: {}",
+                        visible(e.as_bytes(), Newlines::Escape)
+                    )?;
+                    return Ok(EXIT_REFUSED);
+                }
                 Ok(h.exit_code.unwrap_or(0))
             }
-            ClientDialect::Len => self.run_len(cmd, out),
-            ClientDialect::Ack => self.run_ack(cmd, out),
+            ClientDialect::Len => self.run_len(cmd, out, err),
+            ClientDialect::Ack => self.run_ack(cmd, out, err),
         }
     }
 
@@ -243,9 +355,16 @@ impl Session {
         }
     }
 
-    fn run_len(&mut self, cmd: &[u8], out: &mut dyn Write) -> anyhow::Result<i32> {
+    fn run_len(
+        &mut self,
+        cmd: &[u8],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         self.stream.write_all(cmd)?;
+        self.probe(cmd, self.command_wait())?;
         let mut dec = LengthDecoder::new(MAX_SEED_REPLY as u32);
+        let mut held = SmallReply::default();
         loop {
             let mut used = 0;
             loop {
@@ -255,14 +374,11 @@ impl Session {
                 used += n;
                 match ev {
                     None => break,
-                    Some(LengthEvent::Start { .. }) => {}
-                    Some(LengthEvent::Body(b)) => {
-                        out.write_all(b)?;
-                        out.flush()?;
-                    }
+                    Some(LengthEvent::Start { len }) => held.start(u64::from(len)),
+                    Some(LengthEvent::Body(b)) => held.body(b, out)?,
                     Some(LengthEvent::End) => {
                         self.pending.drain(..used);
-                        return Ok(0);
+                        return held.end(out, err);
                     }
                 }
             }
@@ -273,8 +389,14 @@ impl Session {
         }
     }
 
-    fn run_ack(&mut self, cmd: &[u8], out: &mut dyn Write) -> anyhow::Result<i32> {
+    fn run_ack(
+        &mut self,
+        cmd: &[u8],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> anyhow::Result<i32> {
         self.stream.write_all(cmd)?;
+        self.probe(cmd, self.command_wait())?;
         // The size comes alone: the server waits for the ack before
         // sending anything else (that is the dialect's point).
         if self.pending.is_empty() && !self.fill()? {
@@ -284,6 +406,8 @@ impl Session {
         let mut left = parse_size_text(&size_text, MAX_SEED_REPLY)
             .map_err(|e| anyhow!("bad size from server: {e}"))?;
         self.stream.write_all(CLIENT_ACK)?;
+        let mut held = SmallReply::default();
+        held.start(left);
         while left > 0 {
             if self.pending.is_empty() && !self.fill()? {
                 bail!("server closed the connection");
@@ -292,13 +416,74 @@ impl Session {
                 .pending
                 .len()
                 .min(usize::try_from(left).unwrap_or(usize::MAX));
-            out.write_all(&self.pending[..take])?;
-            out.flush()?;
+            held.body(&self.pending[..take], out)?;
             self.pending.drain(..take);
             left -= take as u64;
         }
+        held.end(out, err)
+    }
+}
+
+/// A seed-dialect reply on its way to stdout: a short one is held whole,
+/// to tell wirekit's refusal line (exit 255) from a command's output.
+#[derive(Default)]
+struct SmallReply {
+    held: Option<Vec<u8>>,
+}
+
+impl SmallReply {
+    fn start(&mut self, len: u64) {
+        self.held = (len <= REFUSAL_PEEK).then(Vec::new);
+    }
+
+    fn body(&mut self, b: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
+        match &mut self.held {
+            Some(v) => v.extend_from_slice(b),
+            None => {
+                out.write_all(b)?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The exit code: 255 for a refusal (told on `err`), else 0 (these
+    /// dialects carry no exit code).
+    fn end(self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
+        let Some(body) = self.held else {
+            return Ok(0);
+        };
+        if let Some(why) = seed_exec_refusal(&body) {
+            writeln!(
+                err,
+                "wirekit: server refused: {}",
+                visible(why, Newlines::Escape)
+            )?;
+            return Ok(EXIT_REFUSED);
+        }
+        out.write_all(&body)?;
+        out.flush()?;
         Ok(0)
     }
+}
+
+/// What to tell a user whose exec client found `found`.
+fn exec_hint(dialect: ClientDialect, found: Answer) -> Option<String> {
+    let native = matches!(dialect, ClientDialect::Native | ClientDialect::Exec);
+    Some(match found {
+        Answer::Frame if !native => {
+            "this is a native `exec` listener: use --dialect native (or exec)".into()
+        }
+        Answer::Length => "this looks like an `exec-len` listener: use --dialect len".into(),
+        Answer::SizeText => "this looks like an `exec-ack` listener: use --dialect ack".into(),
+        Answer::Closed if native => "the seed-dialect listeners (exec-len, exec-ack) close on a \
+            native frame: try --dialect len or --dialect ack"
+            .into(),
+        Answer::Echo | Answer::Text | Answer::Binary => {
+            "point the client at an exec, exec-len or exec-ack listener".into()
+        }
+        _ => return None,
+    })
 }
 
 /// The process exit code for a remote exit code (255 when out of range).
@@ -307,15 +492,30 @@ fn exit_code(code: i32) -> ExitCode {
 }
 
 /// Reports a client failure as ssh does: one line and exit code 255, which
-/// a remote command's own codes rarely use.
-fn report(r: anyhow::Result<i32>) -> ExitCode {
+/// a remote command's own codes rarely use. The line can quote a server's
+/// words, so control characters are made visible.
+pub fn report(r: anyhow::Result<i32>) -> ExitCode {
     match r {
         Ok(code) => exit_code(code),
+        // Whoever read our output has had enough (`| head`): end quietly,
+        // with the status of a process killed by SIGPIPE.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(e) => {
-            eprintln!("wirekit: error: {e:#}");
+            let text = visible(format!("{e:#}").as_bytes(), Newlines::Escape);
+            eprintln!("wirekit: error: {text}");
             exit_code(EXIT_REFUSED)
         }
     }
+}
+
+/// Exit status when stdout was closed under us (128 + SIGPIPE).
+const EXIT_BROKEN_PIPE: u8 = 141;
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Runs `wirekit exec`.
@@ -343,17 +543,21 @@ pub fn exec(args: &ClientArgs, cmd: &[String]) -> anyhow::Result<i32> {
 pub fn shell(args: &ClientArgs) -> anyhow::Result<i32> {
     let mut s = Session::connect(args)?;
     let mut stdin = std::io::stdin().lock();
+    // The prompt is for a person: a script feeding stdin gets only output.
+    let prompt = stdin.is_terminal();
     let mut line = Vec::new();
     let mut code = 0;
     loop {
-        {
+        if prompt {
             let mut out = std::io::stdout().lock();
             out.write_all(b">>> ")?;
             out.flush()?;
         }
         line.clear();
         if stdin.read_until(b'\n', &mut line)? == 0 {
-            println!();
+            if prompt {
+                println!();
+            }
             return Ok(code);
         }
         let cmd = line.trim_ascii();

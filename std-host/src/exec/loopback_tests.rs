@@ -47,6 +47,8 @@ async fn session(
             addr: addr.to_string(),
             token_file: None,
             dialect,
+            timeout: 10,
+            idle_timeout: 60,
         };
         let mut s = Session::connect(&args).unwrap();
         cmds.iter()

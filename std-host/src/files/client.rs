@@ -5,7 +5,7 @@
 //! that name only after its md5 matched; an interrupted download keeps
 //! the partial for `--resume`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -18,15 +18,37 @@ use wirekit_core::service::file::name;
 use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
 
-use crate::client::visible::{visible, Newlines};
-
 use super::client_seed;
 use super::conn::Conn;
 use super::hasher::BgHasher;
 use super::progress::Progress;
 use super::serve_native::send;
-use super::sink::Sink;
 use super::store::{hash_prefix, IO_CHUNK};
+
+mod check;
+mod interrupt;
+mod listing;
+mod partial;
+
+pub use partial::{partial_path, Existing, LocalPartial};
+
+/// Sends a request frame and checks the server's first answer.
+fn request(conn: &mut Conn, h: &Header, dialect: ClientDialect) -> anyhow::Result<()> {
+    let mut buf = [0u8; HEADER_CAP];
+    let n = wirekit_core::wire::emit_frame_header(h, &mut buf).map_err(wire_err)?;
+    conn.send(&buf[..n])?;
+    check::first_answer(conn, &buf[..n], dialect)
+}
+
+/// Sends a seed dialect's request text and checks the first answer.
+pub(super) fn request_text(
+    conn: &mut Conn,
+    text: &[u8],
+    dialect: ClientDialect,
+) -> anyhow::Result<()> {
+    conn.send(text)?;
+    check::first_answer(conn, text, dialect)
+}
 
 /// Which server the client talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,23 +70,31 @@ pub struct Common {
     #[arg(long, value_enum, default_value_t = ClientDialect::Native)]
     pub dialect: ClientDialect,
     /// Seconds to wait for the server before giving up.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
 }
 
 /// `wirekit get ADDR REMOTE [-o LOCAL] [--resume] [--force]`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = crate::exec::client::help::GET)]
 pub struct GetArgs {
     /// Server address, e.g. 127.0.0.1:8484.
+    #[arg(value_name = "ADDR")]
     pub addr: String,
     /// File name on the server.
+    #[arg(value_name = "REMOTE")]
     pub remote: String,
-    /// Local file to write (replaced if it exists).
-    #[arg(short = 'o', long = "output")]
+    /// Where to write: a file (replaced if it exists), a directory (the
+    /// file goes in it), or `-` for stdout.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Continue an interrupted download from its partial file.
-    #[arg(long)]
+    /// Continue an interrupted download from its partial file (the default
+    /// in the native dialect whenever `.NAME.wirekit-part` exists).
+    #[arg(long, conflicts_with = "restart")]
     pub resume: bool,
+    /// Discard a partial file left by an earlier download and start over.
+    #[arg(long)]
+    pub restart: bool,
     /// Replace an existing local file instead of saving as NAME(1).
     #[arg(long)]
     pub force: bool,
@@ -75,12 +105,16 @@ pub struct GetArgs {
 
 /// `wirekit put ADDR LOCAL [REMOTE] [--force] [--resume]`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_long_help = crate::exec::client::help::PUT)]
 pub struct PutArgs {
     /// Server address, e.g. 127.0.0.1:8484.
+    #[arg(value_name = "ADDR")]
     pub addr: String,
-    /// Local file to upload.
+    /// Local file to upload, or `-` for stdin (then REMOTE is required).
+    #[arg(value_name = "LOCAL")]
     pub local: PathBuf,
     /// Name on the server (default: the local file's name).
+    #[arg(value_name = "REMOTE")]
     pub remote: Option<String>,
     /// Replace an existing file on the server.
     #[arg(long)]
@@ -95,13 +129,29 @@ pub struct PutArgs {
 
 /// `wirekit ls ADDR [DIR]`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_long_help = crate::exec::client::help::LS,
+    disable_help_flag = true
+)]
 pub struct LsArgs {
     /// Server address, e.g. 127.0.0.1:8484.
+    #[arg(value_name = "ADDR")]
     pub addr: String,
     /// Directory on the server (default: the root).
+    #[arg(value_name = "DIR")]
     pub dir: Option<String>,
+    /// Long listing: type (`d` or `-`), size, modification time (UTC), name.
+    #[arg(short = 'l', long = "long")]
+    pub long: bool,
+    /// Sizes in human units (1.5K, 176M, 64G; powers of 1024). As with ls,
+    /// `-h` is this, not help: use --help.
+    #[arg(short = 'h', long = "human-readable")]
+    pub human: bool,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Seconds to wait for the server before giving up.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
 }
 
@@ -126,134 +176,125 @@ pub fn connect(addr: &str, timeout: u64) -> anyhow::Result<Conn> {
     Ok(Conn::new(s))
 }
 
-/// Where a download is written until verified.
-pub fn partial_path(local: &Path) -> PathBuf {
-    let base = local
-        .file_name()
-        .map(|b| b.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    local.with_file_name(name::partial_name(&base).as_str())
-}
-
-/// The local name for `remote`: `-o`, else its base name, else `NAME(1)`,
+/// The local name for `remote`: `-o FILE` (replaced if it exists), `-o -`
+/// (stdout), else its base name, in `-o DIR` if given, made `NAME(1)`,
 /// `NAME(2)`, … if that exists and `--force` was not given.
 pub fn choose_local(remote: &str, output: Option<&Path>, force: bool) -> anyhow::Result<PathBuf> {
-    if let Some(o) = output {
-        return Ok(o.to_path_buf());
-    }
+    let dir = match output {
+        Some(o) if o.as_os_str() == "-" || !(o.is_dir() || o.to_string_lossy().ends_with('/')) => {
+            return Ok(o.to_path_buf())
+        }
+        Some(d) if !d.is_dir() => bail!("{}: no such directory", d.display()),
+        Some(d) => d.to_path_buf(),
+        None => PathBuf::new(),
+    };
     let base = name::base_name(remote);
     if base.is_empty() || base == ".." || base == "." || base.contains('/') {
         bail!("cannot derive a local file name from {remote:?}; use -o");
     }
-    let p = PathBuf::from(base);
+    let p = dir.join(base);
     if force || !p.exists() {
         return Ok(p);
     }
     (1..1000)
-        .map(|i| PathBuf::from(format!("{base}({i})")))
+        .map(|i| dir.join(format!("{base}({i})")))
         .find(|c| !c.exists())
         .ok_or_else(|| anyhow!("{base}(1) … {base}(999) all exist"))
 }
 
-/// A download in progress on the local side.
-pub struct LocalPartial {
-    /// Final name.
-    pub local: PathBuf,
-    /// Partial file path.
-    pub part: PathBuf,
-    /// The partial, positioned at its end.
-    pub file: File,
-    /// Hashes and writes what arrives.
-    sink: Sink,
-    /// Bytes already there (resumed).
-    pub offset: u64,
-    /// Bytes in the file so far (kept and received).
-    len: u64,
+/// Runs `wirekit get`: exit 0, or 255 with one line (see `exec --help`).
+pub fn run_get(args: &GetArgs) -> std::process::ExitCode {
+    crate::exec::client::report(get(args).map(|()| 0))
 }
 
-impl LocalPartial {
-    /// Opens the partial for `local`: kept and hashed with `resume`,
-    /// emptied otherwise.
-    pub fn open(local: PathBuf, resume: bool) -> anyhow::Result<LocalPartial> {
-        let part = partial_path(&local);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(!resume)
-            .open(&part)
-            .with_context(|| format!("opening {}", part.display()))?;
-        let len = file.metadata()?.len();
-        let (prefix, offset) = hash_prefix(&mut file, len)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let sink = Sink::new(&part, &file, offset, prefix)?;
-        tracing::debug!(direct = sink.is_direct(), "writing {}", part.display());
-        Ok(LocalPartial {
-            local,
-            part,
-            file,
-            sink,
-            offset,
-            len: offset,
-        })
-    }
+/// Runs `wirekit put`.
+pub fn run_put(args: &PutArgs) -> std::process::ExitCode {
+    crate::exec::client::report(put(args).map(|()| 0))
+}
 
-    /// Appends received bytes.
-    pub fn write(&mut self, b: &[u8]) -> anyhow::Result<()> {
-        self.len += b.len() as u64;
-        self.sink
-            .write(b)
-            .with_context(|| format!("writing {}", self.part.display()))
-    }
-
-    /// Checks the md5 (if the server sent one) and gives the file its
-    /// final name; a mismatch deletes the partial.
-    pub fn finish(self, expected: Option<Digest>) -> anyhow::Result<Digest> {
-        let actual = self
-            .sink
-            .finish()
-            .with_context(|| format!("writing {}", self.part.display()))?;
-        if let Some(e) = expected {
-            if e != actual {
-                let _ = std::fs::remove_file(&self.part);
-                bail!(
-                    "md5 mismatch: server says {e}, received data is {actual}; download discarded"
-                );
-            }
-        }
-        self.file.set_len(self.len)?;
-        self.file.sync_all()?;
-        std::fs::rename(&self.part, &self.local)
-            .with_context(|| format!("renaming to {}", self.local.display()))?;
-        Ok(actual)
-    }
+/// Runs `wirekit ls`.
+pub fn run_ls(args: &LsArgs) -> std::process::ExitCode {
+    crate::exec::client::report(ls(args).map(|()| 0))
 }
 
 /// `wirekit get`.
 pub fn get(args: &GetArgs) -> anyhow::Result<()> {
     let local = choose_local(&args.remote, args.output.as_deref(), args.force)?;
-    let mut part = LocalPartial::open(
-        local,
-        args.resume && args.common.dialect == ClientDialect::Native,
-    )?;
-    let mut conn = connect(&args.addr, args.common.timeout)?;
-    let label = format!("get {}", args.remote);
-    let md5 = match args.common.dialect {
-        ClientDialect::Native => get_native(&mut conn, &args.remote, &mut part, &label)?,
-        ClientDialect::Seed000 => {
-            client_seed::get_seed000(&mut conn, &args.remote, &mut part, &label)?
-        }
-        ClientDialect::Seed002 => {
-            client_seed::get_seed002(&mut conn, &args.remote, &mut part, &label)?
-        }
-        ClientDialect::Seed004 => {
-            client_seed::get_seed004(&mut conn, &args.remote, &mut part, &label)?
-        }
+    let existing = if args.restart {
+        Existing::Restart
+    } else if args.common.dialect == ClientDialect::Native {
+        Existing::Resume
+    } else {
+        Existing::Refuse
+    };
+    let mut part = LocalPartial::open(local, existing)?;
+    let resumable = args.common.dialect == ClientDialect::Native;
+    let (p, again) = (part.part.clone(), retry_command());
+    interrupt::on_ctrl_c(move || match std::fs::metadata(&p) {
+        Ok(m) if m.len() > 0 => format!(
+            "{} bytes kept in {}; {}",
+            m.len(),
+            p.display(),
+            how_to_continue(resumable, &again)
+        ),
+        _ => "nothing was kept".to_string(),
+    });
+    let md5 = match transfer(args, &mut part) {
+        Ok(md5) => md5,
+        Err(e) => match part.kept_note(&how_to_continue(resumable, &retry_command())) {
+            Some(note) => bail!("{e:#}; {note}"),
+            None => return Err(e),
+        },
     };
     let local = part.local.clone();
     let digest = part.finish(md5)?;
-    println!("{} {}", digest, local.display());
+    if local.as_os_str() == "-" {
+        eprintln!("{digest} -");
+    } else {
+        println!("{} {}", digest, local.display());
+    }
     Ok(())
+}
+
+/// How to continue a download that stopped: the native dialect resumes,
+/// the seeds' cannot.
+fn how_to_continue(resumable: bool, again: &str) -> String {
+    if resumable {
+        format!("to resume run: {again}")
+    } else {
+        "the seed dialects cannot resume: run again with --restart, or without --dialect \
+         against a wirekit server to continue"
+            .to_string()
+    }
+}
+
+/// The command line as typed, to repeat (with `--resume` for a put),
+/// quoted for a POSIX shell where needed.
+fn retry_command() -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@=-,+%".contains(c);
+    std::env::args()
+        .map(|w| {
+            if !w.is_empty() && w.chars().all(plain) {
+                w
+            } else {
+                format!("'{}'", w.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Moves the bytes of a `get` into `part`; returns the server's md5.
+fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<Digest>> {
+    let mut conn = connect(&args.addr, args.common.timeout)?;
+    let label = format!("get {}", args.remote);
+    let part = &mut *part;
+    Ok(match args.common.dialect {
+        ClientDialect::Native => get_native(&mut conn, &args.remote, part, &label)?,
+        ClientDialect::Seed000 => client_seed::get_seed000(&mut conn, &args.remote, part, &label)?,
+        ClientDialect::Seed002 => client_seed::get_seed002(&mut conn, &args.remote, part, &label)?,
+        ClientDialect::Seed004 => client_seed::get_seed004(&mut conn, &args.remote, part, &label)?,
+    })
 }
 
 fn get_native(
@@ -264,15 +305,11 @@ fn get_native(
 ) -> anyhow::Result<Option<Digest>> {
     let mut h = native::request("get", remote).map_err(|e| anyhow!("{remote}: {e}"))?;
     h.offset = (part.offset > 0).then_some(part.offset);
-    send(conn, &h, b"")?;
+    request(conn, &h, ClientDialect::Native)?;
     let mut t = Transfer::new("get", u64::MAX);
-    let mut progress = None;
     loop {
         if !conn.fill_if_drained()? {
-            bail!(
-                "server closed the connection mid-transfer; partial kept in {} (use --resume)",
-                part.part.display()
-            );
+            bail!("server closed the connection mid-transfer");
         }
         let (used, ev) = t.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
         conn.lo += used;
@@ -286,20 +323,10 @@ fn get_native(
                         part.offset
                     );
                 }
-                progress = Some(Progress::new(label, h.size.unwrap_or(0), part.offset));
+                part.show_progress(label, h.size.unwrap_or(0));
             }
-            Some(TransferEvent::Data(b)) => {
-                part.write(b)?;
-                if let Some(p) = progress.as_mut() {
-                    p.inc(b.len() as u64);
-                }
-            }
-            Some(TransferEvent::End(d)) => {
-                if let Some(p) = progress {
-                    p.finish("done");
-                }
-                return Ok(Some(d));
-            }
+            Some(TransferEvent::Data(b)) => part.write(b)?,
+            Some(TransferEvent::End(d)) => return Ok(Some(d)),
             Some(TransferEvent::Refused(m)) => bail!("server refused: {m}"),
             Some(TransferEvent::BodyEnd) => {}
         }
@@ -330,9 +357,23 @@ pub fn read_reply(conn: &mut Conn) -> anyhow::Result<Header> {
 
 /// `wirekit put`.
 pub fn put(args: &PutArgs) -> anyhow::Result<()> {
-    let mut file =
-        File::open(&args.local).with_context(|| format!("opening {}", args.local.display()))?;
-    let size = file.metadata()?.len();
+    let mut file = if args.local.as_os_str() == "-" {
+        if args.remote.is_none() {
+            bail!("put - reads stdin: give the name on the server (put ADDR - REMOTE)");
+        }
+        spool_stdin()?
+    } else {
+        File::open(&args.local).with_context(|| format!("opening {}", args.local.display()))?
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file: put sends one file (a directory would leave a partial \
+             upload on the server)",
+            args.local.display()
+        );
+    }
+    let size = meta.len();
     let remote = match &args.remote {
         Some(r) => r.clone(),
         None => args
@@ -348,11 +389,31 @@ pub fn put(args: &PutArgs) -> anyhow::Result<()> {
             .to_string(),
     };
     let mut conn = connect(&args.addr, args.common.timeout)?;
+    if args.common.dialect == ClientDialect::Native && args.local.as_os_str() != "-" {
+        let again = retry_command();
+        let again = if args.resume {
+            again
+        } else {
+            format!("{again} --resume")
+        };
+        interrupt::on_ctrl_c(move || {
+            format!("the server keeps what it received; to resume run: {again}")
+        });
+    }
     match args.common.dialect {
         ClientDialect::Native => put_native(&mut conn, &mut file, size, &remote, args),
         ClientDialect::Seed002 => client_seed::put_seed002(&mut conn, &mut file, size, &remote),
         d => bail!("the {d:?} dialect has no upload"),
     }
+}
+
+/// Copies stdin into an anonymous temporary file: an upload announces its
+/// size first, and a resumed one reads its start again.
+fn spool_stdin() -> anyhow::Result<File> {
+    let mut f = tempfile::tempfile().context("creating a temporary file for stdin")?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut f).context("reading stdin")?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
 }
 
 fn put_native(
@@ -366,7 +427,7 @@ fn put_native(
     h.size = Some(size);
     h.force = args.force.then_some(true);
     h.resume = args.resume.then_some(true);
-    send(conn, &h, b"")?;
+    request(conn, &h, ClientDialect::Native)?;
     let ready = read_reply(conn)?;
     let offered = ready.offset.unwrap_or(0);
     let (md5, offset) = if offered > 0 {
@@ -411,14 +472,15 @@ fn put_native(
     Ok(())
 }
 
-/// `wirekit ls`: prints `SIZE NAME` lines (`NAME/` for directories).
+/// `wirekit ls`: prints `SIZE NAME` lines sorted by name (`NAME/` for
+/// directories); `-l` adds type and time, `-h` human sizes.
 pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
     let mut conn = connect(&args.addr, args.timeout)?;
     let mut h = Header::with_op("list");
     if let Some(d) = &args.dir {
         h.filename = Some(native::name_string(d).map_err(|e| anyhow!("{d}: {e}"))?);
     }
-    send(&mut conn, &h, b"")?;
+    request(&mut conn, &h, ClientDialect::Native)?;
     let limits = Limits {
         max_body: 64 << 20,
         ..Limits::default()
@@ -449,21 +511,13 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
             bail!("server closed the connection mid-listing");
         }
     }
-    for line in String::from_utf8_lossy(&body).lines() {
-        let v: serde_json::Value = serde_json::from_str(line).context("bad listing line")?;
-        let dir = if v["dir"].as_bool() == Some(true) {
-            "/"
-        } else {
-            ""
-        };
-        // Names come from the server's disk: a name holding an escape
-        // sequence or a newline must not drive the terminal or fake a line.
-        let name = visible(
-            v["name"].as_str().unwrap_or("?").as_bytes(),
-            Newlines::Escape,
-        );
-        println!("{:>14} {name}{dir}", v["size"].as_u64().unwrap_or(0));
-    }
+    listing::print(
+        &body,
+        listing::Style {
+            long: args.long,
+            human: args.human,
+        },
+    )?;
     if truncated {
         eprintln!("(listing truncated)");
     }

@@ -10,7 +10,7 @@ use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::service::file::{seed002, seed004};
 use wirekit_core::wire::{Digest, Prefix};
 
-use super::client::{wire_err, LocalPartial};
+use super::client::{request_text, wire_err, ClientDialect, LocalPartial};
 use super::conn::Conn;
 use super::progress::Progress;
 
@@ -19,11 +19,15 @@ use super::progress::Progress;
 /// the next message into the current one if they arrived early.
 const SEED002_PAUSE: Duration = Duration::from_millis(50);
 
+/// From this many chunks on (about a second), a seed 002 download warns
+/// that the dialect is slow.
+const SLOW_NOTE_CHUNKS: u64 = 16;
+
 /// Largest JSON header accepted from a seed 000 server.
 const SEED000_MAX_HEADER: u32 = 8192;
 
 fn receive(conn: &mut Conn, len: u64, part: &mut LocalPartial, label: &str) -> anyhow::Result<()> {
-    let mut progress = Progress::new(label, len, 0);
+    part.show_progress(label, len);
     let mut left = len;
     while left > 0 {
         if !conn.fill_if_drained()? {
@@ -33,9 +37,7 @@ fn receive(conn: &mut Conn, len: u64, part: &mut LocalPartial, label: &str) -> a
         part.write(&conn.buf[conn.lo..conn.lo + n])?;
         conn.lo += n;
         left -= n as u64;
-        progress.inc(n as u64);
     }
-    progress.finish("done");
     Ok(())
 }
 
@@ -46,7 +48,7 @@ pub fn get_seed000(
     part: &mut LocalPartial,
     label: &str,
 ) -> anyhow::Result<Option<Digest>> {
-    conn.send(remote.as_bytes())?;
+    request_text(conn, remote.as_bytes(), ClientDialect::Seed000)?;
     let mut prefix = [0u8; 4];
     conn.read_exact(&mut prefix)
         .context("reading the header length")?;
@@ -78,7 +80,11 @@ pub fn get_seed002(
     part: &mut LocalPartial,
     label: &str,
 ) -> anyhow::Result<Option<Digest>> {
-    conn.send(format!("get {remote}").as_bytes())?;
+    request_text(
+        conn,
+        format!("get {remote}").as_bytes(),
+        ClientDialect::Seed002,
+    )?;
     let mut prefix = [0u8; 4];
     if conn.read_exact(&mut prefix).is_err() {
         // The dialect has no error message: a missing file and one too
@@ -98,7 +104,17 @@ pub fn get_seed002(
         ..Limits::default()
     };
     let mut dec: FrameDecoder<{ seed002::CHUNK_HEADER_CAP }> = FrameDecoder::with_limits(limits);
-    let mut progress = Progress::new(label, size, 0);
+    let chunks = size.div_ceil(seed002::CHUNK as u64);
+    if chunks >= SLOW_NOTE_CHUNKS {
+        eprintln!(
+            "note: the seed 002 protocol is slow by design: servers pause after each {} KiB \
+             chunk (wirekit's: 50 ms by default), about {} s for this file; against a wirekit \
+             server the native dialect (no --dialect) is much faster",
+            seed002::CHUNK >> 10,
+            chunks * 50 / 1000
+        );
+    }
+    part.show_progress(label, size);
     let mut got = 0u64;
     while got < size || !dec.is_idle() {
         // Decode before reading: a chunk's end needs no more bytes.
@@ -110,7 +126,6 @@ pub fn get_seed002(
             Some(Event::Body(b)) => {
                 part.write(b)?;
                 got += b.len() as u64;
-                progress.inc(b.len() as u64);
             }
             Some(_) => {}
             None => starved = conn.is_drained(),
@@ -122,7 +137,6 @@ pub fn get_seed002(
             bail!("server sent more than the announced {size} bytes");
         }
     }
-    progress.finish("done, every chunk's md5 verified");
     Ok(None)
 }
 
@@ -175,7 +189,11 @@ pub fn get_seed004(
     part: &mut LocalPartial,
     label: &str,
 ) -> anyhow::Result<Option<Digest>> {
-    conn.send(format!("get {remote}").as_bytes())?;
+    request_text(
+        conn,
+        format!("get {remote}").as_bytes(),
+        ClientDialect::Seed004,
+    )?;
     let msg = conn
         .read_message(seed004::MAX_MESSAGE)
         .context("waiting for the size (the seed 004 server never answers for a missing file)")?

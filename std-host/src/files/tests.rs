@@ -63,6 +63,7 @@ fn get_args(addr: SocketAddr, remote: &str, out: &Path, dialect: ClientDialect) 
         remote: remote.into(),
         output: Some(out.to_path_buf()),
         resume: false,
+        restart: false,
         force: false,
         common: common(dialect),
     }

@@ -1,0 +1,151 @@
+//! Issue 17 items 8 and 9: `ls` sorted with type markers, `-l` and `-h`;
+//! the seed 002 slowness note; a progress bar that fits a 50-column
+//! terminal (through a pseudo-terminal) and no quarter lines for a tiny file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use wirekit_tests::{run_with_timeout, temp_dir, wirekit, wirekit_bin, Server};
+
+const T: Duration = Duration::from_secs(60);
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn serve(root: &Path) -> Server {
+    Server::start(
+        &[
+            "serve",
+            "--listen",
+            "files=127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+        ],
+        1,
+    )
+}
+
+#[test]
+fn ls_is_sorted_long_and_human() {
+    let root = temp_dir("cd-root");
+    std::fs::write(root.join("b.txt"), vec![1u8; 1536]).unwrap();
+    std::fs::write(root.join("a.txt"), b"a").unwrap();
+    std::fs::create_dir(root.join("c")).unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let out = run_with_timeout(wirekit(&["ls", &a]), b"", T);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    assert_eq!(names, ["a.txt", "b.txt", "c/"], "{text}");
+    let out = run_with_timeout(wirekit(&["ls", "-lh", &a]), b"", T);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[1].starts_with("- ") && lines[1].contains(" 1.5K "),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("d ") && lines[2].ends_with(" c/"),
+        "{text}"
+    );
+    let year = lines[0].split_whitespace().nth(2).unwrap();
+    assert!(year.len() == 10 && year.starts_with("20"), "date in {text}");
+}
+
+#[test]
+fn seed002_download_warns_it_is_slow() {
+    let (root, work) = (temp_dir("cd-root"), temp_dir("cd-work"));
+    std::fs::write(root.join("m.bin"), vec![7u8; 2 << 20]).unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let mut cmd = wirekit(&["get", &a, "m.bin", "--dialect", "seed002"]);
+    cmd.current_dir(&work);
+    let out = run_with_timeout(cmd, b"", T);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("slow by design"), "{}", stderr(&out));
+}
+
+#[test]
+fn tiny_file_logs_no_quarters() {
+    let (root, work) = (temp_dir("cd-root"), temp_dir("cd-work"));
+    std::fs::write(root.join("t.txt"), b"hello world").unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let mut cmd = wirekit(&["get", &a, "t.txt"]);
+    cmd.current_dir(&work);
+    let out = run_with_timeout(cmd, b"", T);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains('%'), "{}", stderr(&out));
+}
+
+/// Runs `args` with stderr on a 50-column pseudo-terminal; returns what
+/// the terminal received.
+const PTY: &str = r#"
+import fcntl, os, pty, struct, subprocess, sys, termios
+master, slave = pty.openpty()
+fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 50, 0, 0))
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=slave, env=dict(os.environ, COLUMNS="50"))
+os.close(slave)
+out = b""
+while True:
+    try:
+        d = os.read(master, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    out += d
+p.wait()
+sys.stdout.buffer.write(out)
+sys.exit(p.returncode)
+"#;
+
+#[test]
+fn progress_bar_fits_fifty_columns() {
+    let (root, work) = (temp_dir("cd-root"), temp_dir("cd-work"));
+    std::fs::write(root.join("m.bin"), vec![7u8; 2 << 20]).unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let bin = wirekit_bin().to_str().unwrap().to_string();
+    // Seed 002 paces its chunks, so the bar is drawn many times.
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PTY, &bin, "get", &a, "m.bin", "--dialect", "seed002"])
+        .current_dir(&work);
+    let out = run_with_timeout(cmd, b"", T);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tty = String::from_utf8_lossy(&out.stdout).into_owned();
+    let strip = |s: &str| {
+        let mut o = String::new();
+        let mut esc = false;
+        for c in s.chars() {
+            match (esc, c) {
+                (false, '\x1b') => esc = true,
+                (true, c) if c.is_ascii_alphabetic() => esc = false,
+                (true, _) => {}
+                (false, c) => o.push(c),
+            }
+        }
+        o
+    };
+    let frames: Vec<String> = tty
+        .split(['\r', '\n'])
+        .map(strip)
+        .filter(|f| f.contains('['))
+        .collect();
+    assert!(!frames.is_empty(), "no bar drawn: {tty:?}");
+    for f in &frames {
+        assert!(
+            f.chars().count() <= 50,
+            "{} columns: {f:?}",
+            f.chars().count()
+        );
+    }
+}
