@@ -193,3 +193,29 @@ fn a_servers_error_text_cannot_drive_the_terminal() {
     assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
     assert!(err.contains("^[[2J^[]0;owned^Gfake notice"), "{err:?}");
 }
+
+/// Issue 17 item 3: a put onto a remote directory is refused before any
+/// partial exists, with --force too.
+#[test]
+fn a_put_onto_a_remote_directory_leaves_nothing_behind() {
+    let (root, work) = (temp_dir("fs-dir-root"), temp_dir("fs-dir-work"));
+    std::fs::create_dir_all(root.join("docs")).unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let local = work.join("x.txt");
+    std::fs::write(&local, b"data").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let mut args = vec!["put", &a, local.to_str().unwrap(), "docs"];
+        args.extend_from_slice(extra);
+        let out = run_with_timeout(wirekit(&args), b"", T);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+    }
+    assert!(root.join("docs").is_dir());
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".wirekit-part"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

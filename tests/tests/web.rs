@@ -263,3 +263,50 @@ fn an_oversized_chat_message_closes_only_that_socket() {
     let n = tcp.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("joined"));
 }
+
+/// The console's recent events include file transfers (issue 18: connects,
+/// refusals, transfers), not only connections.
+#[test]
+fn file_transfers_show_in_the_recent_events() {
+    let (root, work) = (temp_dir("web-files-root"), temp_dir("web-files-work"));
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "files=127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+            "--web",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let local = work.join("up.bin");
+    std::fs::write(&local, vec![1u8; 4321]).unwrap();
+    let files = srv.addr("files", "tcp").to_string();
+    let put = run_with_timeout(
+        wirekit(&["put", &files, local.to_str().unwrap()]),
+        b"",
+        Duration::from_secs(30),
+    );
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    let (status, mut s) = upgrade(srv.addr("web", "http"), "/ws/status");
+    assert!(status.contains(" 101 "), "{status}");
+    // The first status message carries the events already in the ring.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < until {
+        if let Ok(n @ 1..) = s.read(&mut buf) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+        if String::from_utf8_lossy(&seen).contains("put up.bin: ok, 4321 bytes") {
+            return;
+        }
+    }
+    panic!("no transfer event in {}", String::from_utf8_lossy(&seen));
+}

@@ -32,9 +32,24 @@ pub struct AsyncConn {
     pub shutdown: CancellationToken,
     /// Where transfers are counted (`--metrics`).
     pub metrics: Option<crate::metrics::Metrics>,
+    /// Where transfers are shown (the web console's recent events), with
+    /// the client's address.
+    pub events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
 }
 
 impl AsyncConn {
+    /// Counts a finished or refused transfer and shows it in the recent
+    /// events: `op` get/put, `outcome` ok/refused, what moved and how long.
+    pub fn transfer_done(&self, op: &str, outcome: &str, name: &str, bytes: u64, secs: f64) {
+        if let Some(m) = &self.metrics {
+            m.transfer(op, outcome, bytes, secs);
+        }
+        if let Some((ev, peer)) = &self.events {
+            let detail = format!("{op} {name}: {outcome}, {bytes} bytes in {secs:.2} s");
+            ev.publish("transfer", "files", *peer, detail);
+        }
+    }
+
     /// Wraps a connected socket.
     pub fn new(stream: crate::serve::Conn, shutdown: CancellationToken) -> AsyncConn {
         AsyncConn {
@@ -44,6 +59,7 @@ impl AsyncConn {
             hi: 0,
             shutdown,
             metrics: None,
+            events: None,
         }
     }
 

@@ -119,8 +119,10 @@ fn start_listener(
     if !files.sweeping.swap(true, Ordering::AcqRel) {
         l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
     }
+    let events = l.events().clone();
     l.tcp(name, addr, move |conn, ctx: crate::serve::ConnCtx| {
-        Arc::clone(&files).serve_tokio(conn, ack, ctx.shutdown)
+        let events = (events.clone(), ctx.peer);
+        Arc::clone(&files).serve_tokio(conn, ack, ctx.shutdown, Some(events))
     })
 }
 
@@ -191,9 +193,11 @@ impl Files {
         conn: crate::serve::Conn,
         ack: bool,
         shutdown: tokio_util::sync::CancellationToken,
+        events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
     ) -> anyhow::Result<()> {
         let mut conn = AsyncConn::new(conn, shutdown);
         conn.metrics = self.metrics.clone();
+        conn.events = events;
         if ack {
             return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
         }

@@ -139,8 +139,8 @@ async fn read_request(conn: &mut AsyncConn) -> anyhow::Result<Option<Header>> {
 /// Tells the client `op` was refused, and why.
 pub async fn refuse(conn: &mut AsyncConn, op: &str, msg: &str) -> anyhow::Result<()> {
     tracing::info!("files: {op} refused: {msg}");
-    if let (Some(m), "get" | "put") = (&conn.metrics, op) {
-        m.transfer(op, "refused", 0, 0.0);
+    if matches!(op, "get" | "put") {
+        conn.transfer_done(op, "refused", msg, 0, 0.0);
     }
     send_frame(conn, &error_reply(op, msg), b"").await
 }
@@ -201,10 +201,8 @@ async fn serve_get(
         (None, None) => bail!("no digest"),
     };
     tracing::info!(name, size = info.size, offset, "files: get done");
-    if let Some(m) = &conn.metrics {
-        let secs = started.elapsed().as_secs_f64();
-        m.transfer("get", "ok", info.size - offset, secs);
-    }
+    let secs = started.elapsed().as_secs_f64();
+    conn.transfer_done("get", "ok", name, info.size - offset, secs);
     send_frame(conn, &native::end_header(digest), b"").await
 }
 

@@ -81,9 +81,7 @@ pub async fn serve_put(
         return refuse(conn, "put", &r.0).await;
     }
     tracing::info!(name, size, "files: put done");
-    if let Some(m) = &conn.metrics {
-        m.transfer("put", "ok", size, started.elapsed().as_secs_f64());
-    }
+    conn.transfer_done("put", "ok", name, size, started.elapsed().as_secs_f64());
     send_frame(conn, &file_reply("put", size, actual, None), b"").await
 }
 

@@ -213,6 +213,11 @@ impl Store {
                 .and_then(|()| self.root.open_dir(&p))
         }
         .map_err(|e| Refusal::io(name, &e))?;
+        // A directory is never replaced, not even with --force: refuse
+        // before a partial exists that the refusal would leave behind.
+        if dir.metadata(base).is_ok_and(|m| m.is_dir()) {
+            return Err(Refusal(format!("{name}: is a directory on the server")));
+        }
         if !force && dir.symlink_metadata(base).is_ok() {
             return Err(Refusal::io(name, &io::ErrorKind::AlreadyExists.into()));
         }

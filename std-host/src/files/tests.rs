@@ -43,7 +43,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
             while let Ok((s, _)) = l.accept().await {
                 let conn = Tracked::new(crate::serve::stream::Stream::Plain(s), Activity::new());
                 let f = files.clone();
-                tokio::spawn(f.serve_tokio(conn, ack, Default::default()));
+                tokio::spawn(f.serve_tokio(conn, ack, Default::default(), None));
             }
         });
     });
