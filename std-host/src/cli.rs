@@ -92,15 +92,17 @@ impl Command {
     /// remote command's, for `exec`), or failure for an `Err`.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+        // Clients share exec's exit-code table: 255 for wirekit's own errors.
+        let client = |r: anyhow::Result<()>| Ok(exec::client::report(r.map(|()| 0)));
         match self {
             Command::Serve(a) => done(serve::run(*a)),
-            Command::Echo(a) => done(client::echo::run(a)),
-            Command::Time(a) => done(client::time::run(a)),
+            Command::Echo(a) => client(client::echo::run(a)),
+            Command::Time(a) => client(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
             Command::Bench(a) => done(bench::run(a)),
-            Command::Chat(a) => done(chat::client::main(a)),
-            Command::Talk(a) => done(talk::main(a)),
+            Command::Chat(a) => client(chat::client::main(a)),
+            Command::Talk(a) => client(talk::main(a)),
             Command::Get(a) => Ok(crate::files::client::run_get(&a)),
             Command::Put(a) => Ok(crate::files::client::run_put(&a)),
             Command::Ls(a) => Ok(crate::files::client::run_ls(&a)),
