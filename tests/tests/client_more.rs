@@ -5,8 +5,10 @@
 
 mod common;
 
+use std::net::UdpSocket;
 use std::time::Duration;
 
+use common::proc::Proc;
 use wirekit_tests::wirekit;
 
 /// Hard bound on every client run here.
@@ -84,4 +86,71 @@ fn chat_gives_up_on_a_silent_tls_handshake() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(255), "{err}");
     assert!(err.contains("timed out"), "{err}");
+}
+
+/// A UDP peer standing in for a contact, with a bounded wait.
+fn peer() -> (UdpSocket, u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let port = s.local_addr().unwrap().port();
+    (s, port)
+}
+
+/// The next datagram `s` receives, if one comes within its timeout.
+fn recv(s: &UdpSocket) -> Option<String> {
+    let mut buf = [0u8; 2048];
+    let n = s.recv(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// The port of talk's `listening talk udp ADDR` line.
+fn talk_port(talk: &mut Proc) -> u16 {
+    talk.wait_out("listening talk udp 127.0.0.1:");
+    let line = talk.out_text.lines().next().unwrap();
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn talk_refuses_an_unknown_contact_instead_of_replying_to_the_last_sender() {
+    let (alice, aport) = peer();
+    let (carol, cport) = peer();
+    let mut talk = Proc::spawn(
+        "wirekit talk",
+        wirekit(&[
+            "talk",
+            "--contact",
+            &format!("alice=127.0.0.1:{aport}"),
+            "--contact",
+            &format!("carol=127.0.0.1:{cport}"),
+        ]),
+    );
+    let tport = talk_port(&mut talk);
+    // Alice is now the last sender.
+    alice.send_to(b"hello", ("127.0.0.1", tport)).unwrap();
+    talk.wait_out("[alice] hello\n");
+    talk.send("bob: secret for bob\n");
+    talk.wait_err("unknown contact \"bob\"");
+    // Proves the refusal was handled before anything else is sent.
+    talk.send("carol: marker\n");
+    assert_eq!(recv(&carol).as_deref(), Some("marker"));
+    assert_eq!(recv(&alice), None, "a line for bob reached alice");
+    talk.send("quit\n");
+    assert!(talk.wait_exit().success());
+}
+
+#[test]
+fn talk_sends_plain_text_to_its_only_contact() {
+    let (bob, bport) = peer();
+    let mut talk = Proc::spawn(
+        "wirekit talk",
+        wirekit(&["talk", "--contact", &format!("bob=127.0.0.1:{bport}")]),
+    );
+    talk_port(&mut talk);
+    talk.send("plain hello\n");
+    assert_eq!(recv(&bob).as_deref(), Some("plain hello"));
+    talk.send("quit\n");
+    let status = talk.wait_exit();
+    assert!(status.success());
+    assert!(!talk.err_text.contains("no recipient"), "{}", talk.err_text);
 }
