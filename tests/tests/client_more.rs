@@ -154,3 +154,38 @@ fn talk_sends_plain_text_to_its_only_contact() {
     assert!(status.success());
     assert!(!talk.err_text.contains("no recipient"), "{}", talk.err_text);
 }
+
+#[test]
+fn serve_announces_nothing_when_a_later_listener_cannot_bind() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = format!("echo={}", held.local_addr().unwrap());
+    let out = wirekit_tests::run_with_timeout(
+        wirekit(&["serve", "--listen", "echo=127.0.0.1:0", "--listen", &taken]),
+        b"",
+        T,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cannot listen for echo"), "{err}");
+    assert!(!stdout.contains("listening"), "claimed up: {stdout}");
+}
+
+#[test]
+fn serve_accepts_localhost_as_the_clients_do() {
+    let server = wirekit_tests::Server::start(&["serve", "--listen", "echo=localhost:0"], 1);
+    let addr = server.addr("echo", "tcp");
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let port = addr.port().to_string();
+    let out = wirekit_tests::run_with_timeout(
+        wirekit(&["echo", &format!("localhost:{port}"), "hi there"]),
+        b"",
+        T,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "HI THERE\n");
+}

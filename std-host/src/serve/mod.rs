@@ -203,6 +203,8 @@ async fn serve(
     if let Some((console, addr)) = console {
         launch.serve_web(console, addr).await?;
     }
+    // Everything is bound: only now may the `listening` lines claim so.
+    launch.flush_announcements();
     systemd::notify_ready();
     while signals.wait().await == Stop::Reload {
         reload(tls.as_ref());
