@@ -1,7 +1,7 @@
 //! `wirekit echo`: the seeds' upper-echo clients. With a message it sends
 //! it once and prints the answer; without one it reads lines from stdin
-//! (prompting `>>> ` when stdin is a terminal), skips empty ones, and
-//! prints each answer, until EOF.
+//! (on a terminal: a hint on how to leave, then a `>>> ` prompt), skips
+//! empty ones, and prints each answer, until EOF.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{TcpStream, UdpSocket};
@@ -162,6 +162,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let prompt = std::io::stdin().is_terminal();
+    if prompt {
+        // A person at a terminal is told how to leave; a pipe is not
+        // (its output is the answers only).
+        eprintln!("Type a line to send it; Ctrl-D (end of input) leaves.");
+    }
     let mut lines = std::io::stdin().lock();
     let mut line = String::new();
     loop {
