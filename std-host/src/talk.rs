@@ -29,9 +29,8 @@ use wirekit_core::service::echo::MAX_UDP_PAYLOAD;
 use crate::chat::client::stdin_lines;
 use crate::client::visible::{visible, Newlines};
 
-/// Arguments of `wirekit talk`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "\
+/// What stdin lines do (`talk -h`).
+const INPUT_HELP: &str = "\
 Input lines:
   NAME: text    send text to contact NAME (an unknown NAME is an error)
   /to NAME      plain lines go to NAME (a contact or IP:PORT)
@@ -39,7 +38,26 @@ Input lines:
                 else reply to the last sender
   /contacts     list the contact book
   quit          exit
-Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.")]
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.";
+
+/// `talk --help`: the input lines and examples.
+const LONG_HELP: &str = "\
+Input lines:
+  NAME: text    send text to contact NAME (an unknown NAME is an error)
+  /to NAME      plain lines go to NAME (a contact or IP:PORT)
+  text          to the chosen contact, else the only contact,
+                else reply to the last sender
+  /contacts     list the contact book
+  quit          exit
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.
+
+EXAMPLES:
+  wirekit talk --listen 127.0.0.1:8081 --contact bob=127.0.0.1:8082
+  wirekit talk --listen 127.0.0.1:8082 --contact ann=127.0.0.1:8081 --contact cy=127.0.0.1:8083";
+
+/// Arguments of `wirekit talk`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = INPUT_HELP, after_long_help = LONG_HELP)]
 pub struct TalkArgs {
     /// Local UDP address to receive on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
