@@ -21,5 +21,6 @@ pub mod blocking;
 pub mod codec;
 pub mod md5;
 pub mod service;
+pub mod size;
 pub mod strftime;
 pub mod wire;

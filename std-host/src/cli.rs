@@ -43,18 +43,23 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run servers: `--listen SERVICE=ADDR`, or the default set on 127.0.0.1.
+    #[command(after_long_help = serve_long_help())]
     Serve(Box<serve::Args>),
     /// Upper-echo client (TCP, or UDP with --udp).
+    #[command(after_long_help = with_exit_codes(EX_ECHO))]
     Echo(client::echo::Args),
     /// Client of the UDP strftime time server.
+    #[command(after_long_help = with_exit_codes(EX_TIME))]
     Time(client::time::Args),
     /// Run one command on an exec server; exits with its exit code.
     Exec(exec::client::ExecArgs),
     /// The seeds' interactive remote shell (`>>> `), over an exec server.
     Shell(exec::client::ClientArgs),
     /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
+    #[command(after_long_help = EX_BENCH)]
     Bench(bench::Args),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
+    #[command(after_long_help = with_exit_codes(EX_CHAT))]
     Chat(chat::client::ChatArgs),
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
     Talk(talk::TalkArgs),
@@ -75,6 +80,55 @@ pub enum Command {
     ExecSupervise(exec::supervise::SuperviseArgs),
 }
 
+const EX_SERVE: &str = "\
+EXAMPLES:
+  wirekit serve                                  the default set on 127.0.0.1
+  wirekit serve --listen echo=127.0.0.1:0        one service; port 0 = any free port
+  wirekit serve --listen files=0.0.0.0:8484 --root /srv/share --files-max-size 4G
+  wirekit serve --listen chat=127.0.0.1:9999 --chat-max-line 512
+  wirekit serve --listen exec=127.0.0.1:7000 --exec-token-file ~/.wirekit-token
+  wirekit serve --config /etc/wirekit.toml       options from a file (contrib/wirekit.toml)
+  wirekit serve --print-config > wirekit.toml    the effective configuration
+
+SIZES: --files-max-size, --exec-max-output and --exec-spool-max take bytes or
+a number with K, M, G or T (powers of 1024): 64G, 16M, 256M.";
+
+const EX_ECHO: &str = "\
+EXAMPLES:
+  wirekit echo 127.0.0.1:8080 hello world        prints HELLO WORLD
+  wirekit echo --udp 127.0.0.1:8181 hello        the UDP service
+  wirekit echo 127.0.0.1:8080                    interactive; Ctrl-D leaves
+  printf 'a\\nb\\n' | wirekit echo 127.0.0.1:8080  one answer per line";
+
+const EX_TIME: &str = "\
+EXAMPLES:
+  wirekit time 127.0.0.1:9000                    the server's default format
+  wirekit time 127.0.0.1:9000 '%Y-%m-%d %H:%M:%S'
+  wirekit time 127.0.0.1:9000 --timeout 1        give up after a second";
+
+const EX_CHAT: &str = "\
+EXAMPLES:
+  wirekit chat 127.0.0.1:9999 --name ann         type lines; `quit` or Ctrl-D leaves
+  echo 'hello all' | wirekit chat 127.0.0.1:9999 says one line, shows replies, leaves
+  wirekit chat example.org:9443 --tls --tls-ca ca.pem   a chat+tls listener";
+
+const EX_BENCH: &str = "\
+EXAMPLES:
+  wirekit bench echo 127.0.0.1:8080 -c 64 --secs 5 --size 64
+  wirekit bench udp 127.0.0.1:9000 --pid \"$(pidof wirekit)\"
+  wirekit bench connect 127.0.0.1:8080
+  wirekit bench chat 127.0.0.1:9999 -c 100";
+
+/// `serve --help`: the services, then the examples.
+fn serve_long_help() -> String {
+    format!("{}\n\n{EX_SERVE}", serve::registry::SERVICES_HELP)
+}
+
+/// A client's examples, then the exit-code table every client shares.
+fn with_exit_codes(examples: &str) -> String {
+    format!("{examples}\n\n{}", exec::client::help::EXIT_CODES)
+}
+
 const EX_MAN: &str = "\
 Examples:
   wirekit man | man -l -                     read the overview page
@@ -92,15 +146,17 @@ impl Command {
     /// remote command's, for `exec`), or failure for an `Err`.
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
+        // Clients share exec's exit-code table: 255 for wirekit's own errors.
+        let client = |r: anyhow::Result<()>| Ok(exec::client::report(r.map(|()| 0)));
         match self {
             Command::Serve(a) => done(serve::run(*a)),
-            Command::Echo(a) => done(client::echo::run(a)),
-            Command::Time(a) => done(client::time::run(a)),
+            Command::Echo(a) => client(client::echo::run(a)),
+            Command::Time(a) => client(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
             Command::Bench(a) => done(bench::run(a)),
-            Command::Chat(a) => done(chat::client::main(a)),
-            Command::Talk(a) => done(talk::main(a)),
+            Command::Chat(a) => client(chat::client::main(a)),
+            Command::Talk(a) => client(talk::main(a)),
             Command::Get(a) => Ok(crate::files::client::run_get(&a)),
             Command::Put(a) => Ok(crate::files::client::run_put(&a)),
             Command::Ls(a) => Ok(crate::files::client::run_ls(&a)),

@@ -7,10 +7,12 @@
 //! `[NAME] text` (or `[ip:port] text` for a stranger) while stdin lines
 //! are sent:
 //!
-//! - `NAME: text` sends to contact `NAME`;
+//! - `NAME: text` sends to contact `NAME`; a `WORD: text` line whose
+//!   WORD is no contact is refused (a typo must not reach someone else);
 //! - `/to NAME` (or `/to ip:port`) chooses who plain lines go to;
-//! - a plain line goes to the chosen contact, or else answers whoever sent
-//!   the last datagram (what the seed's server did);
+//! - a plain line goes to the chosen contact, else to the only contact
+//!   when the book has one, else answers whoever sent the last datagram
+//!   (what the seed's server did);
 //! - `/contacts` lists the book, `quit` exits.
 //!
 //! Messages are stripped of surrounding whitespace and empty ones are not
@@ -27,16 +29,35 @@ use wirekit_core::service::echo::MAX_UDP_PAYLOAD;
 use crate::chat::client::stdin_lines;
 use crate::client::visible::{visible, Newlines};
 
-/// Arguments of `wirekit talk`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "\
+/// What stdin lines do (`talk -h`).
+const INPUT_HELP: &str = "\
 Input lines:
-  NAME: text    send text to contact NAME
+  NAME: text    send text to contact NAME (an unknown NAME is an error)
   /to NAME      plain lines go to NAME (a contact or IP:PORT)
-  text          to the chosen contact, else reply to the last sender
+  text          to the chosen contact, else the only contact,
+                else reply to the last sender
   /contacts     list the contact book
   quit          exit
-Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.")]
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.";
+
+/// `talk --help`: the input lines and examples.
+const LONG_HELP: &str = "\
+Input lines:
+  NAME: text    send text to contact NAME (an unknown NAME is an error)
+  /to NAME      plain lines go to NAME (a contact or IP:PORT)
+  text          to the chosen contact, else the only contact,
+                else reply to the last sender
+  /contacts     list the contact book
+  quit          exit
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.
+
+EXAMPLES:
+  wirekit talk --listen 127.0.0.1:8081 --contact bob=127.0.0.1:8082
+  wirekit talk --listen 127.0.0.1:8082 --contact ann=127.0.0.1:8081 --contact cy=127.0.0.1:8083";
+
+/// Arguments of `wirekit talk`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = INPUT_HELP, after_long_help = LONG_HELP)]
 pub struct TalkArgs {
     /// Local UDP address to receive on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -72,6 +93,8 @@ enum Command<'a> {
     To(&'a str),
     /// Send `text` to a named contact, or to the default when `None`.
     Send { to: Option<&'a str>, text: &'a str },
+    /// `NAME: text` where NAME is no contact: refused, never sent.
+    Unknown(&'a str),
 }
 
 fn parse_command<'a>(line: &'a str, book: &Book) -> Command<'a> {
@@ -86,14 +109,21 @@ fn parse_command<'a>(line: &'a str, book: &Book) -> Command<'a> {
         return Command::To(target.trim());
     }
     if let Some((name, text)) = line.split_once(':') {
-        if book.by_name.contains_key(name.trim()) {
+        let name = name.trim();
+        if book.by_name.contains_key(name) {
             return match text.trim() {
                 "" => Command::Nothing,
                 text => Command::Send {
-                    to: Some(name.trim()),
+                    to: Some(name),
                     text,
                 },
             };
+        }
+        // One word before the colon reads as an address: sending it,
+        // prefix included, to someone else would leak it to the wrong
+        // person. Prose (`it is 10:30`) has spaces before its colon.
+        if !name.is_empty() && !name.contains(char::is_whitespace) {
+            return Command::Unknown(name);
         }
     }
     Command::Send {
@@ -126,6 +156,14 @@ impl Book {
             .get(target)
             .copied()
             .or_else(|| target.parse().ok())
+    }
+
+    /// The single contact of a one-entry book: the default recipient.
+    fn only(&self) -> Option<SocketAddr> {
+        match self.by_name.len() {
+            1 => self.by_name.values().next().copied(),
+            _ => None,
+        }
     }
 
     fn show(&self, addr: SocketAddr) -> String {
@@ -176,6 +214,9 @@ pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
                             say(format_args!("{name} = {addr}"));
                         }
                     }
+                    Command::Unknown(name) => eprintln!(
+                        "wirekit talk: unknown contact {name:?}: not sent (contacts: /contacts)"
+                    ),
                     Command::To(target) => match book.resolve(target) {
                         Some(addr) => chosen = Some(addr),
                         None => eprintln!("wirekit talk: unknown contact {target:?}"),
@@ -183,7 +224,7 @@ pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
                     Command::Send { to, text } => {
                         let dest = match to {
                             Some(name) => book.resolve(name),
-                            None => chosen.or(last_sender),
+                            None => chosen.or(book.only()).or(last_sender),
                         };
                         send(&sock, dest, text).await;
                     }
@@ -238,12 +279,14 @@ mod tests {
                 text: "hi: there"
             }
         );
-        // Not a contact: the whole line is the message.
+        // One word before a colon that is no contact: refused.
+        assert_eq!(parse_command("bob: hi", &b), Command::Unknown("bob"));
+        // Prose with a colon: the whole line is the message.
         assert_eq!(
-            parse_command("note: hi", &b),
+            parse_command("it is 10:30", &b),
             Command::Send {
                 to: None,
-                text: "note: hi"
+                text: "it is 10:30"
             }
         );
         assert_eq!(parse_command("song:", &b), Command::Nothing);
@@ -258,6 +301,9 @@ mod tests {
         assert_eq!(b.resolve("liu"), Some(a));
         assert_eq!(b.resolve("[::1]:9"), Some("[::1]:9".parse().unwrap()));
         assert_eq!(b.resolve("nobody"), None);
+        assert_eq!(b.only(), None);
+        let one = Book::new(&[parse_contact("bob=127.0.0.1:7").unwrap()]);
+        assert_eq!(one.only(), Some("127.0.0.1:7".parse().unwrap()));
         assert!(parse_contact("x").is_err());
         assert!(parse_contact("a:b=127.0.0.1:1").is_err());
         assert!(parse_contact("a=nowhere").is_err());

@@ -229,7 +229,7 @@ fn time_bad_formats_get_error_replies() {
     let mut cmd = wirekit(&["time", &a.to_string()]);
     cmd.arg(std::ffi::OsStr::from_bytes(b"%Y\xfe"));
     let out = run_with_timeout(cmd, b"", T);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(255));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("not valid UTF-8"), "{err}");
@@ -256,7 +256,7 @@ fn clients_fail_with_one_line_errors() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = run_with_timeout(wirekit(&args), b"", T);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
@@ -269,7 +269,7 @@ fn clients_fail_with_one_line_errors() {
     ] {
         let out = run_with_timeout(wirekit(&args), b"", T);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(255), "{args:?}: {err}");
         assert!(err.contains("timed out"), "{args:?}: {err}");
     }
 }

@@ -16,7 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use wirekit_core::service::chat::validate_nick;
 
-use crate::client::visible::{Newlines, VisibleStream};
+use wirekit_core::service::answer::{self, Answer};
+
+use crate::client::visible::{visible, Newlines, VisibleStream};
 
 /// How long to wait for the server to close after leaving.
 const LINGER: Duration = Duration::from_secs(3);
@@ -29,6 +31,10 @@ pub struct ChatArgs {
     /// Nickname to take on arrival (sends `/nick NICK`; wirekit servers only).
     #[arg(long)]
     pub name: Option<String>,
+    /// Seconds to wait for connecting, the TLS handshake, and the server
+    /// to close after leaving.
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = crate::client::parse_timeout)]
+    pub timeout: Duration,
     /// TLS (for a `chat+tls` listener).
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: crate::tls::client::TlsClientOpts,
@@ -45,8 +51,10 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
         validate_nick(name.as_bytes()).map_err(|e| anyhow::anyhow!("--name {name:?}: {e}"))?;
     }
     let tls = crate::tls::client::ClientTls::from_opts(&args.tls, &args.addr)?;
-    let stream = TcpStream::connect(&args.addr)
+    let stream = tokio::time::timeout(args.timeout, TcpStream::connect(&args.addr))
         .await
+        .map_err(|_| anyhow::anyhow!("timed out connecting"))
+        .and_then(|r| r.map_err(anyhow::Error::new))
         .with_context(|| format!("connecting to {}", args.addr))?;
     let _ = stream.set_nodelay(true);
     type Halves = (
@@ -59,7 +67,10 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
             (Box::new(r), Box::new(w))
         }
         Some(tls) => {
-            let (r, w) = tokio::io::split(tls.connect(stream).await?);
+            let tls = tokio::time::timeout(args.timeout, tls.connect(stream))
+                .await
+                .map_err(|_| anyhow::anyhow!("timed out in the TLS handshake"))??;
+            let (r, w) = tokio::io::split(tls);
             (Box::new(r), Box::new(w))
         }
     };
@@ -90,7 +101,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     }
     // Leaving: half-close, then show what the server still sends.
     let _ = writer.shutdown().await;
-    match tokio::time::timeout(LINGER, &mut incoming).await {
+    match tokio::time::timeout(args.timeout.min(LINGER), &mut incoming).await {
         Ok(done) => done??,
         Err(_) => incoming.abort(),
     }
@@ -105,20 +116,52 @@ async fn copy_to_stdout<R: AsyncRead + Unpin>(mut reader: R) -> anyhow::Result<(
     let mut out = tokio::io::stdout();
     let mut buf = vec![0u8; 16 * 1024];
     let mut shown = VisibleStream::new(Newlines::Keep);
+    // The first bytes, held until they are known to be no refusal.
+    let mut head = Some(Vec::new());
     loop {
         let n = reader
             .read(&mut buf)
             .await
             .context("reading from the server")?;
-        let text = match n {
-            0 => shown.finish(),
-            n => shown.push(&buf[..n]),
+        let mut text = match head.as_mut() {
+            Some(h) => {
+                h.extend_from_slice(&buf[..n]);
+                if !first_bytes_ok(h, n == 0)? {
+                    continue;
+                }
+                let text = shown.push(h);
+                head = None;
+                text
+            }
+            None => shown.push(&buf[..n]),
         };
+        if n == 0 {
+            text.push_str(&shown.finish());
+        }
         out.write_all(text.as_bytes()).await?;
         out.flush().await?;
         if n == 0 {
             return Ok(());
         }
+    }
+}
+
+/// Whether the server's first bytes are chat (`false`: undecided yet);
+/// fails on a wirekit refusal (the busy line, any `error: …`) or on what
+/// another kind of listener sends first, instead of printing it as chat.
+fn first_bytes_ok(head: &[u8], eof: bool) -> anyhow::Result<bool> {
+    match answer::classify(head, b"", eof) {
+        Answer::Busy => anyhow::bail!("server busy (too many connections): try again later"),
+        Answer::Refusal => anyhow::bail!(
+            "server refused: {}",
+            visible(answer::refusal_text(head), Newlines::Escape)
+        ),
+        a @ (Answer::Frame | Answer::Length | Answer::Binary) => {
+            anyhow::bail!("not a chat server: found {a}")
+        }
+        // A short start that might still become a refusal.
+        Answer::NeedMore => Ok(head.len() >= answer::MAX_REFUSAL),
+        _ => Ok(true),
     }
 }
 

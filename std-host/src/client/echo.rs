@@ -1,13 +1,15 @@
 //! `wirekit echo`: the seeds' upper-echo clients. With a message it sends
 //! it once and prints the answer; without one it reads lines from stdin
-//! (prompting `>>> ` when stdin is a terminal), skips empty ones, and
-//! prints each answer, until EOF.
+//! (on a terminal: a hint on how to leave, then a `>>> ` prompt), skips
+//! empty ones, and prints each answer, until EOF.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+
+use wirekit_core::service::answer::{self, Answer, MAX_REFUSAL};
 
 use super::visible::{visible, Newlines};
 use super::{parse_timeout, resolve, udp_connected};
@@ -66,21 +68,27 @@ impl Link {
         match self {
             Link::Tcp(s) => {
                 s.write_all(msg).context("send failed")?;
-                let mut answer = vec![0u8; msg.len()];
+                // Room for a refusal line longer than a short message.
+                let mut answer = vec![0u8; msg.len().max(MAX_REFUSAL)];
                 let mut got = 0;
-                while got < answer.len() {
-                    match s.read(&mut answer[got..]) {
-                        Ok(0) => bail!(
+                while !answered(&answer[..got], msg)? && got < answer.len() {
+                    let n = match s.read(&mut answer[got..]) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            refused(&answer[..got], msg)?;
+                            return Err(timeout_or(e, "answer"));
+                        }
+                    };
+                    if n == 0 {
+                        refused(&answer[..got], msg)?;
+                        bail!(
                             "server closed the connection after {got} of {} bytes",
                             msg.len()
-                        ),
-                        Ok(n) => got += n,
-                        Err(e) => return Err(timeout_or(e, "answer")),
+                        );
                     }
+                    got += n;
                 }
-                if answer.starts_with(b"error: server busy") {
-                    bail!("{}", visible(&answer, Newlines::Escape).trim_end());
-                }
+                answer.truncate(got);
                 Ok(answer)
             }
             Link::Udp(s) => {
@@ -91,6 +99,47 @@ impl Link {
                 Ok(buf)
             }
         }
+    }
+}
+
+/// Whether `got` is the whole answer to `msg`; fails as soon as it is a
+/// wirekit refusal line (the connection-limit one, or another `error: …`),
+/// which would otherwise be printed as if it were the answer.
+fn answered(got: &[u8], msg: &[u8]) -> anyhow::Result<bool> {
+    if echoes(got, msg) {
+        return Ok(got.len() >= msg.len());
+    }
+    match answer::classify(got, msg, false) {
+        Answer::Busy | Answer::Refusal => refused(got, msg).map(|()| true),
+        // A seed's `.upper()` may change non-ASCII bytes: as many bytes
+        // as were sent are taken for the answer.
+        Answer::NeedMore => Ok(false),
+        _ => Ok(got.len() >= msg.len()),
+    }
+}
+
+/// Whether `got` so far is `msg` (or `msg` upper-cased) coming back.
+fn echoes(got: &[u8], msg: &[u8]) -> bool {
+    got.len() <= msg.len()
+        && got
+            .iter()
+            .zip(msg)
+            .all(|(g, m)| g == m || *g == m.to_ascii_uppercase())
+}
+
+/// Once nothing more is coming: fails with what the server said or what
+/// kind of server it looks like, unless `got` is part of an echo.
+fn refused(got: &[u8], msg: &[u8]) -> anyhow::Result<()> {
+    if echoes(got, msg) {
+        return Ok(());
+    }
+    match answer::classify(got, msg, true) {
+        Answer::Busy => bail!("server busy (too many connections): try again later"),
+        Answer::Refusal => bail!(
+            "server refused: {}",
+            visible(answer::refusal_text(got), Newlines::Escape)
+        ),
+        a => bail!("not an echo server: found {a}"),
     }
 }
 
@@ -113,6 +162,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let prompt = std::io::stdin().is_terminal();
+    if prompt {
+        // A person at a terminal is told how to leave; a pipe is not
+        // (its output is the answers only).
+        eprintln!("Type a line to send it; Ctrl-D (end of input) leaves.");
+    }
     let mut lines = std::io::stdin().lock();
     let mut line = String::new();
     loop {

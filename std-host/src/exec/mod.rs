@@ -51,9 +51,10 @@ pub struct ExecArgs {
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS)]
     pub exec_timeout: u64,
 
-    /// Per-command output cap in bytes (stdout and stderr together); the
-    /// rest is cut with a marker and the command killed.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_OUTPUT)]
+    /// Per-command output cap (stdout and stderr together; bytes, or with
+    /// K/M/G/T: 16M); the rest is cut with a marker and the command killed.
+    #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_OUTPUT,
+          value_parser = crate::serve::parse_size)]
     pub exec_max_output: u64,
 
     /// Commands running at once, over all exec connections; more are
@@ -64,8 +65,10 @@ pub struct ExecArgs {
     /// Output of seed-dialect commands waiting for slow clients, over all
     /// connections, kept in temporary files (their first 64 KiB per
     /// stream are in memory, 32 MiB in all). A command whose output would
-    /// pass it is stopped and its client told to try again later.
-    #[arg(long, value_name = "BYTES", default_value_t = 256 * 1024 * 1024)]
+    /// pass it is stopped and its client told to try again later (bytes,
+    /// or with K/M/G/T: 256M).
+    #[arg(long, value_name = "SIZE", default_value_t = 256 * 1024 * 1024,
+          value_parser = crate::serve::parse_size)]
     pub exec_spool_max: u64,
 }
 

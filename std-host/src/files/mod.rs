@@ -40,8 +40,9 @@ pub struct FilesConfig {
     /// Directory served by `files` and `files-ack` (created if missing).
     #[arg(long = "root", default_value = "./wirekit-files")]
     pub root: PathBuf,
-    /// Largest file a client may upload, in bytes.
-    #[arg(long = "files-max-size", default_value_t = 64 << 30)]
+    /// Largest file a client may upload (bytes, or with K/M/G/T: 64G).
+    #[arg(long = "files-max-size", value_name = "SIZE", default_value_t = 64 << 30,
+          value_parser = crate::serve::parse_size)]
     pub max_file_size: u64,
     /// Most transfers (gets and puts) running at once.
     #[arg(long = "files-max-transfers", default_value_t = 16)]

@@ -47,6 +47,10 @@ pub struct Launch {
     pub(super) activation: Arc<Mutex<Activation>>,
     /// Listeners and recent connection events (`--web`).
     pub(super) events: super::events::Events,
+    /// `listening` lines held back until every listener is bound (`None`
+    /// once [`Launch::flush_announcements`] ran): a bind that fails after
+    /// others succeeded must not leave lines claiming those are up.
+    held: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 impl Launch {
@@ -65,6 +69,7 @@ impl Launch {
             metrics: Metrics::new(),
             activation: Arc::new(Mutex::new(activation)),
             events: super::events::Events::new(),
+            held: Arc::new(Mutex::new(Some(Vec::new()))),
         }
     }
 
@@ -176,8 +181,9 @@ impl Launch {
         (secs > 0.0).then(|| Duration::from_secs_f64(secs))
     }
 
-    /// Prints the `listening SERVICE PROTO ADDR` line, flushed at once so a
-    /// parent process reading our stdout through a pipe sees it.
+    /// Records the `listening SERVICE PROTO ADDR` line: held until every
+    /// listener is bound ([`Launch::flush_announcements`]), printed at once
+    /// after that.
     pub(super) fn announce(&self, service: &str, proto: &str, addr: SocketAddr) {
         // A TLS listener says so, so scripts and clients can tell them apart.
         let proto = if proto == "tcp" && self.tls_here {
@@ -185,10 +191,29 @@ impl Launch {
         } else {
             proto
         };
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening {service} {proto} {addr}");
-        let _ = out.flush();
+        let line = format!("listening {service} {proto} {addr}");
+        match self.held.lock().as_deref_mut() {
+            Ok(Some(held)) => held.push(line),
+            _ => print_line(&line),
+        }
         self.events.listener(service, proto, addr);
         tracing::info!(service, proto, %addr, "listening");
     }
+
+    /// Prints the held `listening` lines, once every listener is bound;
+    /// later announcements print at once.
+    pub(super) fn flush_announcements(&self) {
+        let held = self.held.lock().ok().and_then(|mut h| h.take());
+        for line in held.unwrap_or_default() {
+            print_line(&line);
+        }
+    }
+}
+
+/// Prints one line, flushed at once so a parent process reading our
+/// stdout through a pipe sees it.
+fn print_line(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }

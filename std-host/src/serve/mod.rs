@@ -57,11 +57,11 @@ pub struct Args {
     pub exec: crate::exec::ExecArgs,
 
     /// Chat service options.
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Chat")]
     pub chat: crate::chat::ChatOpts,
 
     /// Worker threads for the async runtime (0 = one per CPU core).
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Runtime")]
     pub threads: usize,
 
     /// File transfer (`files`, `files-ack`) options.
@@ -127,6 +127,12 @@ fn parse_secs(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
         _ => Err(format!("`{s}` is not a number of seconds (0 to 1e9)")),
     }
+}
+
+/// Parses a size option: bytes, or a number with K, M, G or T (powers of
+/// 1024), e.g. `64G`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    wirekit_core::size::parse_size(s).map_err(|e| format!("`{s}`: {e}"))
 }
 
 /// One `--listen SERVICE[+tls]=ADDR`.
@@ -203,6 +209,8 @@ async fn serve(
     if let Some((console, addr)) = console {
         launch.serve_web(console, addr).await?;
     }
+    // Everything is bound: only now may the `listening` lines claim so.
+    launch.flush_announcements();
     systemd::notify_ready();
     while signals.wait().await == Stop::Reload {
         reload(tls.as_ref());
