@@ -56,7 +56,8 @@ pub struct Launch {
 impl Launch {
     pub(super) fn new(args: Args, tls: Option<ServerTls>, activation: Activation) -> Self {
         let limit = args.conn.max_connections;
-        let metrics_on = args.metrics.is_some();
+        // The web console shows byte rates from the same counters.
+        let metrics_on = args.metrics.is_some() || args.web.web.is_some();
         Launch {
             args: Arc::new(args),
             shutdown: CancellationToken::new(),
