@@ -128,6 +128,12 @@ fn a_scrape_after_real_traffic_counts_what_happened() {
     let exec = srv.addr("exec", "tcp").to_string();
     let ran = run_with_timeout(wirekit(&["exec", &exec, "--", "exit 3"]), b"", T);
     assert_eq!(ran.status.code(), Some(3));
+    // A browser's request to the exec port: refused, counted by reason.
+    let mut http = TcpStream::connect(srv.addr("exec", "tcp")).unwrap();
+    http.set_read_timeout(Some(T)).unwrap();
+    http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let _ = http.read_to_end(&mut Vec::new());
 
     let (text, s) = scrape(&srv);
     let svc = |n| [("service", n)];
@@ -169,6 +175,11 @@ fn a_scrape_after_real_traffic_counts_what_happened() {
         1.0
     );
     assert_eq!(value(&s, "wirekit_build_info", &[]), 1.0);
+    let foreign = [("service", "exec"), ("reason", "foreign_protocol")];
+    assert_eq!(
+        value(&s, "wirekit_connections_refused_total", &foreign),
+        1.0
+    );
     assert!(
         !text.contains("127.0.0.1"),
         "a client address leaked into a label:\n{text}"

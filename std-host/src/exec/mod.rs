@@ -146,6 +146,14 @@ impl ExecService {
         self
     }
 
+    /// Counts a connection refused before any command (`not_allowed`,
+    /// `rate_limited`).
+    pub fn refused(&self, service: &str, reason: &str) {
+        if let Some(m) = &self.metrics {
+            m.refused(service, reason);
+        }
+    }
+
     /// Counts a failed proof from a client of `service`.
     pub fn auth_failed(&self, service: &str) {
         if let Some(m) = &self.metrics {

@@ -117,6 +117,7 @@ pub(super) async fn serve(
 ) -> anyhow::Result<()> {
     if !svc.allowed(peer.ip()) {
         warn!(%peer, "exec: refused: address not in --exec-allow");
+        svc.refused("exec", "not_allowed");
         return refuse_native(
             &mut stream,
             "refused: your address is not allowed (--exec-allow)",
@@ -169,6 +170,7 @@ impl<S: Io> Session<S> {
                     if let Verdict::Refuse { retry_after } =
                         self.svc.throttle.check(peer.ip(), now, log)
                     {
+                        self.svc.refused("exec", "rate_limited");
                         // Counted, not logged: the summary says how many.
                         let msg = format!(
                             "too many failed logins from your address; try again in {} s",

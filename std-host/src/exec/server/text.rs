@@ -52,10 +52,12 @@ pub(super) async fn serve(
             // without running or answering anything. One line per
             // connection, since the connection ends here.
             warn!(%peer, "exec: refused {what}: not command text; connection closed, nothing run");
+            svc.refused("exec", "foreign_protocol");
             return Ok(());
         }
         if first && !svc.allowed(peer.ip()) {
             warn!(%peer, "exec: refused: address not in --exec-allow");
+            svc.refused("exec", "not_allowed");
             return conn
                 .refuse("refused: your address is not allowed (--exec-allow)")
                 .await;
