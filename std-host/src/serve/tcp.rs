@@ -197,6 +197,7 @@ impl Launch {
             }
         };
         self.metrics.closed(service);
+        activity.flush();
         let (rx, tx) = activity.bytes();
         let secs = start.elapsed().as_secs_f64();
         let detail = format!("rx {rx} B, tx {tx} B, {secs:.1} s");
