@@ -280,3 +280,17 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS line")
 }
+
+/// A finished process's stderr as text, for assertions and messages.
+pub fn stderr_text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `wirekit serve` with only a `files` listener, rooted at `root`.
+pub fn serve_files(root: &Path) -> Server {
+    let root = root.to_str().expect("a UTF-8 temp path");
+    Server::start(
+        &["serve", "--listen", "files=127.0.0.1:0", "--root", root],
+        1,
+    )
+}

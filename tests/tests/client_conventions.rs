@@ -6,16 +6,14 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use wirekit_tests::{run_with_timeout, temp_dir, wirekit, wirekit_bin, Server};
+use wirekit_tests::{
+    run_with_timeout, stderr_text as stderr, temp_dir, wirekit, wirekit_bin, Server,
+};
 
 const T: Duration = Duration::from_secs(60);
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn serve(root: &Path) -> Server {
     Server::start(

@@ -2,30 +2,14 @@
 //! the seed 002 slowness note; a progress bar that fits a 50-column
 //! terminal (through a pseudo-terminal) and no quarter lines for a tiny file.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
-use wirekit_tests::{run_with_timeout, temp_dir, wirekit, wirekit_bin, Server};
+use wirekit_tests::{
+    run_with_timeout, serve_files as serve, stderr_text as stderr, temp_dir, wirekit, wirekit_bin,
+};
 
 const T: Duration = Duration::from_secs(60);
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn serve(root: &Path) -> Server {
-    Server::start(
-        &[
-            "serve",
-            "--listen",
-            "files=127.0.0.1:0",
-            "--root",
-            root.to_str().unwrap(),
-        ],
-        1,
-    )
-}
 
 #[test]
 fn ls_is_sorted_long_and_human() {

@@ -7,29 +7,13 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
-use wirekit_tests::{run_with_timeout, temp_dir, wirekit, Server};
+use wirekit_tests::{
+    run_with_timeout, serve_files as serve, stderr_text as stderr, temp_dir, wirekit,
+};
 
 const T: Duration = Duration::from_secs(60);
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn serve(root: &Path) -> Server {
-    Server::start(
-        &[
-            "serve",
-            "--listen",
-            "files=127.0.0.1:0",
-            "--root",
-            root.to_str().unwrap(),
-        ],
-        1,
-    )
-}
 
 fn entries(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

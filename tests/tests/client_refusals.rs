@@ -7,13 +7,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use wirekit_tests::{run_with_timeout, temp_dir, wirekit, Server};
+use wirekit_tests::{run_with_timeout, stderr_text as stderr, temp_dir, wirekit, Server};
 
 const T: Duration = Duration::from_secs(60);
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Exit code 255 and one line on stderr containing `words`.
 fn assert_refused(o: &Output, words: &str) {
