@@ -260,15 +260,46 @@ pub fn python(script: &str, args: &[&str]) -> Command {
     cmd
 }
 
-/// A fresh empty temporary directory under the target dir, unique per call.
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A fresh empty temporary directory, unique per call, removed again when
+/// the returned guard is dropped (also when the test panics), so repeated
+/// runs do not fill the disk: the files tests write hundreds of megabytes.
+pub fn temp_dir(tag: &str) -> Scratch {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("wirekit-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
-    dir
+    Scratch(dir)
+}
+
+/// A temporary directory that is deleted, with everything in it, on drop.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Resident set size of process `pid` in KiB (VmRSS from /proc/PID/status).

@@ -388,7 +388,8 @@ fn server_survives_a_client_leaving_mid_output() {
 #[test]
 fn native_output_streams_live() {
     let s = serve(&["--exec-insecure"]);
-    let flag = temp_dir("exec-live").join("go");
+    let dir = temp_dir("exec-live");
+    let flag = dir.join("go");
     // The command cannot finish before the test sees its first line and
     // creates the flag: if output were held back until exit, this would
     // never end (and the bounded read below fails the test).

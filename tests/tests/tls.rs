@@ -105,7 +105,8 @@ fn first_use_is_remembered_and_a_changed_certificate_refused() {
     let state = temp_dir("tls-tofu");
     let srv = tls_server(&state, &["echo+tls=127.0.0.1:0"], &[]);
     let a = srv.addr("echo", "tls").to_string();
-    let known = temp_dir("tls-tofu-kh").join("known_hosts");
+    let kh_dir = temp_dir("tls-tofu-kh");
+    let known = kh_dir.join("known_hosts");
     let k = known.to_str().unwrap();
     let first = run_with_timeout(
         wirekit(&["echo", &a, "--tls", "--known-hosts", k, "one"]),

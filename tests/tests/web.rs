@@ -113,7 +113,7 @@ fn upgrade(addr: SocketAddr, path: &str) -> (String, TcpStream) {
     (String::from_utf8_lossy(&head).trim().to_string(), s)
 }
 
-fn token_server(extra: &[&str]) -> (Server, SocketAddr, PathBuf) {
+fn token_server(extra: &[&str]) -> (Server, SocketAddr, wirekit_tests::Scratch) {
     let dir = temp_dir("web-token");
     let file = dir.join("token");
     std::fs::write(&file, "correct-horse-battery-staple\n").unwrap();

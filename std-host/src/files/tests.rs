@@ -2,23 +2,34 @@
 //! clients' functions against it.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::client::{self, ClientDialect, Common, GetArgs, PutArgs};
 use super::{Files, FilesConfig};
 use crate::serve::conn::{Activity, Tracked};
 
-fn temp(tag: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let d = std::env::temp_dir().join(format!(
-        "wirekit-files-unit-{tag}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A scratch directory removed again when the test ends (also on panic).
+struct Temp(tempfile::TempDir);
+
+impl std::ops::Deref for Temp {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl AsRef<Path> for Temp {
+    fn as_ref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+fn temp(tag: &str) -> Temp {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("wirekit-files-unit-{tag}-"))
+        .tempdir()
+        .unwrap();
+    Temp(dir)
 }
 
 fn start(root: &Path, ack: bool) -> SocketAddr {
