@@ -302,6 +302,18 @@ impl Drop for Scratch {
     }
 }
 
+/// A TCP connection to `to` from the loopback source address `src` (e.g.
+/// `127.0.0.2`), for the servers' per-source limits.
+pub fn connect_from(src: &str, to: SocketAddr) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let src: SocketAddr = format!("{src}:0").parse().expect("a source address");
+    s.bind(&src.into()).expect("bind the source address");
+    s.connect_timeout(&to.into(), Duration::from_secs(5))
+        .expect("connect");
+    s.into()
+}
+
 /// Resident set size of process `pid` in KiB (VmRSS from /proc/PID/status).
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");

@@ -1,6 +1,8 @@
 //! `--metrics ADDR`: `GET /metrics` in the OpenMetrics text format, which
 //! Prometheus scrapes (`scrape_configs: - targets: ["HOST:PORT"]`).
-//! Anything else is 404; the server stops with `wirekit serve`.
+//! Anything else is 404; the server stops with `wirekit serve`. Served by
+//! the runtime's HTTP driver (`crate::serve::http`: header timeout and
+//! connection limits).
 
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
@@ -30,7 +32,5 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+    crate::serve::http::serve(listener, router(metrics), shutdown).await
 }

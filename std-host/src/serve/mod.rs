@@ -16,6 +16,7 @@ mod echo;
 pub mod events;
 mod exposure;
 pub mod fdlimit;
+pub mod http;
 pub mod launch;
 pub mod registry;
 mod rfc;

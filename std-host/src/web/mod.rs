@@ -104,12 +104,7 @@ impl Console {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+        crate::serve::http::serve(listener, self.router(), shutdown).await
     }
 
     fn router(self) -> Router {
