@@ -2,6 +2,7 @@
 //! process that left the command's process group and session (`setsid`)
 //! or was orphaned by a double fork.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wirekit_tests::{python, run_with_timeout, wirekit, Server};
@@ -118,4 +119,20 @@ fn escaped_processes_die_at_the_timeout_too() {
     assert_eq!(out.status.code(), Some(7));
     let out = run_with_timeout(wirekit(&["exec", &addr, "--", "kill -TERM $$"]), b"", T);
     assert_eq!(out.status.code(), Some(128 + 15));
+}
+
+#[test]
+fn commands_get_the_open_file_limit_the_server_was_started_with() {
+    // The server raises its own soft RLIMIT_NOFILE to the hard limit to hold
+    // many connections; the commands it runs must not inherit that (a
+    // shell's `ulimit -n`, select()-based programs break above 1024).
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""])
+        .arg(wirekit_tests::wirekit_bin())
+        .args(["serve", "--exec-insecure", "--listen", "exec=127.0.0.1:0"]);
+    let s = Server::spawn(cmd, 1);
+    let addr = s.addr("exec", "tcp").to_string();
+    let out = run_with_timeout(wirekit(&["exec", &addr, "--", "ulimit -Sn"]), b"", T);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "256\n");
+    assert_eq!(out.status.code(), Some(0));
 }

@@ -114,7 +114,11 @@ fn spawn(cmd: &[u8], launcher: &Launcher) -> std::io::Result<(Child, Stopper)> {
         }
         Launcher::Supervised(program) => {
             let mut c = Command::new(program);
-            c.args([supervise::SUBCOMMAND, "--"]);
+            c.arg(supervise::SUBCOMMAND);
+            if let Some(n) = crate::serve::fdlimit::started_with() {
+                c.arg(format!("--nofile={n}"));
+            }
+            c.arg("--");
             c
         }
     };

@@ -29,6 +29,11 @@ use rustix::process::{
 /// The hidden subcommand's arguments.
 #[derive(Debug, clap::Args)]
 pub struct SuperviseArgs {
+    /// The soft open-file limit to run the command with (the server's own
+    /// was raised for its connections; the command gets the original).
+    #[arg(long, value_name = "N")]
+    pub nofile: Option<u64>,
+
     /// The command, given to `sh -c` as it is (any bytes).
     #[arg(value_parser = clap::value_parser!(OsString))]
     pub command: OsString,
@@ -43,6 +48,12 @@ pub fn run(args: &SuperviseArgs) -> ExitCode {
         // Without it orphans would escape: refuse rather than run unguarded.
         eprintln!("wirekit: cannot become a child subreaper: {e}");
         return ExitCode::from(126);
+    }
+    if let Some(n) = args.nofile {
+        if let Err(e) = crate::serve::fdlimit::restore_soft_limit(n) {
+            eprintln!("wirekit: cannot set the open-file limit to {n}: {e}");
+            return ExitCode::from(126);
+        }
     }
     let shell = Command::new("/bin/sh")
         .arg("-c")

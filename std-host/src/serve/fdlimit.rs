@@ -19,10 +19,38 @@ const PER_CONNECTION: u64 = 1;
 /// descriptors, listeners, logs, the accept loops' spare descriptors.
 const HEADROOM: u64 = 32;
 
+/// The soft limit the process was started with, recorded before raising
+/// it (`None` inside: unlimited).
+static STARTED_WITH: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+
+/// The soft open-file limit the process was started with, if
+/// [`raise_soft_limit`] changed it: what programs it starts should get back
+/// (many break above 1024, e.g. those using `select`).
+pub fn started_with() -> Option<u64> {
+    let now = getrlimit(Resource::Nofile).current;
+    STARTED_WITH
+        .get()
+        .copied()
+        .flatten()
+        .filter(|&s| Some(s) != now)
+}
+
+/// Puts the soft open-file limit back to `soft` (the hard limit stays):
+/// for a child about to run a command.
+pub fn restore_soft_limit(soft: u64) -> std::io::Result<()> {
+    let hard = getrlimit(Resource::Nofile).maximum;
+    let lim = Rlimit {
+        current: Some(hard.map_or(soft, |h| soft.min(h))),
+        maximum: hard,
+    };
+    setrlimit(Resource::Nofile, lim).map_err(Into::into)
+}
+
 /// Raises the soft open-file limit to the hard one; returns the soft limit
 /// now in force (`None`: unlimited).
 pub fn raise_soft_limit() -> Option<u64> {
     let lim = getrlimit(Resource::Nofile);
+    let _ = STARTED_WITH.set(lim.current);
     if lim.current != lim.maximum {
         let raised = Rlimit {
             current: lim.maximum,
