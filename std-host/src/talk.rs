@@ -18,13 +18,16 @@
 //! Messages are stripped of surrounding whitespace and empty ones are not
 //! sent, as in the seed. The bound address is announced on stdout as
 //! `listening talk udp ADDR`.
+//!
+//! What lines mean lives in the core session
+//! ([`wirekit_core::service::talk`]); this module is its tokio driver:
+//! stdin and the socket in, datagrams and printed lines out.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::UdpSocket;
-use wirekit_core::service::echo::MAX_UDP_PAYLOAD;
+use wirekit_core::service::talk::{parse_contact, Action, Talk};
 
 use crate::chat::client::stdin_lines;
 use crate::client::visible::{visible, Newlines};
@@ -63,114 +66,17 @@ pub struct TalkArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// A contact, as NAME=ADDR (repeatable), like the seed's contact book.
-    #[arg(long = "contact", value_name = "NAME=ADDR", value_parser = parse_contact)]
-    pub contacts: Vec<(String, SocketAddr)>,
+    #[arg(long = "contact", value_name = "NAME=ADDR", value_parser = check_contact)]
+    pub contacts: Vec<String>,
 }
 
-fn parse_contact(s: &str) -> Result<(String, SocketAddr), String> {
-    let (name, addr) = s.split_once('=').ok_or("expected NAME=ADDR")?;
-    let name = name.trim();
-    if name.is_empty() || name.contains([':', ' ']) || name.starts_with('/') {
-        return Err(format!("bad contact name {name:?}"));
-    }
-    let addr = addr
-        .trim()
-        .parse()
-        .map_err(|e| format!("bad address {addr:?}: {e}"))?;
-    Ok((name.to_owned(), addr))
-}
+/// Most `--contact`s (the book is a fixed-size core structure).
+pub const MAX_CONTACTS: usize = 64;
 
-/// What one stdin line asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Command<'a> {
-    /// Nothing to do (empty line).
-    Nothing,
-    /// Exit.
-    Quit,
-    /// List the contacts.
-    Contacts,
-    /// Choose the default recipient (a contact name or `ip:port`).
-    To(&'a str),
-    /// Send `text` to a named contact, or to the default when `None`.
-    Send { to: Option<&'a str>, text: &'a str },
-    /// `NAME: text` where NAME is no contact: refused, never sent.
-    Unknown(&'a str),
-}
-
-fn parse_command<'a>(line: &'a str, book: &Book) -> Command<'a> {
-    let line = line.trim();
-    match line {
-        "" => return Command::Nothing,
-        "quit" | "/quit" => return Command::Quit,
-        "/contacts" => return Command::Contacts,
-        _ => {}
-    }
-    if let Some(target) = line.strip_prefix("/to ") {
-        return Command::To(target.trim());
-    }
-    if let Some((name, text)) = line.split_once(':') {
-        let name = name.trim();
-        if book.by_name.contains_key(name) {
-            return match text.trim() {
-                "" => Command::Nothing,
-                text => Command::Send {
-                    to: Some(name),
-                    text,
-                },
-            };
-        }
-        // One word before the colon reads as an address: sending it,
-        // prefix included, to someone else would leak it to the wrong
-        // person. Prose (`it is 10:30`) has spaces before its colon.
-        if !name.is_empty() && !name.contains(char::is_whitespace) {
-            return Command::Unknown(name);
-        }
-    }
-    Command::Send {
-        to: None,
-        text: line,
-    }
-}
-
-/// The contact book, both ways.
-struct Book {
-    by_name: BTreeMap<String, SocketAddr>,
-    by_addr: BTreeMap<SocketAddr, String>,
-}
-
-impl Book {
-    fn new(contacts: &[(String, SocketAddr)]) -> Book {
-        let mut by_addr = BTreeMap::new();
-        for (name, addr) in contacts.iter().rev() {
-            // The first name given for an address wins.
-            by_addr.insert(*addr, name.clone());
-        }
-        Book {
-            by_name: contacts.iter().cloned().collect(),
-            by_addr,
-        }
-    }
-
-    fn resolve(&self, target: &str) -> Option<SocketAddr> {
-        self.by_name
-            .get(target)
-            .copied()
-            .or_else(|| target.parse().ok())
-    }
-
-    /// The single contact of a one-entry book: the default recipient.
-    fn only(&self) -> Option<SocketAddr> {
-        match self.by_name.len() {
-            1 => self.by_name.values().next().copied(),
-            _ => None,
-        }
-    }
-
-    fn show(&self, addr: SocketAddr) -> String {
-        self.by_addr
-            .get(&addr)
-            .cloned()
-            .unwrap_or_else(|| addr.to_string())
+fn check_contact(s: &str) -> Result<String, String> {
+    match parse_contact(s) {
+        Ok(_) => Ok(s.to_owned()),
+        Err(e) => Err(format!("{s:?}: {e}")),
     }
 }
 
@@ -181,24 +87,25 @@ pub fn main(args: TalkArgs) -> anyhow::Result<()> {
 
 /// Runs the messenger until `quit` or end of stdin.
 pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
+    let mut talk: Talk<MAX_CONTACTS> = Talk::new();
+    for c in &args.contacts {
+        talk.add_contact(c)
+            .map_err(|e| anyhow::anyhow!("--contact {c}: {e} (at most {MAX_CONTACTS})"))?;
+    }
     let sock = UdpSocket::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     say(format_args!("listening talk udp {}", sock.local_addr()?));
-    let book = Book::new(&args.contacts);
-    let mut chosen: Option<SocketAddr> = None;
-    let mut last_sender: Option<SocketAddr> = None;
     let mut lines = stdin_lines();
     let mut buf = vec![0u8; 65_536];
     loop {
         tokio::select! {
             got = sock.recv_from(&mut buf) => match got {
                 Ok((n, from)) => {
-                    last_sender = Some(from);
                     // One datagram, one line: an embedded newline or escape
                     // sequence cannot forge another sender's line.
                     let text = visible(&buf[..n], Newlines::Escape);
-                    say(format_args!("[{}] {text}", book.show(from)));
+                    say(format_args!("[{}] {text}", talk.handle_datagram(from)));
                 }
                 // e.g. ICMP port unreachable from an earlier send.
                 Err(e) => eprintln!("wirekit talk: receive failed: {e}"),
@@ -206,27 +113,19 @@ pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
             line = lines.recv() => {
                 let Some(line) = line else { return Ok(()) };
                 let line = String::from_utf8_lossy(&line);
-                match parse_command(&line, &book) {
-                    Command::Nothing => {}
-                    Command::Quit => return Ok(()),
-                    Command::Contacts => {
-                        for (name, addr) in &book.by_name {
+                match talk.handle_line(&line) {
+                    Action::Nothing | Action::Chosen(_) => {}
+                    Action::Quit => return Ok(()),
+                    Action::ListContacts => {
+                        for (name, addr) in talk.contacts() {
                             say(format_args!("{name} = {addr}"));
                         }
                     }
-                    Command::Unknown(name) => eprintln!(
-                        "wirekit talk: unknown contact {name:?}: not sent (contacts: /contacts)"
-                    ),
-                    Command::To(target) => match book.resolve(target) {
-                        Some(addr) => chosen = Some(addr),
-                        None => eprintln!("wirekit talk: unknown contact {target:?}"),
-                    },
-                    Command::Send { to, text } => {
-                        let dest = match to {
-                            Some(name) => book.resolve(name),
-                            None => chosen.or(book.only()).or(last_sender),
-                        };
-                        send(&sock, dest, text).await;
+                    Action::Refused(why) => eprintln!("wirekit talk: {why}"),
+                    Action::Send { dest, text } => {
+                        if let Err(e) = sock.send_to(text.as_bytes(), dest).await {
+                            eprintln!("wirekit talk: sending to {dest} failed: {e}");
+                        }
                     }
                 }
             }
@@ -238,74 +137,4 @@ pub async fn run(args: TalkArgs) -> anyhow::Result<()> {
 fn say(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout(), "{line}");
-}
-
-async fn send(sock: &UdpSocket, dest: Option<SocketAddr>, text: &str) {
-    let Some(dest) = dest else {
-        eprintln!("wirekit talk: no recipient: use `NAME: text` or `/to NAME` first");
-        return;
-    };
-    if text.len() > MAX_UDP_PAYLOAD {
-        eprintln!("wirekit talk: message longer than {MAX_UDP_PAYLOAD} bytes not sent");
-        return;
-    }
-    if let Err(e) = sock.send_to(text.as_bytes(), dest).await {
-        eprintln!("wirekit talk: sending to {dest} failed: {e}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn book() -> Book {
-        Book::new(&[
-            parse_contact("jkey=127.0.0.1:8081").unwrap(),
-            parse_contact("liu=127.0.0.1:8081").unwrap(),
-            parse_contact("song=[::1]:9").unwrap(),
-        ])
-    }
-
-    #[test]
-    fn commands() {
-        let b = book();
-        assert_eq!(parse_command("  ", &b), Command::Nothing);
-        assert_eq!(parse_command("quit", &b), Command::Quit);
-        assert_eq!(parse_command("/to liu", &b), Command::To("liu"));
-        assert_eq!(
-            parse_command("jkey: hi: there ", &b),
-            Command::Send {
-                to: Some("jkey"),
-                text: "hi: there"
-            }
-        );
-        // One word before a colon that is no contact: refused.
-        assert_eq!(parse_command("bob: hi", &b), Command::Unknown("bob"));
-        // Prose with a colon: the whole line is the message.
-        assert_eq!(
-            parse_command("it is 10:30", &b),
-            Command::Send {
-                to: None,
-                text: "it is 10:30"
-            }
-        );
-        assert_eq!(parse_command("song:", &b), Command::Nothing);
-    }
-
-    #[test]
-    fn book_lookups() {
-        let b = book();
-        let a: SocketAddr = "127.0.0.1:8081".parse().unwrap();
-        assert_eq!(b.show(a), "jkey");
-        assert_eq!(b.show("127.0.0.1:1".parse().unwrap()), "127.0.0.1:1");
-        assert_eq!(b.resolve("liu"), Some(a));
-        assert_eq!(b.resolve("[::1]:9"), Some("[::1]:9".parse().unwrap()));
-        assert_eq!(b.resolve("nobody"), None);
-        assert_eq!(b.only(), None);
-        let one = Book::new(&[parse_contact("bob=127.0.0.1:7").unwrap()]);
-        assert_eq!(one.only(), Some("127.0.0.1:7".parse().unwrap()));
-        assert!(parse_contact("x").is_err());
-        assert!(parse_contact("a:b=127.0.0.1:1").is_err());
-        assert!(parse_contact("a=nowhere").is_err());
-    }
 }

@@ -7,4 +7,5 @@ pub mod echo;
 pub mod exec;
 pub mod file;
 pub mod rfc;
+pub mod talk;
 pub mod time;
