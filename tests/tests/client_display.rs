@@ -2,7 +2,6 @@
 //! the seed 002 slowness note; a progress bar that fits a 50-column
 //! terminal (through a pseudo-terminal) and no quarter lines for a tiny file.
 
-use std::process::Command;
 use std::time::Duration;
 
 use wirekit_tests::{
@@ -69,29 +68,6 @@ fn tiny_file_logs_no_quarters() {
     assert!(!stderr(&out).contains('%'), "{}", stderr(&out));
 }
 
-/// Runs `args` with stderr on a 50-column pseudo-terminal; returns what
-/// the terminal received.
-const PTY: &str = r#"
-import fcntl, os, pty, struct, subprocess, sys, termios
-master, slave = pty.openpty()
-fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 20, 50, 0, 0))
-p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=slave, env=dict(os.environ, COLUMNS="50"))
-os.close(slave)
-out = b""
-while True:
-    try:
-        d = os.read(master, 65536)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-p.wait()
-sys.stdout.buffer.write(out)
-sys.exit(p.returncode)
-"#;
-
 #[test]
 fn progress_bar_fits_fifty_columns() {
     let (root, work) = (temp_dir("cd-root"), temp_dir("cd-work"));
@@ -100,9 +76,22 @@ fn progress_bar_fits_fifty_columns() {
     let a = srv.addr("files", "tcp").to_string();
     let bin = wirekit_bin().to_str().unwrap().to_string();
     // Seed 002 paces its chunks, so the bar is drawn many times.
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", PTY, &bin, "get", &a, "m.bin", "--dialect", "seed002"])
-        .current_dir(&work);
+    let mut cmd = wirekit_tests::python(
+        "pty_run.py",
+        &[
+            "--cols",
+            "50",
+            "--stderr-only",
+            "--",
+            &bin,
+            "get",
+            &a,
+            "m.bin",
+            "--dialect",
+            "seed002",
+        ],
+    );
+    cmd.current_dir(&work);
     let out = run_with_timeout(cmd, b"", T);
     assert!(out.status.success(), "{}", stderr(&out));
     let tty = String::from_utf8_lossy(&out.stdout).into_owned();

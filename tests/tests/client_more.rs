@@ -190,37 +190,15 @@ fn serve_accepts_localhost_as_the_clients_do() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "HI THERE\n");
 }
 
-/// Runs `argv` with stdin, stdout and stderr on a pseudo-terminal, types
-/// a line and then Ctrl-D; prints what the terminal showed.
-const PTY: &str = r#"
-import os, pty, subprocess, sys, time
-master, slave = pty.openpty()
-p = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=slave, stderr=slave)
-os.close(slave)
-os.write(master, b"hi there\n")
-time.sleep(1)
-os.write(master, b"\x04")
-out = b""
-while True:
-    try:
-        d = os.read(master, 65536)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-p.wait()
-sys.stdout.buffer.write(out)
-sys.exit(p.returncode)
-"#;
-
 #[test]
 fn echo_tells_a_terminal_how_to_leave_but_not_a_pipe() {
     let server = wirekit_tests::Server::start(&["serve", "--listen", "echo=127.0.0.1:0"], 1);
     let addr = server.addr("echo", "tcp").to_string();
     let bin = wirekit_tests::wirekit_bin().to_str().unwrap().to_string();
-    let mut cmd = std::process::Command::new("python3");
-    cmd.args(["-c", PTY, &bin, "echo", &addr]);
+    let cmd = wirekit_tests::python(
+        "pty_run.py",
+        &["--type", "hi there", "--", &bin, "echo", &addr],
+    );
     let out = wirekit_tests::run_with_timeout(cmd, b"", T);
     let tty = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{tty}");
