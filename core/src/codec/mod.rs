@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod chunking;
+#[cfg(feature = "frame")]
 pub mod frame;
 pub mod length;
 pub mod line;
