@@ -13,10 +13,18 @@
 //!   length-prefixed messages, delimited lines).
 //! - [`service`]: the per-service message types and state machines.
 //! - [`strftime`]: a Python-compatible `time.strftime` formatter.
+//!
+//! Cargo features: one per service (`echo`, `time`, `rfc`, `chat`, `files`,
+//! `exec`), `frame` (JSON-headed frames; the only user of serde and
+//! serde-json-core), `blocking` (the embedded-io driver) and `unicode-case`;
+//! all on by default. `files` and `exec` pull in `frame` and sha2 (`exec`
+//! also hmac), so an echo/time image built with `default-features = false,
+//! features = ["echo", "time"]` links none of them.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod codec;
 pub mod md5;

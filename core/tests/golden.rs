@@ -1,15 +1,24 @@
 //! Golden vectors: frames produced by Python's `struct`/`json`/`hashlib`
 //! exactly as the seeds produce them must decode to what Python put in, and
 //! frames wirekit-core writes must decode in Python the way the seeds'
-//! clients read them. Runs `python3`; a missing python3 fails the test.
-
-use std::io::Write;
-use std::process::{Command, Stdio};
+//! clients read them.
+//!
+//! Python ran once, by `golden_vectors.py`; its output is checked in under
+//! `tests/vectors/`, so `cargo test` needs no Python. `scripts/golden-vectors`
+//! reruns the script and compares (the live cross-check in `scripts/test`).
+//!
+//! - `python_frames.txt`: `golden_vectors.py make`.
+//! - `wirekit_frames.txt`: the frames this test writes (compared byte for
+//!   byte), fed to `golden_vectors.py check`, whose output must be
+//!   `wirekit_frames.decoded.txt` (which this test also computes).
 
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits, Md5Verdict};
 use wirekit_core::wire::{emit_frame_header, short_string, Digest, Header};
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden_vectors.py");
+fn vectors(name: &str) -> String {
+    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
 
 fn unhex(s: &str) -> Vec<u8> {
     if s == "-" {
@@ -26,25 +35,6 @@ fn hex(b: &[u8]) -> String {
         return "-".into();
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn python(mode: &str, stdin: &str) -> String {
-    let mut child = Command::new("python3")
-        .arg(SCRIPT)
-        .arg(mode)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 must be installed for the golden-vector test");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python3 {mode} failed");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Decodes one frame, lenient about md5 like a seed-compatible client.
@@ -70,7 +60,7 @@ fn decode(frame: &[u8]) -> (Header, Vec<u8>, Option<Md5Verdict>) {
 
 #[test]
 fn python_frames_decode_to_what_python_put_in() {
-    let vectors = python("make", "");
+    let vectors = vectors("python_frames.txt");
     let mut count = 0;
     for line in vectors.lines() {
         let f: Vec<&str> = line.split(' ').collect();
@@ -131,5 +121,14 @@ fn wirekit_frames_decode_in_python_like_the_seeds() {
             hex(body)
         );
     }
-    assert_eq!(python("check", &input), expect);
+    assert_eq!(
+        input,
+        vectors("wirekit_frames.txt"),
+        "wirekit's frames changed"
+    );
+    assert_eq!(
+        expect,
+        vectors("wirekit_frames.decoded.txt"),
+        "python's reading"
+    );
 }

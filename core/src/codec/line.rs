@@ -194,20 +194,29 @@ impl<const N: usize> LineDecoder<N> {
     /// Skips input up to and including the next delimiter.
     fn skip(&mut self, input: &[u8]) -> usize {
         for (i, &b) in input.iter().enumerate() {
-            if b == self.delim[self.partial_delim] {
-                self.partial_delim += 1;
-                if self.partial_delim == self.delim.len() {
-                    self.discarding = false;
-                    self.partial_delim = 0;
-                    return i + 1;
-                }
-            } else {
-                // Restart the match; delimiters are short, and one with a
-                // self-overlapping prefix only shifts where skipping ends.
-                self.partial_delim = usize::from(b == self.delim[0]);
+            self.partial_delim = self.matched_after(b);
+            if self.partial_delim == self.delim.len() {
+                self.discarding = false;
+                self.partial_delim = 0;
+                return i + 1;
             }
         }
         input.len()
+    }
+
+    /// How much of the delimiter is matched once `b` follows the
+    /// `partial_delim` bytes matched so far: the longest delimiter prefix
+    /// that ends the text seen. Restarting from zero (or one) on a mismatch
+    /// would miss a delimiter overlapping itself (`==END` inside `===END`)
+    /// and swallow the next line. Delimiters are at most 8 bytes, so the
+    /// direct search is cheaper than keeping a KMP table.
+    fn matched_after(&self, b: u8) -> usize {
+        let d = &self.delim[..];
+        let seen = self.partial_delim;
+        (1..=seen + 1)
+            .rev()
+            .find(|&k| d[k - 1] == b && d[..k - 1] == d[seen + 1 - k..seen])
+            .unwrap_or(0)
     }
 
     /// Bytes received after the last complete line.
@@ -291,6 +300,16 @@ mod tests {
     }
 
     #[test]
+    fn self_overlapping_delimiter_while_skipping_keeps_the_next_line() {
+        // Skipping the over-long line sees `===END`: after `==` a third `=`
+        // still leaves `==` matched, so the delimiter ends at `END`.
+        let mut dec: LineDecoder<16> = LineDecoder::with_delimiter(b"==END", 8).unwrap();
+        let out = run(&mut dec, &[b"0123456789abcdefghij", b"===ENDnext==END"]);
+        assert_eq!(out, [Out::TooLong, Out::Line(b"next".to_vec())]);
+        assert_eq!(dec.finish(), Ok(()));
+    }
+
+    #[test]
     fn exactly_max_line_is_accepted() {
         let mut dec: LineDecoder<8> = LineDecoder::new();
         assert_eq!(dec.max_line(), 7);
@@ -306,6 +325,34 @@ mod tests {
             ),
             0..8,
         )
+    }
+
+    /// The reference: split at the first delimiter after the previous
+    /// one. An unterminated tail longer than the limit plus a partial
+    /// delimiter is already known to be too long, so it is rejected too.
+    fn naive_split(stream: &[u8], delim: &[u8], max_line: usize) -> (Vec<Out>, Option<Vec<u8>>) {
+        let max_line = max_line.min(16 - delim.len());
+        let mut out = Vec::new();
+        let mut rest = stream;
+        loop {
+            match rest.windows(delim.len()).position(|w| w == delim) {
+                Some(end) => {
+                    out.push(if end > max_line {
+                        Out::TooLong
+                    } else {
+                        Out::Line(rest[..end].to_vec())
+                    });
+                    rest = &rest[end + delim.len()..];
+                }
+                None if rest.is_empty() => return (out, None),
+                None => {
+                    if rest.len() > max_line + delim.len() - 1 {
+                        out.push(Out::TooLong);
+                    }
+                    return (out, Some(rest.to_vec()));
+                }
+            }
+        }
     }
 
     proptest! {
@@ -325,6 +372,30 @@ mod tests {
             let expect: Vec<Out> = ls.iter().map(|l| if l.len() > 31 { Out::TooLong } else { Out::Line(l.clone()) }).collect();
             prop_assert_eq!(whole, expect);
             prop_assert_eq!(dec.finish(), Ok(()));
+        }
+
+        /// Oracle: any delimiter (self-overlapping ones are likely with a
+        /// three-letter alphabet), any limit, any chunking decodes like a
+        /// naive split of the whole stream at each first delimiter.
+        #[test]
+        fn matches_a_naive_splitter(
+            delim in prop::collection::vec(prop::sample::select(&b"=EN"[..]), 1..5),
+            stream in prop::collection::vec(prop::sample::select(&b"=ENx"[..]), 0..120),
+            max_line in 0usize..16,
+            cuts in crate::codec::chunking::cuts(),
+        ) {
+            let (expect, tail) = naive_split(&stream, &delim, max_line);
+            let mut dec = LineDecoder::<16>::with_delimiter(&delim, max_line).unwrap();
+            let max_line = dec.max_line();
+            let chunks = crate::codec::chunking::split(&stream, &cuts);
+            prop_assert_eq!(run(&mut dec, &chunks), expect);
+            match tail {
+                Some(t) if t.len() > max_line + delim.len() - 1 => {
+                    prop_assert_eq!(dec.finish(), Err(LineError::TrailingBytes { len: 0 }));
+                }
+                Some(t) => prop_assert_eq!(dec.pending(), &t[..]),
+                None => prop_assert_eq!(dec.finish(), Ok(())),
+            }
         }
 
         #[test]

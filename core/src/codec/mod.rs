@@ -7,6 +7,9 @@
 //! - [`length`]: plain 4-byte length + message (the seeds' first fix).
 //! - [`line`]: delimiter framing with a maximum line length.
 
+#[cfg(test)]
+mod chunking;
+#[cfg(feature = "frame")]
 pub mod frame;
 pub mod length;
 pub mod line;

@@ -10,11 +10,15 @@
 //! [`crate::codec::frame`]'s job. See `docs/PROTOCOL.md` for a hex dump.
 
 mod digest;
+#[cfg(feature = "frame")]
 mod encode;
+#[cfg(feature = "frame")]
 mod header;
 mod prefix;
 
 pub use digest::Digest;
+#[cfg(feature = "frame")]
 pub use encode::{emit_frame_header, BodyEncoder, EncodeError};
+#[cfg(feature = "frame")]
 pub use header::{short_string, Header, HeaderError, NAME_CAP, SECRET_CAP, TEXT_CAP, WORD_CAP};
 pub use prefix::{emit_prefix, Prefix, PrefixError, PREFIX_LEN};

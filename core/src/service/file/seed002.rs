@@ -256,7 +256,9 @@ impl Upload {
             return self.decode_size(input);
         };
         if self.done {
-            return Ok((0, None));
+            // Consume nothing and repeat `Done`: `None` would claim the
+            // bytes after the upload (decoder contract, PROTOCOL.md).
+            return Ok((0, Some(UploadEvent::Done)));
         }
         if self.received == size && self.frames.is_idle() {
             self.done = true;

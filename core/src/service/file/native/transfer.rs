@@ -84,13 +84,21 @@ impl Transfer {
     }
 
     /// Decodes from `input`: bytes consumed and the next event (`None`:
-    /// all input consumed, more needed). Errors are final.
+    /// all input consumed, more needed). Errors are final; once over, it
+    /// consumes nothing and repeats `End` or `Refused`.
     pub fn decode<'a>(
         &'a mut self,
         input: &'a [u8],
     ) -> Result<(usize, Option<TransferEvent<'a>>), TransferError> {
         if self.phase == Phase::Done {
-            return Ok((0, None));
+            // Consume nothing and repeat the final event: `None` would claim
+            // the bytes after the transfer (decoder contract, PROTOCOL.md).
+            let h = self.frames.header();
+            let ev = match (refusal(h), h.md5) {
+                (None, Some(md5)) => TransferEvent::End(md5),
+                (msg, _) => TransferEvent::Refused(msg.unwrap_or("transfer over")),
+            };
+            return Ok((0, Some(ev)));
         }
         let (used, event) = self.frames.decode(input).map_err(TransferError::Frame)?;
         let Some(event) = event else {
