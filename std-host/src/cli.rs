@@ -121,7 +121,7 @@ EXAMPLES:
 
 /// `serve --help`: the services, then the examples.
 fn serve_long_help() -> String {
-    format!("{}\n\n{EX_SERVE}", serve::registry::SERVICES_HELP)
+    format!("{}\n\n{EX_SERVE}", crate::services::SERVICES_HELP)
 }
 
 /// A client's examples, then the exit-code table every client shares.

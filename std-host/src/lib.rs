@@ -16,6 +16,7 @@ pub mod files;
 pub mod manual;
 pub mod metrics;
 pub mod serve;
+pub mod services;
 pub mod talk;
 pub mod tls;
 pub mod web;

@@ -3,7 +3,7 @@
 //!
 //! Extension points:
 //! - a service: a module with a `start(&Launch, SocketAddr)` function and
-//!   one entry in [`registry::SERVICES`];
+//!   one entry in [`crate::services::SERVICES`];
 //! - a serve option: a field (or a `#[command(flatten)]` group) on
 //!   [`Args`], read by the service through [`Launch::args`];
 //! - TCP services use [`Launch::tcp`] (the shared accept loop), datagram
@@ -12,19 +12,16 @@
 mod accept;
 pub mod clock;
 pub mod conn;
-mod echo;
 pub mod events;
 mod exposure;
 pub mod fdlimit;
 pub mod http;
 pub mod launch;
 pub mod registry;
-mod rfc;
 pub mod stream;
 pub mod systemd;
 pub mod tcp;
 pub mod throttle;
-mod time;
 pub mod udp;
 #[cfg(target_os = "linux")]
 mod udp_batch;
@@ -40,7 +37,7 @@ pub use launch::Launch;
 
 /// Options of `wirekit serve`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = registry::SERVICES_HELP)]
+#[command(after_help = crate::services::SERVICES_HELP)]
 pub struct Args {
     /// Run SERVICE on ADDR (repeatable), e.g. `echo=127.0.0.1:8080` or
     /// `time=[::1]:0`; port 0 picks a free port (the `listening` line shows
@@ -140,7 +137,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[derive(Debug, Clone)]
 pub struct ListenSpec {
     /// The registry entry.
-    pub service: &'static registry::Service,
+    pub service: &'static crate::services::Service,
     /// Where to bind.
     pub addr: SocketAddr,
     /// Served over TLS (`SERVICE+tls`).

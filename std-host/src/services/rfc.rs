@@ -8,7 +8,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wirekit_core::service::rfc::{daytime, Chargen, DAYTIME_MAX};
 use wirekit_core::service::time::rfc868;
 
-use super::{clock, echo, Conn, ConnCtx, Launch};
+use super::echo;
+use crate::serve::{clock, Conn, ConnCtx, Launch};
 
 pub(super) fn start_echo(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("plain-echo", addr, |c, x| echo::stream(c, x, |_| {}))?;

@@ -1,0 +1,123 @@
+//! The services `wirekit serve` can run, one module each, and the one table
+//! naming them: name → start function and default address. Adding a
+//! service is a module plus one entry in [`SERVICES`] (and a line in
+//! [`SERVICES_HELP`]). Services use the runtime ([`crate::serve`]); the
+//! runtime's accept loops and limits know no service.
+
+pub mod echo;
+pub mod rfc;
+pub mod time;
+
+use std::net::SocketAddr;
+
+use crate::exec::service as exec;
+use crate::serve::Launch;
+
+/// A service `wirekit serve --listen NAME=ADDR` can run.
+#[derive(Debug)]
+pub struct Service {
+    /// The name used in `--listen` and in `listening` lines.
+    pub name: &'static str,
+    /// Address in the default set (no `--listen`), if the service is in it.
+    pub default: Option<&'static str>,
+    /// Binds the service's socket(s) at the address and spawns its tasks.
+    pub start: fn(&Launch, SocketAddr) -> anyhow::Result<()>,
+}
+
+/// Every service. Entries with a `default` run when no `--listen` is given.
+pub static SERVICES: &[Service] = &[
+    Service {
+        name: "echo",
+        default: Some("127.0.0.1:8080"),
+        start: echo::start_tcp,
+    },
+    Service {
+        name: "udp-echo",
+        default: Some("127.0.0.1:8181"),
+        start: echo::start_udp,
+    },
+    Service {
+        name: "time",
+        default: Some("127.0.0.1:9000"),
+        start: time::start,
+    },
+    Service {
+        name: "files",
+        default: Some("127.0.0.1:8484"),
+        start: crate::files::start,
+    },
+    Service {
+        name: "files-ack",
+        default: None,
+        start: crate::files::start_ack,
+    },
+    Service {
+        name: "plain-echo",
+        default: None,
+        start: rfc::start_echo,
+    },
+    Service {
+        name: "discard",
+        default: None,
+        start: rfc::start_discard,
+    },
+    Service {
+        name: "chargen",
+        default: None,
+        start: rfc::start_chargen,
+    },
+    Service {
+        name: "daytime",
+        default: None,
+        start: rfc::start_daytime,
+    },
+    Service {
+        name: "rfc868",
+        default: None,
+        start: rfc::start_rfc868,
+    },
+    Service {
+        name: "exec",
+        default: None,
+        start: exec::start_exec,
+    },
+    Service {
+        name: "exec-len",
+        default: None,
+        start: exec::start_len,
+    },
+    Service {
+        name: "exec-ack",
+        default: None,
+        start: exec::start_ack,
+    },
+    Service {
+        name: "chat",
+        default: Some("127.0.0.1:9999"),
+        start: crate::chat::start,
+    },
+];
+
+/// The service list shown by `wirekit serve --help`.
+pub const SERVICES_HELP: &str = "\
+Services (default address in brackets; * = in the default set):
+  echo        TCP upper-echo, the seeds' first server          * [127.0.0.1:8080]
+  udp-echo    UDP upper-echo, up to 65,507 bytes               * [127.0.0.1:8181]
+  time        UDP strftime time server: datagram = format      * [127.0.0.1:9000]
+  files       file transfer: native get/put/ls, seed 000, 002    * [127.0.0.1:8484]
+  files-ack   file transfer: seed 004's size/ack/bytes/md5 get
+  plain-echo  RFC 862 echo, TCP and UDP
+  discard     RFC 863 discard, TCP and UDP
+  chargen     RFC 864 character generator, TCP and UDP
+  daytime     RFC 867 daytime, TCP and UDP
+  rfc868      RFC 868 time (32-bit seconds since 1900), TCP and UDP
+  exec        remote commands: native protocol + seeds' JSON header
+  exec-len    remote commands, seeds' 4-byte length reply
+  exec-ack    remote commands, seed 004's size / ack / output
+              (exec*: need --exec-token-file or --exec-insecure)
+  chat        group chat, seed 003 line format, /nick /who     * [127.0.0.1:9999]";
+
+/// Looks a service up by name.
+pub fn find(name: &str) -> Option<&'static Service> {
+    SERVICES.iter().find(|s| s.name == name)
+}
