@@ -297,7 +297,8 @@ fn default_set_binds_the_seed_ports_on_loopback() {
     // machine; then the contract is a clean one-line bind error.
     let mut cmd = wirekit(&["serve"]);
     // The default set includes `files`, which creates ./wirekit-files.
-    cmd.current_dir(wirekit_tests::temp_dir("default-set"));
+    let dir = wirekit_tests::temp_dir("default-set");
+    cmd.current_dir(&dir);
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
