@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 
 use std::process::ExitCode;
 
-use crate::{bench, chat, client, exec, serve, talk};
+use crate::client::talk;
+use crate::{bench, chat, client, exec, serve};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.

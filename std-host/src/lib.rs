@@ -17,6 +17,5 @@ pub mod manual;
 pub mod metrics;
 pub mod serve;
 pub mod services;
-pub mod talk;
 pub mod tls;
 pub mod web;

@@ -3,6 +3,7 @@
 //! line (the binary turns an `Err` into exit status 1).
 
 pub mod echo;
+pub mod talk;
 pub mod time;
 pub mod visible;
 
