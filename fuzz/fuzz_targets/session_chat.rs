@@ -24,7 +24,7 @@ fn drain(r: &mut R, out: &mut Vec<(Option<usize>, Vec<u8>)>) {
                 };
                 out.push((to, buf[..len].to_vec()));
             }
-            Output::Close(id) => out.push((Some(id.0), Vec::new())),
+            Output::Close { id, .. } => out.push((Some(id.0), Vec::new())),
         }
     }
 }

@@ -10,7 +10,7 @@
 //! - [`Room::poll_output`] until `None`: each [`Output::Transmit`] is one
 //!   frame in the caller's buffer for one member or for every member
 //!   ([`Dest::All`], the sender included, as the seed does), each
-//!   [`Output::Close`] a connection to close once its queued bytes are out;
+//!   [`Output::Close`] a connection to close;
 //! - [`Room::handle_eof`], [`Room::leave`] when a connection ends.
 //!
 //! **Slow readers: a decision, not a queue.** The room keeps no frame for
@@ -66,9 +66,15 @@ pub enum Output {
         /// Frame length in the buffer.
         len: usize,
     },
-    /// Close this connection after what was queued for it (its seat is
-    /// free again).
-    Close(MemberId),
+    /// Close this connection (its seat is free again).
+    Close {
+        /// Whose.
+        id: MemberId,
+        /// Whether to let what was queued for it go out first (it left);
+        /// `false` when it was dropped as too slow: its queue may never
+        /// drain, so reset instead of waiting.
+        flush: bool,
+    },
 }
 
 /// What a line did, for the driver's log.
@@ -140,8 +146,11 @@ struct Member<const L: usize> {
 enum Seat<const L: usize> {
     Free,
     Taken(Member<L>),
-    /// Left or dropped; its [`Output::Close`] is still to come.
-    Closing,
+    /// Left or dropped; its [`Output::Close`] is still to come, with
+    /// `flush` unless it was too slow.
+    Closing {
+        flush: bool,
+    },
 }
 
 /// A system line waiting to be written.
@@ -234,6 +243,12 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
             .count()
     }
 
+    /// Whether `id` is in the room now (a driver sends [`Dest::All`]
+    /// frames to these; a member being dropped is no longer one).
+    pub fn is_member(&self, id: MemberId) -> bool {
+        self.member(id).is_ok()
+    }
+
     /// Whether nobody is in the room.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -274,7 +289,7 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
             && self.seats.iter().all(|s| match s {
                 Seat::Taken(m) => m.blocked_since.is_none(),
                 Seat::Free => true,
-                Seat::Closing => false,
+                Seat::Closing { .. } => false,
             })
     }
 
@@ -328,7 +343,7 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
     /// Removes `id` (it closed, or its connection failed: `why`) and tells
     /// the others; its [`Output::Close`] follows.
     pub fn leave(&mut self, id: MemberId, why: Option<DropReason>) -> Result<(), Error> {
-        let label = self.unseat(id)?;
+        let label = self.unseat(id, true)?;
         let note = match why {
             None => Note::Left(label),
             Some(why) => Note::Dropped(label, why),
@@ -340,7 +355,7 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
     /// Drops `id` as too slow: it is told why (best effort: it is slow),
     /// closed, and the others are told.
     pub fn slow(&mut self, id: MemberId) -> Result<(), Error> {
-        let label = self.unseat(id)?;
+        let label = self.unseat(id, false)?;
         let why = DropReason::SlowReader;
         self.queue(Pending::Note(Dest::One(id), Note::YouAreDropped(why)));
         self.queue(Pending::Note(Dest::All, Note::Dropped(label, why)));
@@ -411,9 +426,15 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
                 Err(_) => self.lost += 1,
             }
         }
-        let i = self.seats.iter().position(|s| matches!(s, Seat::Closing))?;
+        let (i, flush) = self.seats.iter().enumerate().find_map(|(i, s)| match s {
+            Seat::Closing { flush } => Some((i, *flush)),
+            _ => None,
+        })?;
         self.seats[i] = Seat::Free;
-        Some(Output::Close(MemberId(i)))
+        Some(Output::Close {
+            id: MemberId(i),
+            flush,
+        })
     }
 
     fn write_who(&self, now: &Tm, buf: &mut [u8]) -> Result<usize, crate::service::chat::Overflow> {
@@ -444,9 +465,9 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
     }
 
     /// Takes `id` out of the room (its seat waits for its close).
-    fn unseat(&mut self, id: MemberId) -> Result<Label, Error> {
+    fn unseat(&mut self, id: MemberId, flush: bool) -> Result<Label, Error> {
         self.member(id)?;
-        match core::mem::replace(&mut self.seats[id.0], Seat::Closing) {
+        match core::mem::replace(&mut self.seats[id.0], Seat::Closing { flush }) {
             Seat::Taken(m) => Ok(m.label),
             _ => Err(Error::NotMember),
         }

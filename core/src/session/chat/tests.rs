@@ -41,7 +41,8 @@ fn drain(r: &mut R) -> Vec<String> {
                 to: Dest::One(id),
                 len,
             } => format!("{}: {}", id.0, String::from_utf8_lossy(&buf[..len])),
-            Output::Close(id) => format!("close {}", id.0),
+            Output::Close { id, flush: true } => format!("close {}", id.0),
+            Output::Close { id, flush: false } => format!("reset {}", id.0),
         });
     }
     out
@@ -192,7 +193,7 @@ fn input_waits_for_output_and_for_room_at_every_member() {
         [
             format!("1: \n{STAMP} server\n* you are disconnected: too slow: outgoing queue full\n\n"),
             format!("all: {STAMP} server\n* 127.0.0.1:2 was disconnected: too slow: outgoing queue full\n\n"),
-            "close 1".into(),
+            "reset 1".into(),
         ]
     );
     assert_eq!(r.handle_input(a, b"x\n"), Ok((2, Some(Event::Said))));
@@ -204,13 +205,15 @@ fn a_driver_drop_and_a_failed_connection() {
     let a = r.join(addr(1)).unwrap();
     let b = r.join(addr(2)).unwrap();
     drain(&mut r);
+    assert!(r.is_member(a));
     r.slow(a).unwrap();
+    assert!(!r.is_member(a));
     assert_eq!(r.slow(a), Err(Error::NotMember));
     r.leave(b, Some(DropReason::WriteFailed)).unwrap();
     let out = drain(&mut r);
     assert_eq!(out.len(), 5, "{out:?}");
     assert!(out[2].contains("127.0.0.1:2 was disconnected: write failed"));
-    assert_eq!(&out[3..], ["close 0", "close 1"]);
+    assert_eq!(&out[3..], ["reset 0", "close 1"]);
     assert!(r.is_empty());
 }
 
@@ -266,7 +269,8 @@ proptest! {
         let out = transcript(&scripts, &cuts);
         // Every frame is whole (ends its body with an empty line).
         for o in out {
-            prop_assert!(o.starts_with("close ") || o.ends_with("\n\n"), "{:?}", o);
+            let close = o.starts_with("close ") || o.starts_with("reset ");
+            prop_assert!(close || o.ends_with("\n\n"), "{:?}", o);
         }
     }
 }
