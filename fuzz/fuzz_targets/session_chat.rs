@@ -30,8 +30,13 @@ fn drain(r: &mut R, out: &mut Vec<(Option<usize>, Vec<u8>)>) {
 }
 
 fn run(scripts: &[&[u8]], chunk: usize) -> Vec<(Option<usize>, Vec<u8>)> {
-    let mut r = R::new(RoomConfig { relay: Relay::Strip, slow_ms: 10 });
-    let ids: Vec<_> = (0..3u16).map(|p| r.join(SocketAddr::from(([10, 0, 0, 1], p))).unwrap()).collect();
+    let mut r = R::new(RoomConfig {
+        relay: Relay::Strip,
+        slow_ms: 10,
+    });
+    let ids: Vec<_> = (0..3u16)
+        .map(|p| r.join(SocketAddr::from(([10, 0, 0, 1], p))).unwrap())
+        .collect();
     let mut out = Vec::new();
     drain(&mut r, &mut out);
     for (id, script) in ids.iter().zip(scripts) {

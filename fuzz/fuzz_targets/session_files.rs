@@ -14,7 +14,10 @@ struct Store;
 impl FileStore for Store {
     type File = usize;
     fn open(&mut self, name: &str) -> Result<(usize, FileMeta), Refusal> {
-        let i = FILES.iter().position(|f| f.0 == name).ok_or(Refusal("no such file"))?;
+        let i = FILES
+            .iter()
+            .position(|f| f.0 == name)
+            .ok_or(Refusal("no such file"))?;
         Ok((i, self.meta(i)?))
     }
     fn read(&mut self, f: usize, offset: u64, buf: &mut [u8]) -> Result<usize, Refusal> {
@@ -26,13 +29,22 @@ impl FileStore for Store {
     }
     fn meta(&mut self, f: usize) -> Result<FileMeta, Refusal> {
         // Not the real md5: the session only passes it on.
-        Ok(FileMeta { size: FILES[f].1.len() as u64, mtime: 1, md5: Digest([f as u8; 16]) })
+        Ok(FileMeta {
+            size: FILES[f].1.len() as u64,
+            mtime: 1,
+            md5: Digest([f as u8; 16]),
+        })
     }
     fn entry(&mut self, dir: &str, i: usize) -> Result<Option<Entry<'_>>, Refusal> {
         if !dir.is_empty() {
             return Err(Refusal("no such file"));
         }
-        Ok(FILES.get(i).map(|(name, d)| Entry { name, dir: false, size: d.len() as u64, mtime: 1 }))
+        Ok(FILES.get(i).map(|(name, d)| Entry {
+            name,
+            dir: false,
+            size: d.len() as u64,
+            mtime: 1,
+        }))
     }
 }
 
@@ -69,7 +81,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let whole = run(rest, rest.len().max(1), 4096);
-    let split = run(rest, usize::from(first % 31) + 1, MIN_OUTPUT + usize::from(first));
+    let split = run(
+        rest,
+        usize::from(first % 31) + 1,
+        MIN_OUTPUT + usize::from(first),
+    );
     assert_eq!(split, whole);
     // Whole frames only: each length prefix and its header are complete.
     let mut at = 0;
@@ -77,7 +93,9 @@ fuzz_target!(|data: &[u8]| {
         let n = u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) as usize;
         let h: &[u8] = &whole[at + 4..at + 4 + n];
         assert!(h.starts_with(b"{") && h.ends_with(b"}"));
-        let size = wirekit_core::wire::Header::parse(h, true).unwrap().total_size as usize;
+        let size = wirekit_core::wire::Header::parse(h, true)
+            .unwrap()
+            .total_size as usize;
         at += 4 + n + size;
     }
     assert_eq!(at, whole.len());
