@@ -30,13 +30,16 @@ use heapless::{Deque, String, Vec};
 use crate::codec::line::{LineDecoder, LineEvent};
 use crate::service::answer::BUSY_LINE;
 use crate::service::chat::{
-    parse_line_as, write_message_as, write_notice, write_who, DropReason, Input, NickError, Notice,
-    Relay, Sender, MAX_NICK,
+    parse_line_as, write_message_as, write_notice, write_who, DropReason, Input, NickError, Relay,
+    MAX_NICK,
 };
 use crate::strftime::Tm;
 
+mod pending;
 #[cfg(test)]
 mod tests;
+
+use pending::{Label, Note, Pending};
 
 /// What a connection gets when the room is full (then it is closed):
 /// wirekit's busy line, which `wirekit chat` reports as such.
@@ -118,22 +121,6 @@ pub struct RoomConfig {
     pub slow_ms: u64,
 }
 
-/// How a member is shown: its address until it picks a nickname.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Label {
-    Peer(SocketAddr),
-    Nick(String<MAX_NICK>),
-}
-
-impl Label {
-    fn sender(&self) -> Sender<'_> {
-        match self {
-            Label::Peer(a) => Sender::Peer(*a),
-            Label::Nick(n) => Sender::Nick(n),
-        }
-    }
-}
-
 struct Member<const L: usize> {
     label: Label,
     lines: LineDecoder<L>,
@@ -151,49 +138,6 @@ enum Seat<const L: usize> {
     Closing {
         flush: bool,
     },
-}
-
-/// A system line waiting to be written.
-#[derive(Debug, Clone)]
-enum Note {
-    Joined(Label, usize),
-    Left(Label),
-    Dropped(Label, DropReason),
-    Renamed(Label, String<MAX_NICK>),
-    NickTaken(String<MAX_NICK>),
-    BadNick(NickError),
-    LineTooLong(usize),
-    YouAreDropped(DropReason),
-}
-
-impl Note {
-    fn notice(&self) -> Notice<'_> {
-        match self {
-            Note::Joined(who, online) => Notice::Joined {
-                who: who.sender(),
-                online: *online,
-            },
-            Note::Left(who) => Notice::Left(who.sender()),
-            Note::Dropped(who, why) => Notice::Dropped(who.sender(), *why),
-            Note::Renamed(from, to) => Notice::Renamed {
-                from: from.sender(),
-                to,
-            },
-            Note::NickTaken(n) => Notice::NickTaken(n),
-            Note::BadNick(e) => Notice::BadNick(*e),
-            Note::LineTooLong(limit) => Notice::LineTooLong { limit: *limit },
-            Note::YouAreDropped(why) => Notice::YouAreDropped(*why),
-        }
-    }
-}
-
-/// Output waiting for [`Room::poll_output`].
-#[derive(Debug, Clone)]
-enum Pending {
-    /// A said line; its text is in [`Room::said`].
-    Say(Label),
-    Note(Dest, Note),
-    Who(MemberId),
 }
 
 /// A chat room of `N` seats, lines of at most `L - 1` bytes, and at most

@@ -15,19 +15,20 @@
 //! client waits in the transport's buffers (TCP flow control), never in
 //! this session's memory.
 
-use core::fmt::{self, Write};
+use core::fmt;
 
 use heapless::String;
 
 use crate::codec::frame::{Event as FrameEvent, FrameDecoder, FrameError, Limits};
 use crate::service::file::native::{
     end_header, error_reply, file_reply, get_reply, list_reply, parse_request, Request,
-    RequestError,
 };
-use crate::wire::{emit_frame_header, Header, TEXT_CAP, WORD_CAP};
+use crate::wire::{emit_frame_header, Header, WORD_CAP};
 
 mod list;
+mod refusal;
 pub use list::Entry;
+use refusal::Why;
 
 #[cfg(test)]
 mod tests;
@@ -121,18 +122,6 @@ impl fmt::Display for Error {
             Self::Truncated(e) => write!(f, "client closed the connection inside a request: {e}"),
         }
     }
-}
-
-/// What a refusal says, formatted when it is written (with the request's
-/// name, which the decoder still holds).
-#[derive(Debug, Clone, Copy)]
-enum Why {
-    Request(RequestError),
-    Store(&'static str),
-    PastEnd { offset: u64, size: u64 },
-    Changed,
-    ReadOnly,
-    BadRequest(FrameError),
 }
 
 /// The reply being written.
@@ -350,40 +339,13 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
                 let _ = op.push_str(self.dec.header().op.as_deref().unwrap_or("?"));
                 (self.refusal(&op, why, buf)?, Reply::None)
             }
-            Reply::GetHeader { file, meta, offset } => {
-                let n = emit(&get_reply(meta.size, offset, meta.mtime), buf)?;
-                let next = match offset == meta.size {
-                    true => Reply::GetEnd { file, meta },
-                    false => Reply::GetBody {
-                        file,
-                        meta,
-                        pos: offset,
-                    },
-                };
-                (n, next)
-            }
-            Reply::GetBody { file, meta, pos } => {
-                let want = usize::try_from(meta.size - pos).map_or(buf.len(), |r| r.min(buf.len()));
-                let n = store
-                    .read(file, pos, &mut buf[..want])
-                    .map_err(Error::Store)?;
-                if n == 0 && want > 0 {
-                    return Err(Error::Shrank);
+            Reply::GetHeader { .. } | Reply::GetBody { .. } | Reply::GetEnd { .. } => {
+                match self.get_step(store, buf)? {
+                    Some(step) => step,
+                    // The file changed: the refusal goes out instead.
+                    None => return self.output(store, buf),
                 }
-                let pos = pos + n as u64;
-                let next = match pos == meta.size {
-                    true => Reply::GetEnd { file, meta },
-                    false => Reply::GetBody { file, meta, pos },
-                };
-                (n, next)
             }
-            Reply::GetEnd { file, meta } => match store.meta(file) {
-                Ok(now) if now == meta => (emit(&end_header(meta.md5), buf)?, Reply::None),
-                _ => {
-                    self.reply = refuse("end", Why::Changed);
-                    return self.output(store, buf);
-                }
-            },
             Reply::Stat(m) => {
                 let h = file_reply("stat", m.size, m.md5, Some(m.mtime));
                 (emit(&h, buf)?, Reply::None)
@@ -412,6 +374,38 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
             self.reply = next;
         }
         Ok(n)
+    }
+
+    /// The next piece of a `get`: header, bytes, then the md5 trailer
+    /// (`None`: the file changed, a refusal replaces the trailer).
+    fn get_step<S: FileStore<File = F>>(
+        &mut self,
+        store: &mut S,
+        buf: &mut [u8],
+    ) -> Result<Option<(usize, Reply<F>)>, Error> {
+        let (file, meta, pos) = match self.reply {
+            Reply::GetHeader { file, meta, offset } => {
+                let n = emit(&get_reply(meta.size, offset, meta.mtime), buf)?;
+                return Ok(Some((n, after_body(file, meta, offset))));
+            }
+            Reply::GetBody { file, meta, pos } => (file, meta, pos),
+            Reply::GetEnd { file, meta } => {
+                if store.meta(file).ok() != Some(meta) {
+                    self.reply = refuse("end", Why::Changed);
+                    return Ok(None);
+                }
+                return Ok(Some((emit(&end_header(meta.md5), buf)?, Reply::None)));
+            }
+            _ => return Ok(Some((0, Reply::None))),
+        };
+        let want = usize::try_from(meta.size - pos).map_or(buf.len(), |r| r.min(buf.len()));
+        let n = store
+            .read(file, pos, &mut buf[..want])
+            .map_err(Error::Store)?;
+        if n == 0 && want > 0 {
+            return Err(Error::Shrank);
+        }
+        Ok(Some((n, after_body(file, meta, pos + n as u64))))
     }
 
     /// Streams the listing's lines, formatted again from the store.
@@ -468,25 +462,20 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
     /// Writes a refusal header; its text names the request's file.
     fn refusal(&self, op: &str, why: Why, buf: &mut [u8]) -> Result<usize, Error> {
         let name = self.dec.header().filename.as_deref().unwrap_or("");
-        let mut msg: String<TEXT_CAP> = String::new();
-        let mut w = Cut(&mut msg);
-        // Cut never fails: a long text is cut like the header's own limit.
-        let _ = match why {
-            Why::Request(e) => write!(w, "{e}"),
-            Why::Store(what) => write!(w, "{name}: {what}"),
-            Why::PastEnd { offset, size } => {
-                write!(w, "{name}: offset {offset} is past the end ({size} bytes)")
-            }
-            Why::Changed => write!(w, "{name}: file changed while being sent"),
-            Why::ReadOnly => write!(w, "{name}: this server is read-only"),
-            Why::BadRequest(e) => write!(w, "bad request: {e}"),
-        };
-        emit(&error_reply(op, &msg), buf)
+        emit(&error_reply(op, &why.text(name)), buf)
     }
 }
 
 fn refuse<F>(op: &'static str, why: Why) -> Reply<F> {
     Reply::Refuse { op, why }
+}
+
+/// A `get` at `pos`: more bytes, or the trailer.
+fn after_body<F>(file: F, meta: FileMeta, pos: u64) -> Reply<F> {
+    match pos == meta.size {
+        true => Reply::GetEnd { file, meta },
+        false => Reply::GetBody { file, meta, pos },
+    }
 }
 
 /// The listing's length in bytes, its entry count and whether it was cut
@@ -510,19 +499,5 @@ fn emit(h: &Header, buf: &mut [u8]) -> Result<usize, Error> {
         Ok(n) => Ok(n),
         Err(_) if buf.len() < MIN_OUTPUT => Ok(0),
         Err(_) => Err(Error::Encode),
-    }
-}
-
-/// A `fmt::Write` into a bounded string that keeps what fits.
-struct Cut<'a, const N: usize>(&'a mut String<N>);
-
-impl<const N: usize> Write for Cut<'_, N> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        for c in s.chars() {
-            if self.0.push(c).is_err() {
-                break;
-            }
-        }
-        Ok(())
     }
 }
