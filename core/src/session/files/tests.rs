@@ -393,3 +393,66 @@ proptest! {
         prop_assert!(!frames(&out).is_empty());
     }
 }
+
+/// A directory of `n` generated entries.
+struct Many(usize, String);
+
+impl FileStore for Many {
+    type File = usize;
+    fn open(&mut self, _: &str) -> Result<(usize, FileMeta), Refusal> {
+        Err(Refusal("no such file"))
+    }
+    fn read(&mut self, _: usize, _: u64, _: &mut [u8]) -> Result<usize, Refusal> {
+        Ok(0)
+    }
+    fn meta(&mut self, _: usize) -> Result<FileMeta, Refusal> {
+        Err(Refusal("no such file"))
+    }
+    fn entry(&mut self, _: &str, index: usize) -> Result<Option<Entry<'_>>, Refusal> {
+        if index >= self.0 {
+            return Ok(None);
+        }
+        self.1 = std::format!("f{index:05}");
+        Ok(Some(Entry {
+            name: &self.1,
+            dir: index % 2 == 1,
+            size: index as u64,
+            mtime: 0,
+        }))
+    }
+}
+
+#[test]
+fn listings_are_cut_at_max_list_and_say_so() {
+    for (n, cut) in [(MAX_LIST, false), (MAX_LIST + 1, true)] {
+        let mut store = Many(n, String::new());
+        let mut s = Session::new(0, 1000);
+        let r = request(r#"{"op":"list"}"#);
+        assert_eq!(s.handle_input(0, &mut store, &r).1, Some(Event::List));
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1000];
+        while let Ok(k @ 1..) = s.poll_output(0, &mut store, &mut buf) {
+            out.extend_from_slice(&buf[..k]);
+        }
+        let f = frames(&out);
+        assert_eq!(f[0].0.contains(r#""truncated":true"#), cut, "{}", f[0].0);
+        let text = String::from_utf8(f[0].1.clone()).unwrap();
+        assert_eq!(text.lines().count(), MAX_LIST);
+        assert!(text.ends_with("\"name\":\"f09999\",\"size\":9999}\n"));
+    }
+}
+
+#[test]
+fn a_directory_that_changes_while_listed_fails() {
+    let mut store = Many(3, String::new());
+    let mut s = Session::new(0, 1000);
+    s.handle_input(0, &mut store, &request(r#"{"op":"list"}"#));
+    let mut buf = [0u8; 1000];
+    assert!(s.poll_output(0, &mut store, &mut buf).unwrap() > 0);
+    store.0 = 2;
+    assert_eq!(
+        s.poll_output(0, &mut store, &mut buf),
+        Err(Error::ListChanged)
+    );
+    assert!(s.wants_close());
+}
