@@ -29,6 +29,7 @@ pub mod blocking;
 pub mod codec;
 pub mod md5;
 pub mod service;
+pub mod session;
 pub mod size;
 pub mod strftime;
 pub mod wire;

@@ -11,6 +11,13 @@
 //! | UDP 13  | the seeds' strftime time service (datagram = format, UTC)    |
 //! | TCP 37  | RFC 868 time (4 bytes, seconds since 1900), then close       |
 //!
+//! With the cargo feature `framed` (an image of its own, see `framed.rs`):
+//!
+//! | port     | service                                                     |
+//! |----------|-------------------------------------------------------------|
+//! | TCP 8484 | `files`, read-only: files in flash, native protocol          |
+//! | TCP 9999 | group chat room, 4 clients, seed 003 line format             |
+//!
 //! The wall clock is synchronised at boot and every
 //! [`NetConfig::sync_interval_ms`] from an RFC 868 server over TCP (the
 //! host's `wirekit serve` provides one) and kept between syncs with the
@@ -24,7 +31,13 @@
 #![no_std]
 #![warn(missing_docs)]
 
+#[cfg(feature = "framed")]
+mod chat;
 mod dhcp;
+#[cfg(feature = "framed")]
+mod files;
+#[cfg(feature = "framed")]
+pub mod framed;
 mod half_open;
 mod replay;
 mod services;
@@ -72,7 +85,11 @@ pub const TIME_REPLY_MAX: usize = 512;
 const INGRESS_BURST: usize = 16;
 /// Number of sockets the application opens: the size of its
 /// [`SocketStorage`] array.
-pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 4;
+pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 4 + FRAMED_SOCKETS;
+#[cfg(feature = "framed")]
+const FRAMED_SOCKETS: usize = framed::SOCKETS;
+#[cfg(not(feature = "framed"))]
+const FRAMED_SOCKETS: usize = 0;
 
 /// The socket table [`App::new`] fills ([`init_sockets`] makes an empty
 /// one); separate from [`Buffers`] because it borrows them.
@@ -118,6 +135,8 @@ pub struct Buffers {
     sync_tx: [u8; 16],
     udp_echo: UdpBuffers,
     udp_time: UdpBuffers,
+    #[cfg(feature = "framed")]
+    framed: MaybeUninit<framed::FramedBuffers>,
 }
 
 struct UdpBuffers {
@@ -147,7 +166,8 @@ impl Buffers {
         let p = slot.as_mut_ptr();
         // SAFETY: `p` is valid for writes of one `Buffers`. All-zero bytes
         // are valid for every field except the UDP packet metadata, which
-        // is then written element by element; after that every field holds
+        // is then written element by element, and the framed services'
+        // state, which `init_zeroed` writes; after that every field holds
         // a valid value, so `assume_init_mut` is sound.
         unsafe {
             p.cast::<u8>().write_bytes(0, size_of::<Buffers>());
@@ -159,6 +179,8 @@ impl Buffers {
                     }
                 }
             }
+            #[cfg(feature = "framed")]
+            framed::FramedBuffers::init_zeroed(&mut *addr_of_mut!((*p).framed));
             slot.assume_init_mut()
         }
     }
@@ -212,6 +234,8 @@ pub struct App<'a, C: Clock> {
     rfc868_half_open: [Option<u64>; RFC868_SLOTS],
     udp_echo: SocketHandle,
     udp_time: SocketHandle,
+    #[cfg(feature = "framed")]
+    framed: framed::Framed<'a>,
     sync: sync::Sync,
     dhcp: dhcp::Dhcp,
 }
@@ -239,6 +263,8 @@ impl<'a, C: Clock> App<'a, C> {
             sync_tx,
             udp_echo,
             udp_time,
+            #[cfg(feature = "framed")]
+            framed,
         } = bufs;
         let mut sockets = SocketSet::new(&mut storage[..]);
         let mut echo = [SocketHandle::default(); ECHO_SLOTS];
@@ -252,6 +278,8 @@ impl<'a, C: Clock> App<'a, C> {
         let sync_socket = sockets.add(tcp_socket(sync_rx, sync_tx));
         let udp_echo = sockets.add(udp_echo.socket());
         let udp_time = sockets.add(udp_time.socket());
+        #[cfg(feature = "framed")]
+        let framed = framed::Framed::new(framed_buffers(framed), &mut sockets);
         let sync = sync::Sync::new(sync_socket, &net, now);
         let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
@@ -266,6 +294,8 @@ impl<'a, C: Clock> App<'a, C> {
             rfc868_half_open: [None; RFC868_SLOTS],
             udp_echo,
             udp_time,
+            #[cfg(feature = "framed")]
+            framed,
             sync,
             dhcp,
         };
@@ -382,6 +412,8 @@ impl<'a, C: Clock> App<'a, C> {
         }
         services::udp_echo(self.sockets.get_mut::<udp::Socket>(self.udp_echo));
         services::udp_time(self.sockets.get_mut::<udp::Socket>(self.udp_time), unix);
+        #[cfg(feature = "framed")]
+        self.framed.serve(&mut self.sockets, now_ms, unix);
     }
 }
 
@@ -395,6 +427,15 @@ fn take_frame<D: Device + ?Sized>(device: &mut D, now: Instant, buf: &mut [u8]) 
         buf[..n].copy_from_slice(&f[..n]);
         n
     }))
+}
+
+/// The framed services' part of [`Buffers`], initialised by
+/// [`Buffers::init`].
+#[cfg(feature = "framed")]
+fn framed_buffers(slot: &mut MaybeUninit<framed::FramedBuffers>) -> &mut framed::FramedBuffers {
+    // SAFETY: every `Buffers` comes from `Buffers::init`, which zeroed
+    // this field and ran `FramedBuffers::init_zeroed` on it.
+    unsafe { slot.assume_init_mut() }
 }
 
 fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {

@@ -3,6 +3,12 @@
 
 use wirekit_firmware_example::{Address, Event};
 
+/// Logs the framed services' ports at boot (the `framed` image only).
+pub fn framed_services() {
+    #[cfg(feature = "framed")]
+    defmt::info!("wirekit-fw: framed: tcp/8484 files (read-only, flash), tcp/9999 chat (4 seats)");
+}
+
 /// Logs one event from `App::poll`.
 pub fn event(event: Event) {
     match event {

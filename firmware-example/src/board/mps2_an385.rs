@@ -71,6 +71,7 @@ pub fn run() -> ! {
     info!(
         "wirekit-fw: up (DHCP, else 10.0.2.15) tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
     );
+    super::log::framed_services();
     let mut stack_peak = 0;
     let mut stack_checked = 0;
     loop {

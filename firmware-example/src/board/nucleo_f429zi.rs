@@ -131,6 +131,7 @@ pub fn run() -> ! {
     defmt::info!(
         "wirekit-fw: up (DHCP, else 192.168.1.50: edit NET); tcp/7 udp/7 echo, udp/13, tcp/37"
     );
+    super::log::framed_services();
     let mut link = Link::Down;
     let mut link_checked = 0;
     loop {

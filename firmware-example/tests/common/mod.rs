@@ -3,7 +3,7 @@
 //! Ethernet devices to a second smoltcp interface playing the clients and
 //! the RFC 868 time server; a manual clock advances 1 ms per step, so every
 //! run is deterministic. Each test file uses a part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub use std::cell::{Cell, RefCell};
 pub use std::collections::VecDeque;

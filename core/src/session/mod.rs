@@ -1,0 +1,23 @@
+//! Protocol sessions: sans-I/O state machines that hold a whole
+//! conversation, not just its framing, so every transport (the host's
+//! tokio listeners, a blocking client, the firmware's smoltcp sockets)
+//! drives the same code.
+//!
+//! The house style is quinn-proto's and smoltcp's: the driver hands
+//! received bytes to `handle_input`, which consumes what it can and may
+//! report an event; it asks `poll_output` for bytes to send (written into a
+//! buffer the driver lends); it asks `poll_timeout` when to call
+//! `handle_timeout` with the time, which a session never reads itself
+//! (milliseconds on any monotonic clock the driver likes). No session
+//! allocates; capacities are const generics or fixed by the protocol.
+//!
+//! - [`files`]: the read-only native files server (`get`, `list`, `stat`;
+//!   `put` refused) over any [`files::FileStore`].
+//! - [`chat`]: the group chat room (seed 003 line format): membership,
+//!   nicknames, `/who`, `quit`, line limits, what goes to whom, and the
+//!   slow-reader decision.
+
+#[cfg(feature = "chat")]
+pub mod chat;
+#[cfg(feature = "files")]
+pub mod files;
