@@ -27,7 +27,6 @@
 #[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod codec;
-pub mod md5;
 pub mod service;
 pub mod size;
 pub mod strftime;

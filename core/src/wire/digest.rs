@@ -39,9 +39,8 @@ impl Digest {
 
     /// MD5 of `data` in one call.
     pub fn of(data: &[u8]) -> Digest {
-        let mut h = crate::md5::Md5::new();
-        h.update(data);
-        Digest(h.finalize())
+        use md5::Digest as _;
+        Digest(md5::Md5::digest(data).into())
     }
 }
 

@@ -2,7 +2,7 @@
 //! body streamed in any number of chunks while its size is enforced and
 //! its MD5 computed.
 
-use crate::md5::Md5;
+use md5::{Digest as _, Md5};
 
 use super::digest::Digest;
 use super::header::{Header, HeaderError};
@@ -107,7 +107,7 @@ impl BodyEncoder {
                 missing: self.remaining,
             });
         }
-        Ok(Digest(self.md5.finalize()))
+        Ok(Digest(self.md5.finalize().into()))
     }
 }
 
