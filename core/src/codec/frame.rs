@@ -183,6 +183,8 @@ impl core::fmt::Display for FrameError {
     }
 }
 
+impl core::error::Error for FrameError {}
+
 #[derive(Debug, Clone, Copy)]
 enum State {
     Prefix,

@@ -37,6 +37,8 @@ impl core::fmt::Display for EncodeError {
     }
 }
 
+impl core::error::Error for EncodeError {}
+
 /// Writes `[header_len: u32 LE][JSON header]` into `out`; returns the
 /// number of bytes written. The body follows separately.
 ///
