@@ -58,6 +58,8 @@ impl<E: core::fmt::Debug> core::fmt::Display for IoError<E> {
     }
 }
 
+impl<E: core::fmt::Debug> core::error::Error for IoError<E> {}
+
 /// Reads frames from a blocking reader through a fixed `B`-byte buffer and
 /// a [`FrameDecoder`] with an `H`-byte header buffer.
 pub struct FrameReader<R, const H: usize = DEFAULT_HEADER_CAP, const B: usize = 4096> {

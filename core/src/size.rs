@@ -24,6 +24,8 @@ impl core::fmt::Display for SizeError {
     }
 }
 
+impl core::error::Error for SizeError {}
+
 /// Parses `s` as a number of bytes with an optional binary unit.
 pub fn parse_size(s: &str) -> Result<u64, SizeError> {
     let s = s.trim();

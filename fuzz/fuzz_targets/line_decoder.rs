@@ -1,12 +1,16 @@
-//! Random bytes and a random delimiter into the line decoder: no panic,
-//! lines never exceed the limit nor contain the delimiter, and any split
-//! of the input gives the same lines.
+//! Oracle for the line decoder: a random delimiter (1 to 4 bytes, often
+//! from a 3-letter alphabet so that it overlaps itself, like `==E`), a
+//! random limit and a random chunk size; the events must equal a naive
+//! split of the whole stream at each first delimiter, and no line may
+//! exceed the limit or contain the delimiter.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wirekit_core::codec::line::{LineDecoder, LineEvent};
 
-fn lines(dec: &mut LineDecoder<64>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Option<Vec<u8>>> {
+const CAP: usize = 64;
+
+fn lines(dec: &mut LineDecoder<CAP>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Option<Vec<u8>>> {
     let mut out = Vec::new();
     let max = dec.max_line();
     for chunk in chunks {
@@ -15,7 +19,10 @@ fn lines(dec: &mut LineDecoder<64>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Optio
             let (used, ev) = dec.decode(input);
             input = &input[used..];
             match ev {
-                None => break,
+                None => {
+                    assert!(input.is_empty(), "None with input left");
+                    break;
+                }
                 Some(LineEvent::Line(l)) => {
                     assert!(l.len() <= max);
                     assert!(!l.windows(delim.len()).any(|w| w == delim));
@@ -28,23 +35,48 @@ fn lines(dec: &mut LineDecoder<64>, chunks: &[&[u8]], delim: &[u8]) -> Vec<Optio
     out
 }
 
+/// The reference: lines up to each first delimiter; an unterminated tail
+/// already longer than the limit plus a partial delimiter is rejected too.
+fn naive(stream: &[u8], delim: &[u8], max: usize) -> Vec<Option<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut rest = stream;
+    while let Some(end) = rest.windows(delim.len()).position(|w| w == delim) {
+        out.push((end <= max).then(|| rest[..end].to_vec()));
+        rest = &rest[end + delim.len()..];
+    }
+    if rest.len() > max + delim.len() - 1 {
+        out.push(None);
+    }
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 3 {
+    if data.len() < 4 {
         return;
     }
-    let dl = usize::from(data[0] % 3) + 1;
-    let (delim, rest) = data[1..].split_at(dl.min(data.len() - 1));
-    let Ok(mut whole_dec) = LineDecoder::<64>::with_delimiter(delim, 40) else {
+    let dl = usize::from(data[0] % 4) + 1;
+    let small = data[0] & 0x80 != 0;
+    let max_line = usize::from(data[1] % 48);
+    let step = usize::from(data[2] % 16) + 1;
+    let Some(raw_delim) = data.get(3..3 + dl) else {
         return;
     };
-    let whole = lines(&mut whole_dec, &[rest], delim);
-    // Splitting only matters for delimiters without a self-overlapping
-    // prefix (documented limit of over-long line skipping), so compare
-    // splits for single-byte delimiters.
-    if dl == 1 {
-        let mut split_dec = LineDecoder::<64>::with_delimiter(delim, 40).unwrap();
-        let chunks: Vec<&[u8]> = rest.chunks(7).collect();
-        assert_eq!(lines(&mut split_dec, &chunks, delim), whole);
+    let mut delim = raw_delim.to_vec();
+    let mut stream = data[3 + dl..].to_vec();
+    if small {
+        delim
+            .iter_mut()
+            .for_each(|b| *b = b"=EN"[usize::from(*b % 3)]);
+        stream
+            .iter_mut()
+            .for_each(|b| *b = b"=ENx"[usize::from(*b % 4)]);
     }
-    let _ = whole_dec.finish();
+    let mut dec = LineDecoder::<CAP>::with_delimiter(&delim, max_line).unwrap();
+    let max = dec.max_line();
+    let chunks: Vec<&[u8]> = stream.chunks(step).collect();
+    assert_eq!(
+        lines(&mut dec, &chunks, &delim),
+        naive(&stream, &delim, max)
+    );
+    let _ = dec.finish();
 });

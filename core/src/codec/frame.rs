@@ -29,9 +29,9 @@
 //! ```
 
 use heapless::Vec;
+use md5::{Digest as _, Md5};
 
 use super::prefix::PrefixReader;
-use crate::md5::Md5;
 use crate::wire::{Digest, Header, HeaderError, PrefixError};
 
 /// Default header buffer capacity (and default header limit): 8 KiB.
@@ -182,6 +182,8 @@ impl core::fmt::Display for FrameError {
         }
     }
 }
+
+impl core::error::Error for FrameError {}
 
 #[derive(Debug, Clone, Copy)]
 enum State {
@@ -361,7 +363,7 @@ impl<const H: usize> FrameDecoder<H> {
         self.state = State::Prefix;
         let verdict = match (self.header.md5, self.md5.take()) {
             (Some(expected), Some(md5)) => {
-                let actual = Digest(md5.finalize());
+                let actual = Digest(md5.finalize().into());
                 if actual == expected {
                     Md5Verdict::Match(actual)
                 } else {

@@ -51,6 +51,8 @@ impl core::fmt::Display for LengthError {
     }
 }
 
+impl core::error::Error for LengthError {}
+
 #[derive(Debug, Clone, Copy)]
 enum State {
     Prefix,

@@ -57,6 +57,8 @@ impl core::fmt::Display for LineError {
     }
 }
 
+impl core::error::Error for LineError {}
+
 /// A step of a delimited stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LineEvent<'a> {

@@ -5,7 +5,7 @@
 //!
 //! - [`frame`]: JSON-headed frames with streamed, MD5-verified bodies.
 //! - [`length`]: plain 4-byte length + message (the seeds' first fix).
-//! - [`line`]: delimiter framing with a maximum line length.
+//! - [`line`](mod@line): delimiter framing with a maximum line length.
 
 #[cfg(test)]
 mod chunking;

@@ -91,6 +91,8 @@ impl fmt::Display for NickError {
     }
 }
 
+impl core::error::Error for NickError {}
+
 /// Checks a nickname: 1 to [`MAX_NICK`] bytes of `[A-Za-z0-9_-]`, not
 /// [`SERVER_NAME`].
 pub fn validate_nick(name: &[u8]) -> Result<&str, NickError> {

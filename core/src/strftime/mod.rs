@@ -87,6 +87,8 @@ impl core::fmt::Display for StrftimeError {
     }
 }
 
+impl core::error::Error for StrftimeError {}
+
 impl Tm {
     /// Breaks down `unix` seconds, shifted by `utc_offset` seconds east,
     /// into calendar fields (proleptic Gregorian calendar).

@@ -15,42 +15,25 @@ impl Digest {
     /// assert_eq!(&d.to_hex(), b"d41d8cd98f00b204e9800998ecf8427e");
     /// assert!(Digest::from_hex(b"12387459560yhsdjsncvnchfuuiokwjdndb").is_none());
     /// ```
-    pub fn from_hex(hex: &[u8]) -> Option<Digest> {
-        if hex.len() != 32 {
-            return None;
-        }
+    pub fn from_hex(text: &[u8]) -> Option<Digest> {
         let mut out = [0u8; 16];
-        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-            *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-        }
+        // Refuses any length but 32 and any non-hex digit.
+        hex::decode_to_slice(text, &mut out).ok()?;
         Some(Digest(out))
     }
 
     /// The digest as 32 lowercase hex digits (Python's `hexdigest()`).
     pub fn to_hex(&self) -> [u8; 32] {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [0u8; 32];
-        for (pair, byte) in out.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
-        }
+        // 32 = 2 * 16 bytes: cannot fail.
+        let _ = hex::encode_to_slice(self.0, &mut out);
         out
     }
 
     /// MD5 of `data` in one call.
     pub fn of(data: &[u8]) -> Digest {
-        let mut h = crate::md5::Md5::new();
-        h.update(data);
-        Digest(h.finalize())
-    }
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+        use md5::Digest as _;
+        Digest(md5::Md5::digest(data).into())
     }
 }
 

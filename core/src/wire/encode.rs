@@ -2,7 +2,7 @@
 //! body streamed in any number of chunks while its size is enforced and
 //! its MD5 computed.
 
-use crate::md5::Md5;
+use md5::{Digest as _, Md5};
 
 use super::digest::Digest;
 use super::header::{Header, HeaderError};
@@ -36,6 +36,8 @@ impl core::fmt::Display for EncodeError {
         }
     }
 }
+
+impl core::error::Error for EncodeError {}
 
 /// Writes `[header_len: u32 LE][JSON header]` into `out`; returns the
 /// number of bytes written. The body follows separately.
@@ -107,7 +109,7 @@ impl BodyEncoder {
                 missing: self.remaining,
             });
         }
-        Ok(Digest(self.md5.finalize()))
+        Ok(Digest(self.md5.finalize().into()))
     }
 }
 

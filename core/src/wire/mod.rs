@@ -9,6 +9,7 @@
 //! [`BodyEncoder`] write frames. Decoding incrementally is
 //! [`crate::codec::frame`]'s job. See `docs/PROTOCOL.md` for a hex dump.
 
+#[cfg(feature = "frame")]
 mod digest;
 #[cfg(feature = "frame")]
 mod encode;
@@ -16,6 +17,7 @@ mod encode;
 mod header;
 mod prefix;
 
+#[cfg(feature = "frame")]
 pub use digest::Digest;
 #[cfg(feature = "frame")]
 pub use encode::{emit_frame_header, BodyEncoder, EncodeError};

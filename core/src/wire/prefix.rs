@@ -48,6 +48,8 @@ impl core::fmt::Display for PrefixError {
     }
 }
 
+impl core::error::Error for PrefixError {}
+
 impl<T: AsRef<[u8]>> Prefix<T> {
     /// Wraps `buffer` after checking it holds a whole prefix.
     pub fn new_checked(buffer: T) -> Result<Prefix<T>, PrefixError> {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
+use md5::{Digest as _, Md5};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
-use wirekit_core::md5::Md5;
 use wirekit_core::service::file::name;
 use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
@@ -432,7 +432,7 @@ fn put_native(
     let offered = ready.offset.unwrap_or(0);
     let (md5, offset) = if offered > 0 {
         let (m, n) = hash_prefix(file, offered)?;
-        if n == offered && Some(Digest(m.clone().finalize())) == ready.md5 {
+        if n == offered && Some(Digest(m.clone().finalize().into())) == ready.md5 {
             (m, offered)
         } else {
             eprintln!(

@@ -6,7 +6,7 @@
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use wirekit_core::md5::Md5;
+use md5::{Digest as _, Md5};
 use wirekit_core::wire::Digest;
 
 /// Buffers queued to or held by the hashing thread at most.
@@ -71,7 +71,7 @@ impl BgHasher {
         let md5 = worker
             .join()
             .map_err(|_| anyhow::anyhow!("md5 thread panicked"))?;
-        Ok(Digest(md5.finalize()))
+        Ok(Digest(md5.finalize().into()))
     }
 }
 

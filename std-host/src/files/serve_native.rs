@@ -9,8 +9,8 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
+use md5::{Digest as _, Md5};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
-use wirekit_core::md5::Md5;
 use wirekit_core::service::file::native::{
     self, error_reply, file_reply, get_reply, list_reply, parse_request, Request, HEADER_CAP,
 };
@@ -194,7 +194,7 @@ async fn serve_get(
     let digest = match (cached, md5) {
         (Some(d), _) => d,
         (None, Some(m)) => {
-            let d = Digest(m.finalize());
+            let d = Digest(m.finalize().into());
             files.store.remember_md5(name, &info, d);
             d
         }

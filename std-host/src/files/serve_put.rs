@@ -8,8 +8,8 @@ use std::io;
 use std::sync::Arc;
 
 use anyhow::bail;
+use md5::{Digest as _, Md5};
 use tokio::task::JoinHandle;
-use wirekit_core::md5::Md5;
 use wirekit_core::service::file::native::{file_reply, ready_reply, Transfer, TransferEvent};
 use wirekit_core::wire::Digest;
 
@@ -49,14 +49,14 @@ pub async fn serve_put(
         Ok(s) => s,
         Err(r) => return refuse(conn, "put", &r.0).await,
     };
-    let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize()));
+    let prefix = (slot.kept > 0).then(|| Digest(slot.prefix.clone().finalize().into()));
     send_frame(conn, &ready_reply(slot.kept, prefix), b"").await?;
     conn.grow();
     let mut up = Upload::new(slot);
     let Some((expected, w)) = receive(conn, &mut up, name, size).await? else {
         return Ok(());
     };
-    let actual = Digest(w.md5.finalize());
+    let actual = Digest(w.md5.finalize().into());
     if let (Some(m), true) = (&conn.metrics, actual != expected) {
         m.md5_mismatch();
     }

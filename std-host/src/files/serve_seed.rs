@@ -14,7 +14,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use anyhow::bail;
-use wirekit_core::md5::Md5;
+use md5::{Digest as _, Md5};
 use wirekit_core::service::file::{name, seed000, seed002, seed004};
 use wirekit_core::wire::Digest;
 
@@ -328,7 +328,7 @@ pub async fn serve_seed004(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::
         session.sent(info.size);
         let digest = match (cached, md5) {
             (Some(d), _) => d,
-            (None, Some(m)) => Digest(m.finalize()),
+            (None, Some(m)) => Digest(m.finalize().into()),
             (None, None) => bail!("no digest"),
         };
         let unchanged = files.blocking(move |_| FileInfo::of(&file)).await??;

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
-use wirekit_core::md5::Md5;
+use md5::{Digest as _, Md5};
 use wirekit_core::wire::Digest;
 
 /// Bytes per staging buffer.
@@ -148,7 +148,7 @@ impl Sink {
     pub fn finish(mut self) -> io::Result<Digest> {
         let (md5, written) = self.stop();
         written?;
-        md5.map(|m| Digest(m.finalize()))
+        md5.map(|m| Digest(m.finalize().into()))
     }
 
     fn stop(&mut self) -> (io::Result<Md5>, io::Result<()>) {

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use cap_std::fs::{Dir, FileType, FileTypeExt, Metadata, OpenOptions, OpenOptionsExt};
-use wirekit_core::md5::Md5;
+use md5::{Digest as _, Md5};
 use wirekit_core::service::file::name::{self, PARTIAL_SUFFIX};
 use wirekit_core::wire::Digest;
 
@@ -179,7 +179,7 @@ impl Store {
         if n != info.size {
             return Err(io::Error::other("file shrank while being hashed"));
         }
-        let d = Digest(md5.finalize());
+        let d = Digest(md5.finalize().into());
         self.remember_md5(name, info, d);
         Ok(d)
     }

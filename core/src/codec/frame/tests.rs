@@ -1,3 +1,6 @@
+//! Unit and property tests of the frame decoder: chunking independence,
+//! limits checked before buffering, md5 verdicts, truncation.
+
 use super::*;
 use crate::wire::{emit_frame_header, short_string};
 

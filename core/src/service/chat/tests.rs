@@ -1,3 +1,6 @@
+//! Unit and property tests of the chat room rules: the seed 003 line
+//! format, commands, nicknames, over-long lines, `/who`, relays.
+
 use super::*;
 extern crate std;
 use proptest::prelude::*;

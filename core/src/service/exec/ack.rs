@@ -54,6 +54,8 @@ impl core::fmt::Display for AckError {
     }
 }
 
+impl core::error::Error for AckError {}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     AwaitCommand,
@@ -152,6 +154,8 @@ impl core::fmt::Display for SizeError {
         }
     }
 }
+
+impl core::error::Error for SizeError {}
 
 /// Parses the size text a server sent (client side), refusing anything
 /// above `limit`.

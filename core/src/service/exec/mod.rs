@@ -108,6 +108,8 @@ impl core::fmt::Display for CommandError {
     }
 }
 
+impl core::error::Error for CommandError {}
+
 /// Checks a command (raw bytes, any encoding) before it goes to `sh -c`.
 pub fn check_command(cmd: &[u8], limit: usize) -> Result<(), CommandError> {
     if cmd.len() > limit {

@@ -87,6 +87,8 @@ impl core::fmt::Display for NativeError {
     }
 }
 
+impl core::error::Error for NativeError {}
+
 fn no_body(h: &Header) -> Result<(), NativeError> {
     if h.total_size == 0 {
         Ok(())

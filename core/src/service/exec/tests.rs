@@ -1,3 +1,6 @@
+//! Unit and property tests of the exec dialect detection, command rules
+//! and native messages.
+
 use super::*;
 use proptest::prelude::*;
 

@@ -111,6 +111,8 @@ impl core::fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 /// Room settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RoomConfig {

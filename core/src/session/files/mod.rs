@@ -124,6 +124,8 @@ impl fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {}
+
 /// The reply being written.
 #[derive(Debug, Clone, Copy)]
 enum Reply<F> {

@@ -104,6 +104,8 @@ impl core::fmt::Display for HeaderError {
     }
 }
 
+impl core::error::Error for HeaderError {}
+
 /// The wire shape. Strings stay borrowed and escaped until they are
 /// copied into the [`Header`]'s bounded strings, so parsing allocates
 /// nothing, needs no scratch buffer and moves no large structs.
@@ -203,7 +205,10 @@ impl Header {
 
     /// Parses with serde-json-core alone, skipping the fast path that
     /// [`Header::parse`] tries first. Slower; it exists so tests and fuzz
-    /// targets can check that both paths agree on every input.
+    /// targets can check that both paths agree on every input; hidden, and
+    /// only there with the `test-api` feature.
+    #[cfg(any(test, feature = "test-api"))]
+    #[doc(hidden)]
     pub fn parse_reference(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
         let mut h = Header::default();
         h.fill(reference_wire(json)?, strict_md5)?;

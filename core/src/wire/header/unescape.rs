@@ -40,9 +40,12 @@ fn unescape_one(s: &str) -> Result<(char, &str), HeaderError> {
 
 fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
     let bad = HeaderError::InvalidField;
+    // Exactly four hex digits, as JSON says (`from_str_radix` would also
+    // take a sign: `\u+041`).
     let hex4 = |s: &str| -> Result<u32, HeaderError> {
-        let h = s.get(..4).ok_or(bad)?;
-        u32::from_str_radix(h, 16).map_err(|_| bad)
+        let mut be = [0u8; 2];
+        hex::decode_to_slice(s.get(..4).ok_or(bad)?, &mut be).map_err(|_| bad)?;
+        Ok(u32::from(u16::from_be_bytes(be)))
     };
     let hi = hex4(s)?;
     let rest = &s[4..];
@@ -55,4 +58,24 @@ fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
     }
     let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
     Ok((char::from_u32(c).ok_or(bad)?, &rest[6..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unescaped(raw: &str) -> Result<String<16>, HeaderError> {
+        let mut out = String::new();
+        unescape(raw, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn u_escapes_take_exactly_four_hex_digits() {
+        assert_eq!(unescaped(r"a\u0041\u00e9").unwrap(), "aAé");
+        assert_eq!(unescaped(r"\ud83d\ude00").unwrap(), "😀");
+        // Python's json.loads refuses these; a sign is not a hex digit.
+        for bad in [r"\u+041", r"\u-041", r"\u004", r"\u00g1", r"\ud83d\u+e00"] {
+            assert_eq!(unescaped(bad), Err(HeaderError::InvalidField), "{bad}");
+        }
+    }
 }

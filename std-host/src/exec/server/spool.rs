@@ -13,9 +13,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use md5::{Digest as _, Md5};
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
-use wirekit_core::md5::Md5;
 use wirekit_core::wire::Digest;
 
 use crate::exec::run::{Sink, Stream};
@@ -200,7 +200,7 @@ impl Spool {
                 h.update(&buf[..n]);
             }
         }
-        Ok(Digest(h.finalize()))
+        Ok(Digest(h.finalize().into()))
     }
 
     /// Writes stdout, then stderr, to `to`.

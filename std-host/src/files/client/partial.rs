@@ -12,7 +12,7 @@ use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
-use wirekit_core::md5::Md5;
+use md5::{Digest as _, Md5};
 use wirekit_core::service::file::name;
 use wirekit_core::wire::Digest;
 
@@ -192,7 +192,7 @@ impl LocalPartial {
             ),
             Dest::Stdout { md5, mut out } => {
                 out.flush().context("writing to stdout")?;
-                (Digest(md5.finalize()), None)
+                (Digest(md5.finalize().into()), None)
             }
             Dest::Pending { .. } => unreachable!("opened by finish"),
         };
