@@ -2,15 +2,18 @@
 //! or refusing server, or the wrong kind of listener, gets a one-line
 //! reason and a suggestion instead of a frame-length error or a hang. The
 //! classification is `wirekit_core::service::answer`; this module reads
-//! (peeks, so the protocol decoder still sees every byte) and words it.
+//! it (peeking at a plain socket, or reading into the caller's buffer,
+//! which works over TLS too: either way the protocol decoder still sees
+//! every byte) and words it.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use wirekit_core::service::answer::{classify, refusal_text, Answer, MAX_PEEK};
 
+use super::link::Link;
 use crate::client::visible::{visible, Newlines};
 
 /// How long a short answer may pause before it is classified as it is: a
@@ -64,6 +67,75 @@ fn peek_classify(
             (n, quiet) = (m, Duration::ZERO);
         }
     }
+}
+
+/// Like [`first_answer`] over any [`Link`] (TLS included): the answer's
+/// bytes are read and appended to `pending`, where the caller's decoder
+/// then finds them; classifies the bytes added.
+pub fn read_first_answer(
+    link: &mut Link,
+    pending: &mut Vec<u8>,
+    sent: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let before = link.tcp().read_timeout()?;
+    link.tcp().set_read_timeout(Some(timeout))?;
+    let r = read_classify(link, pending, sent, timeout);
+    link.tcp().set_read_timeout(before)?;
+    r
+}
+
+fn read_classify(
+    link: &mut Link,
+    pending: &mut Vec<u8>,
+    sent: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let start = pending.len();
+    let mut closed = match read_more(link, pending, start) {
+        Ok(n) => n == 0,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => bail!(
+            "no answer from the server within {} s (--timeout)",
+            timeout.as_secs_f64()
+        ),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+        Err(e) => return Err(anyhow!(e).context("reading the server's answer")),
+    };
+    // Later reads only wait a moment: a short answer that pauses has
+    // settled (the server waits for us).
+    link.tcp().set_read_timeout(Some(POLL))?;
+    let mut quiet = Duration::ZERO;
+    loop {
+        let got = &pending[start..];
+        let settled = closed || got.len() >= MAX_PEEK || quiet >= SETTLE;
+        let a = classify(got, sent, settled);
+        if a != Answer::NeedMore {
+            return Ok(a);
+        }
+        match read_more(link, pending, start) {
+            Ok(0) => closed = true,
+            Ok(_) => quiet = Duration::ZERO,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                quiet += POLL;
+            }
+            Err(_) => closed = true,
+        }
+    }
+}
+
+/// One read of at most what classifying needs (the bytes since `start`
+/// stay under [`MAX_PEEK`]), appended to `pending`.
+fn read_more(link: &mut Link, pending: &mut Vec<u8>, start: usize) -> std::io::Result<usize> {
+    let room = MAX_PEEK.saturating_sub(pending.len() - start).max(1);
+    let mut buf = vec![0u8; room];
+    let n = link.read(&mut buf)?;
+    pending.extend_from_slice(&buf[..n]);
+    Ok(n)
 }
 
 /// What the caller expects, and how to put the user right.
