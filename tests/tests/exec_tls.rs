@@ -362,3 +362,40 @@ fn seed_dialects_over_tls_with_openssl_ncat_and_wirekit() {
     );
     assert_eq!(out.stdout, b"one\ntwo\n", "{}", stderr_text(&out));
 }
+
+#[test]
+fn plain_text_on_the_tls_port_is_refused_and_others_are_served() {
+    let s = Setup::new("exec-tls-plain");
+    let srv = s.token_server();
+    let tls = srv.addr("exec", "tls");
+    // A silent plain connection and one speaking the native protocol in
+    // clear text.
+    let _silent = TcpStream::connect(tls).unwrap();
+    let mut plain = TcpStream::connect(tls).unwrap();
+    plain.set_read_timeout(Some(T)).unwrap();
+    let hello = r#"{"op":"hello"}"#;
+    let mut frame = (hello.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(hello.as_bytes());
+    plain.write_all(&frame).unwrap();
+    let mut got = Vec::new();
+    let t0 = Instant::now();
+    let _ = plain.read_to_end(&mut got);
+    assert!(t0.elapsed() < Duration::from_secs(10), "plain text held on");
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        !text.contains("challenge") && !text.contains("ready"),
+        "{text}"
+    );
+
+    // wirekit's client without --tls is told what the port wants.
+    let out = s.touch(&tls.to_string(), &[], "no-tls");
+    let err = stderr_text(&out);
+    assert_eq!(out.status.code(), Some(255), "{err}");
+    assert!(err.contains("TLS") && err.contains("--tls"), "{err}");
+    assert!(!s.exists("no-tls"));
+
+    // Meanwhile a TLS client is served.
+    let ok = s.touch(&tls.to_string(), &["--tls-pin", &s.pin()], "served");
+    assert!(ok.status.success(), "{}", stderr_text(&ok));
+    assert!(s.exists("served"));
+}

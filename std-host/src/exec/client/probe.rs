@@ -138,6 +138,14 @@ fn read_more(link: &mut Link, pending: &mut Vec<u8>, start: usize) -> std::io::R
     Ok(n)
 }
 
+/// Whether `got` is exactly one TLS alert record (content type 21,
+/// version 3.x, two bytes: level and reason): what a TLS listener sends
+/// back for clear text before it closes. No exec or files answer has
+/// this shape (as a native frame it would announce a 197 KB header).
+fn is_tls_alert(got: &[u8]) -> bool {
+    matches!(got, [0x15, 0x03, 0..=0x04, 0x00, 0x02, 1 | 2, _])
+}
+
 /// What the caller expects, and how to put the user right.
 pub struct Expect<'a> {
     /// The classes this client can go on with.
@@ -150,6 +158,12 @@ pub struct Expect<'a> {
 
 /// Fails with one line unless `answer` is one of `expect.want`.
 pub fn check(answer: Answer, got: &[u8], expect: &Expect<'_>) -> anyhow::Result<()> {
+    if is_tls_alert(got) {
+        bail!(
+            "the server answered in TLS: this is a TLS listener (`SERVICE+tls`); \
+             connect with --tls (and --tls-pin or --tls-ca)"
+        );
+    }
     if expect.want.contains(&answer) {
         return Ok(());
     }
@@ -177,5 +191,25 @@ pub fn check(answer: Answer, got: &[u8], expect: &Expect<'_>) -> anyhow::Result<
             "expected {} but the server sent {other}{hint}",
             expect.service
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_alert_is_told_apart_from_answers() {
+        // rustls's reply to a clear-text hello: a fatal decode_error alert.
+        assert!(is_tls_alert(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
+        for not in [
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02][..],
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32, b'x'],
+            &[0x16, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32],
+            b"error: busy",
+            b"",
+        ] {
+            assert!(!is_tls_alert(not), "{not:?}");
+        }
     }
 }
