@@ -399,3 +399,52 @@ fn plain_text_on_the_tls_port_is_refused_and_others_are_served() {
     assert!(ok.status.success(), "{}", stderr_text(&ok));
     assert!(s.exists("served"));
 }
+
+#[test]
+fn exec_off_loopback_runs_over_tls_and_warns_once_for_a_plaintext_listener() {
+    let s = Setup::new("exec-tls-exposure");
+    let token = s.path("token");
+    // Every command service, not only `exec`, is refused in clear text.
+    for l in ["exec-len=0.0.0.0:0", "exec-ack=0.0.0.0:0"] {
+        let out = run_with_timeout(
+            wirekit(&["serve", "--exec-token-file", &token, "--listen", l]),
+            b"",
+            T,
+        );
+        let err = stderr_text(&out);
+        assert!(!out.status.success(), "{l} started");
+        assert!(err.contains("+tls") && err.contains("--plaintext"), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    }
+    // Over TLS it needs no --plaintext and draws no warning.
+    let srv = s.serve(&["exec+tls=0.0.0.0:0"], &["--exec-token-file", &token]);
+    let port = srv.addr("exec", "tls").port();
+    let ok = s.touch(
+        &format!("127.0.0.1:{port}"),
+        &["--tls-pin", &s.pin()],
+        "wild",
+    );
+    assert!(ok.status.success(), "{}", stderr_text(&ok));
+    assert!(s.exists("wild"));
+    let log = srv.stderr_lines().join("\n");
+    assert!(!log.contains("not encrypted"), "{log}");
+    drop(srv);
+    // With --plaintext: exactly one warning, for the one clear-text
+    // listener other hosts reach.
+    let srv = s.serve(
+        &[
+            "exec=0.0.0.0:0",
+            "exec+tls=0.0.0.0:0",
+            "exec-len=127.0.0.1:0",
+        ],
+        &["--exec-token-file", &token, "--plaintext"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log = srv.stderr_lines().join("\n");
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("not encrypted"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(warnings[0].contains("0.0.0.0"), "{log}");
+}
