@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use super::stats::Stats;
+use super::tls::BenchTls;
 use super::Common;
 
 /// Unmeasured time at the start, so connection setup and slow start do not
@@ -104,17 +105,48 @@ pub(super) async fn connect_all(addr: SocketAddr, c: &Common) -> anyhow::Result<
     Ok(streams)
 }
 
+/// The connected `streams` as the echo loop's non-blocking wires, each
+/// after a TLS handshake when `tls` is given (all before any measuring).
+#[cfg(target_os = "linux")]
+pub(super) async fn wires(
+    streams: Vec<TcpStream>,
+    tls: Option<&BenchTls>,
+) -> anyhow::Result<Vec<super::tls::Wire>> {
+    use super::tls::Wire;
+    let mut wires = Vec::with_capacity(streams.len());
+    for (i, s) in streams.into_iter().enumerate() {
+        // tokio hands the socket over still non-blocking.
+        wires.push(match tls {
+            None => Wire::Plain(s.into_std()?),
+            Some(t) => {
+                let (s, conn) = t
+                    .handshake(s)
+                    .await
+                    .with_context(|| format!("TLS handshake of connection {i}"))?
+                    .into_inner();
+                Wire::Tls(s.into_std()?, Box::new(conn))
+            }
+        });
+    }
+    Ok(wires)
+}
+
 /// TCP echo round trips of `size` bytes on `streams`, a task each (the
 /// portable loop; Linux uses [`super::tcp`]).
 #[cfg(not(target_os = "linux"))]
-pub async fn echo(streams: Vec<TcpStream>, c: &Common, size: usize) -> anyhow::Result<()> {
+pub async fn echo(
+    streams: Vec<TcpStream>,
+    c: &Common,
+    size: usize,
+    label: &str,
+) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let tasks = streams
         .into_iter()
         .map(|s| tokio::spawn(echo_conn(s, size, w, c.timeout)))
         .collect();
     let stats = collect(c, w, tasks).await;
-    stats.report(&format!("echo conns={} size={size}", c.conns), c.secs);
+    stats.report(label, c.secs);
     Ok(())
 }
 
@@ -186,12 +218,19 @@ pub async fn udp(addr: SocketAddr, c: &Common, payloads: Vec<Vec<u8>>) -> anyhow
     Ok(())
 }
 
-/// New connections per second: connect, 1-byte round trip, close.
-pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+/// New connections per second: connect, (TLS handshake,) 1-byte round
+/// trip, close.
+pub async fn connect(addr: SocketAddr, c: &Common, tls: Option<BenchTls>) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let mut tasks = Vec::new();
+    let label = format!(
+        "connect conns={}{}",
+        c.conns,
+        if tls.is_some() { " tls" } else { "" }
+    );
     for _ in 0..c.conns {
         let t = c.timeout;
+        let tls = tls.clone();
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             loop {
@@ -199,7 +238,7 @@ pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
                 if begin >= w.end {
                     break;
                 }
-                match timeout(t, one_connection(addr)).await {
+                match timeout(t, one_connection(addr, tls.as_ref())).await {
                     Ok(Ok(())) if w.open(begin) => stats.record(begin.elapsed()),
                     Ok(Ok(())) => {}
                     _ => {
@@ -212,19 +251,38 @@ pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
         }));
     }
     let stats = collect(c, w, tasks).await;
-    stats.report(&format!("connect conns={}", c.conns), c.secs);
+    stats.report(&label, c.secs);
     Ok(())
 }
 
-async fn one_connection(addr: SocketAddr) -> std::io::Result<()> {
-    let mut s = TcpStream::connect(addr).await?;
+async fn one_connection(addr: SocketAddr, tls: Option<&BenchTls>) -> std::io::Result<()> {
+    let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
-    s.write_all(b"x").await?;
-    let mut b = [0u8; 1];
-    s.read_exact(&mut b).await?;
     // RST instead of FIN: thousands of closes per second would otherwise
     // exhaust the client's ephemeral ports with TIME_WAIT sockets.
-    s.set_zero_linger()?;
+    match tls {
+        None => {
+            let mut s = s;
+            round_trip(&mut s).await?;
+            s.set_zero_linger()
+        }
+        Some(t) => {
+            let mut s = t.handshake(s).await?;
+            round_trip(&mut s).await?;
+            s.get_ref().0.set_zero_linger()
+        }
+    }
+}
+
+/// One byte there and back.
+async fn round_trip<S>(s: &mut S) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    s.write_all(b"x").await?;
+    s.flush().await?;
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await?;
     Ok(())
 }
 
