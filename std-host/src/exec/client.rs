@@ -97,7 +97,9 @@ pub struct ExecArgs {
         required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "CMD"
+        value_name = "CMD",
+        // Listed with ADDR, not under the TLS options before it.
+        help_heading = None::<&str>
     )]
     pub cmd: Vec<String>,
 }
