@@ -43,8 +43,9 @@ pub struct Common {
     /// Seconds before a single answer counts as lost (an error).
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
-    /// Server process id: also report its CPU time per operation (and,
-    /// for `idle`, its memory) from /proc.
+    /// Server process id: also report its CPU time per operation, with
+    /// its child processes' (a server forking per connection, like socat,
+    /// is measured whole), and, for `idle`, its memory, from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
 }
