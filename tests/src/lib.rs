@@ -48,6 +48,16 @@ pub fn wirekit_bin() -> &'static Path {
         if release {
             build.arg("--release");
         }
+        // `cargo test` gives this process the test crate's CARGO_PKG_*
+        // and CARGO_MANIFEST_* variables; build scripts that watch them
+        // (ring's) would otherwise rebuild on every switch between this
+        // build and the outer one.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") {
+                build.env_remove(&key);
+            }
+        }
         let status = build.status().expect("run cargo build");
         assert!(status.success(), "building the wirekit binary failed");
         let bin = profile_dir.join("wirekit");

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use wirekit_tests::{run_with_timeout, wirekit, Server};
+use wirekit_tests::{run_with_timeout, stderr_text, temp_dir, wirekit, Server};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -55,6 +55,62 @@ fn bench_modes_run_against_wirekit() {
     ]);
     assert_eq!(field(&line, "answered"), 200, "{line}");
     assert!(field(&line, "idle") > 0, "{line}");
+}
+
+#[test]
+fn bench_echo_and_connect_over_tls() {
+    let state = temp_dir("bench-tls");
+    let srv = Server::start(
+        &[
+            "serve",
+            "--tls-self-signed",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--listen",
+            "echo+tls=127.0.0.1:0",
+        ],
+        1,
+    );
+    let echo = srv.addr("echo", "tls").to_string();
+    for args in [
+        // Messages larger than rustls's 64 KiB send buffer, too.
+        vec![
+            "bench", "echo", &echo, "--tls", "-c", "4", "-s", "64", "--secs", "0.3",
+        ],
+        vec![
+            "bench", "echo", &echo, "--tls", "-c", "2", "-s", "300000", "--secs", "0.3",
+        ],
+        vec![
+            "bench", "connect", &echo, "--tls", "-c", "2", "--secs", "0.3",
+        ],
+    ] {
+        let line = bench(&args);
+        assert!(line.contains(" tls "), "{line}");
+        assert!(field(&line, "ops") > 0, "{line}");
+        assert_eq!(field(&line, "errors"), 0, "{line}");
+    }
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let out = run_with_timeout(
+        wirekit(&[
+            "bench",
+            "echo",
+            &echo,
+            "--tls-pin",
+            &wrong,
+            "-c",
+            "1",
+            "--secs",
+            "0.3",
+        ]),
+        b"",
+        T,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr_text(&out).contains("--tls-pin"),
+        "{}",
+        stderr_text(&out)
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
 use super::stats::Stats;
+use super::tls::BenchTls;
 use super::Common;
 
 /// Unmeasured time at the start, so connection setup and slow start do not
@@ -49,10 +50,10 @@ pub(super) async fn collect(
     let me = std::process::id();
     let cpu = async {
         tokio::time::sleep_until(w.start).await;
-        let a = c.pid.and_then(|p| cpu_ticks(p).ok());
+        let a = c.pid.and_then(|p| tree_ticks(p).ok());
         let a_me = cpu_ticks(me).ok();
         tokio::time::sleep_until(w.end).await;
-        let b = c.pid.and_then(|p| cpu_ticks(p).ok());
+        let b = c.pid.and_then(|p| tree_ticks(p).ok());
         let b_me = cpu_ticks(me).ok();
         let diff = |a: Option<CpuTicks>, b: Option<CpuTicks>| a.zip(b).map(|(a, b)| b.since(a));
         (diff(a, b), diff(a_me, b_me))
@@ -104,17 +105,48 @@ pub(super) async fn connect_all(addr: SocketAddr, c: &Common) -> anyhow::Result<
     Ok(streams)
 }
 
+/// The connected `streams` as the echo loop's non-blocking wires, each
+/// after a TLS handshake when `tls` is given (all before any measuring).
+#[cfg(target_os = "linux")]
+pub(super) async fn wires(
+    streams: Vec<TcpStream>,
+    tls: Option<&BenchTls>,
+) -> anyhow::Result<Vec<super::tls::Wire>> {
+    use super::tls::Wire;
+    let mut wires = Vec::with_capacity(streams.len());
+    for (i, s) in streams.into_iter().enumerate() {
+        // tokio hands the socket over still non-blocking.
+        wires.push(match tls {
+            None => Wire::Plain(s.into_std()?),
+            Some(t) => {
+                let (s, conn) = t
+                    .handshake(s)
+                    .await
+                    .with_context(|| format!("TLS handshake of connection {i}"))?
+                    .into_inner();
+                Wire::Tls(s.into_std()?, Box::new(conn))
+            }
+        });
+    }
+    Ok(wires)
+}
+
 /// TCP echo round trips of `size` bytes on `streams`, a task each (the
 /// portable loop; Linux uses [`super::tcp`]).
 #[cfg(not(target_os = "linux"))]
-pub async fn echo(streams: Vec<TcpStream>, c: &Common, size: usize) -> anyhow::Result<()> {
+pub async fn echo(
+    streams: Vec<TcpStream>,
+    c: &Common,
+    size: usize,
+    label: &str,
+) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let tasks = streams
         .into_iter()
         .map(|s| tokio::spawn(echo_conn(s, size, w, c.timeout)))
         .collect();
     let stats = collect(c, w, tasks).await;
-    stats.report(&format!("echo conns={} size={size}", c.conns), c.secs);
+    stats.report(label, c.secs);
     Ok(())
 }
 
@@ -186,12 +218,19 @@ pub async fn udp(addr: SocketAddr, c: &Common, payloads: Vec<Vec<u8>>) -> anyhow
     Ok(())
 }
 
-/// New connections per second: connect, 1-byte round trip, close.
-pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+/// New connections per second: connect, (TLS handshake,) 1-byte round
+/// trip, close.
+pub async fn connect(addr: SocketAddr, c: &Common, tls: Option<BenchTls>) -> anyhow::Result<()> {
     let w = Window::new(c.secs);
     let mut tasks = Vec::new();
+    let label = format!(
+        "connect conns={}{}",
+        c.conns,
+        if tls.is_some() { " tls" } else { "" }
+    );
     for _ in 0..c.conns {
         let t = c.timeout;
+        let tls = tls.clone();
         tasks.push(tokio::spawn(async move {
             let mut stats = Stats::default();
             loop {
@@ -199,7 +238,7 @@ pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
                 if begin >= w.end {
                     break;
                 }
-                match timeout(t, one_connection(addr)).await {
+                match timeout(t, one_connection(addr, tls.as_ref())).await {
                     Ok(Ok(())) if w.open(begin) => stats.record(begin.elapsed()),
                     Ok(Ok(())) => {}
                     _ => {
@@ -212,19 +251,38 @@ pub async fn connect(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
         }));
     }
     let stats = collect(c, w, tasks).await;
-    stats.report(&format!("connect conns={}", c.conns), c.secs);
+    stats.report(&label, c.secs);
     Ok(())
 }
 
-async fn one_connection(addr: SocketAddr) -> std::io::Result<()> {
-    let mut s = TcpStream::connect(addr).await?;
+async fn one_connection(addr: SocketAddr, tls: Option<&BenchTls>) -> std::io::Result<()> {
+    let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
-    s.write_all(b"x").await?;
-    let mut b = [0u8; 1];
-    s.read_exact(&mut b).await?;
     // RST instead of FIN: thousands of closes per second would otherwise
     // exhaust the client's ephemeral ports with TIME_WAIT sockets.
-    s.set_zero_linger()?;
+    match tls {
+        None => {
+            let mut s = s;
+            round_trip(&mut s).await?;
+            s.set_zero_linger()
+        }
+        Some(t) => {
+            let mut s = t.handshake(s).await?;
+            round_trip(&mut s).await?;
+            s.get_ref().0.set_zero_linger()
+        }
+    }
+}
+
+/// One byte there and back.
+async fn round_trip<S>(s: &mut S) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    s.write_all(b"x").await?;
+    s.flush().await?;
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await?;
     Ok(())
 }
 
@@ -325,9 +383,87 @@ pub(super) fn cpu_ticks(pid: u32) -> anyhow::Result<CpuTicks> {
     })
 }
 
+/// CPU time of a process and all its descendants, live or reaped: a
+/// server that forks per connection (socat) is measured whole, not only
+/// its idle parent. Each process's own time plus that of the children it
+/// has waited for counts every process once: a reaped one is in its
+/// parent's cutime/cstime, a live one is found under /proc.
+pub(super) fn tree_ticks(pid: u32) -> anyhow::Result<CpuTicks> {
+    let mut parent_of = Vec::new();
+    for e in std::fs::read_dir("/proc")?.flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+            if let Some(pp) = stat_fields(&stat).and_then(|f| f.get(1)?.parse::<u32>().ok()) {
+                parent_of.push((p, pp));
+            }
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while let Some(&p) = tree.get(i) {
+        tree.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    let mut total = with_children(pid)?;
+    for &p in &tree[1..] {
+        // A descendant may have exited since the listing: its time is
+        // then its parent's (or is lost with an unreaped zombie's).
+        if let Ok(t) = with_children(p) {
+            total = CpuTicks {
+                user: total.user + t.user,
+                sys: total.sys + t.sys,
+            };
+        }
+    }
+    Ok(total)
+}
+
+/// The fields of a /proc/PID/stat line after the command name (state is
+/// the first, ppid the second).
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let rest = stat.rsplit_once(')')?.1;
+    Some(rest.split_whitespace().collect())
+}
+
+/// A process's own CPU time plus its waited-for children's.
+fn with_children(pid: u32) -> anyhow::Result<CpuTicks> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let f = stat_fields(&stat).context("odd stat")?;
+    let ticks = |i: usize| -> anyhow::Result<u64> { Ok(f.get(i).context("short stat")?.parse()?) };
+    Ok(CpuTicks {
+        user: ticks(11)? + ticks(13)?,
+        sys: ticks(12)? + ticks(14)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_tree_counts_its_children() {
+        let me = std::process::id();
+        let before = tree_ticks(me).unwrap();
+        // A child that burns CPU until the 10 ms tick moves (bounded: at
+        // most 10 s of wall clock on a loaded machine).
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "end=$(($(date +%s) + 10)); t0=$(cut -d' ' -f14 /proc/$$/stat); \
+                 while [ \"$(cut -d' ' -f14 /proc/$$/stat)\" = \"$t0\" ] && \
+                 [ $(date +%s) -lt $end ]; do :; done",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let own = cpu_ticks(me).unwrap();
+        let tree = tree_ticks(me).unwrap().since(before);
+        assert!(tree.total() >= 1, "{tree:?}");
+        assert!(tree_ticks(me).unwrap().total() > own.total());
+        assert!(tree_ticks(u32::MAX).is_err());
+    }
 
     #[test]
     fn own_cpu_time_is_read_and_split() {

@@ -1,6 +1,7 @@
 //! `wirekit bench`: a load generator for the echo and time services and
 //! for any server speaking the same protocols (the seeds' Python servers,
-//! `socat … PIPE`), so they can be measured side by side.
+//! `socat … PIPE`), so they can be measured side by side; `echo` and
+//! `connect` also over TLS (`--tls`, see [`tls`]).
 //!
 //! It runs single-threaded (one tokio current-thread runtime; on Linux the
 //! echo and UDP loops are one thread each driving epoll directly) so that
@@ -12,6 +13,7 @@ mod load;
 mod stats;
 #[cfg(target_os = "linux")]
 mod tcp;
+mod tls;
 #[cfg(target_os = "linux")]
 mod udp;
 
@@ -41,8 +43,9 @@ pub struct Common {
     /// Seconds before a single answer counts as lost (an error).
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
-    /// Server process id: also report its CPU time per operation (and,
-    /// for `idle`, its memory) from /proc.
+    /// Server process id: also report its CPU time per operation, with
+    /// its child processes' (a server forking per connection, like socat,
+    /// is measured whole), and, for `idle`, its memory, from /proc.
     #[arg(long)]
     pub pid: Option<u32>,
 }
@@ -59,6 +62,9 @@ pub enum Mode {
         /// Bytes per round trip.
         #[arg(short, long, default_value_t = 64)]
         size: usize,
+        /// TLS (benchmarks only: see --tls).
+        #[command(flatten, next_help_heading = "TLS")]
+        tls: tls::TlsArgs,
     },
     /// UDP request/response (e.g. the time service): each socket sends
     /// PAYLOAD and waits for one datagram back, in a loop.
@@ -77,10 +83,14 @@ pub enum Mode {
     },
     /// New connections: connect, one 1-byte echo round trip, close
     /// (with RST, so the client leaves no TIME_WAIT behind), in a loop.
+    /// With --tls each one is a full TLS handshake (no resumption).
     Connect {
         /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
+        /// TLS (benchmarks only: see --tls).
+        #[command(flatten, next_help_heading = "TLS")]
+        tls: tls::TlsArgs,
     },
     /// Open CONNS idle connections, hold them, check they all still work,
     /// and report the server's memory (VmRSS of --pid).
@@ -106,14 +116,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(async move {
         match args.mode {
-            Mode::Echo { common, size } => {
+            Mode::Echo { common, size, tls } => {
                 anyhow::ensure!((1..=1 << 24).contains(&size), "--size must be 1..=16 MiB");
                 let addr = resolve(&common.addr)?;
+                let tls = tls::BenchTls::from_args(&tls, &common.addr)?;
                 let streams = load::connect_all(addr, &common).await?;
+                let label = format!(
+                    "echo conns={} size={size}{}",
+                    common.conns,
+                    if tls.is_some() { " tls" } else { "" }
+                );
                 #[cfg(target_os = "linux")]
-                let r = tcp::echo(streams, &common, size).await;
+                let r = {
+                    let wires = load::wires(streams, tls.as_ref()).await?;
+                    tcp::echo(wires, &common, size, &label).await
+                };
                 #[cfg(not(target_os = "linux"))]
-                let r = load::echo(streams, &common, size).await;
+                let r = match tls {
+                    Some(_) => Err(anyhow::anyhow!("bench echo --tls needs Linux")),
+                    None => load::echo(streams, &common, size, &label).await,
+                };
                 r
             }
             Mode::Udp {
@@ -134,9 +156,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let r = load::udp(addr, &common, payloads).await;
                 r
             }
-            Mode::Connect { common } => {
+            Mode::Connect { common, tls } => {
                 let addr = resolve(&common.addr)?;
-                load::connect(addr, &common).await
+                let tls = tls::BenchTls::from_args(&tls, &common.addr)?;
+                load::connect(addr, &common, tls).await
             }
             Mode::Idle { common } => {
                 let addr = resolve(&common.addr)?;

@@ -8,9 +8,10 @@
 //! per round trip (no `read` that finds nothing, no per-round-trip timer,
 //! no task wakeups), so less of the two shared cores goes to measuring and
 //! more to the server under test: the same for every server measured.
+//! Over TLS (`--tls`) each flow's rustls connection is driven by hand in
+//! the same loop ([`Wire`]).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -20,6 +21,7 @@ use rustix::fd::OwnedFd;
 
 use super::load::run_blocking;
 use super::stats::Stats;
+use super::tls::Wire;
 use super::Common;
 
 /// How often stalled connections are looked for, and so the longest one
@@ -28,7 +30,7 @@ const SCAN: Duration = Duration::from_millis(10);
 
 /// One connection with its message in flight.
 struct Flow {
-    sock: TcpStream,
+    wire: Wire,
     /// Bytes of the message written so far (the message is `size` bytes).
     written: usize,
     /// Bytes of its echo read so far.
@@ -40,21 +42,16 @@ struct Flow {
     dead: bool,
 }
 
-/// TCP echo round trips on already connected `streams`.
-pub async fn echo(
-    streams: Vec<tokio::net::TcpStream>,
-    c: &Common,
-    size: usize,
-) -> anyhow::Result<()> {
+/// TCP echo round trips on already connected, non-blocking `wires`;
+/// `label` names the run in the report.
+pub async fn echo(wires: Vec<Wire>, c: &Common, size: usize, label: &str) -> anyhow::Result<()> {
     let ep = epoll::create(epoll::CreateFlags::CLOEXEC).context("epoll_create")?;
-    let mut flows = Vec::with_capacity(streams.len());
-    for (i, s) in streams.into_iter().enumerate() {
-        // tokio hands the socket over still non-blocking.
-        let sock = s.into_std()?;
+    let mut flows = Vec::with_capacity(wires.len());
+    for (i, wire) in wires.into_iter().enumerate() {
         let data = epoll::EventData::new_u64(i as u64);
-        epoll::add(&ep, &sock, data, epoll::EventFlags::IN).context("epoll_ctl")?;
+        epoll::add(&ep, wire.sock(), data, epoll::EventFlags::IN).context("epoll_ctl")?;
         flows.push(Flow {
-            sock,
+            wire,
             written: 0,
             read: 0,
             sent: Instant::now(),
@@ -62,8 +59,7 @@ pub async fn echo(
             dead: false,
         });
     }
-    let label = format!("echo conns={} size={size}", c.conns);
-    run_blocking(c, &label, move |w, t| run(&ep, &mut flows, size, w, t)).await;
+    run_blocking(c, label, move |w, t| run(&ep, &mut flows, size, w, t)).await;
     Ok(())
 }
 
@@ -150,25 +146,29 @@ impl Driver<'_> {
         }
     }
 
-    /// Writes what the socket takes of the rest of the message, and asks
-    /// for writability only while some is left.
+    /// Writes what the socket takes of the rest of the message (and of
+    /// TLS records held back), and asks for writability only while some
+    /// is left.
     fn push(&mut self, f: &mut Flow, i: usize) {
         while f.written < self.out.len() && !f.dead {
-            match f.sock.write(&self.out[f.written..]) {
+            match f.wire.send(&self.out[f.written..]) {
                 Ok(n) => f.written += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => return self.kill(f),
             }
         }
-        let wants_out = f.written < self.out.len();
+        let Ok(held) = f.wire.pending() else {
+            return self.kill(f);
+        };
+        let wants_out = f.written < self.out.len() || held;
         if wants_out != f.wants_out {
             let flags = match wants_out {
                 true => epoll::EventFlags::IN | epoll::EventFlags::OUT,
                 false => epoll::EventFlags::IN,
             };
             let data = epoll::EventData::new_u64(i as u64);
-            if epoll::modify(self.ep, &f.sock, data, flags).is_err() {
+            if epoll::modify(self.ep, f.wire.sock(), data, flags).is_err() {
                 return self.kill(f);
             }
             f.wants_out = wants_out;
@@ -181,7 +181,7 @@ impl Driver<'_> {
         let size = self.out.len();
         while f.read < size {
             let want = (size - f.read).min(self.buf.len());
-            match f.sock.read(&mut self.buf[..want]) {
+            match f.wire.recv(&mut self.buf[..want]) {
                 Ok(0) => return Err(()),
                 Ok(n) => f.read += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
@@ -196,6 +196,6 @@ impl Driver<'_> {
     fn kill(&mut self, f: &mut Flow) {
         self.stats.errors += 1;
         f.dead = true;
-        let _ = epoll::delete(self.ep, &f.sock);
+        let _ = epoll::delete(self.ep, f.wire.sock());
     }
 }

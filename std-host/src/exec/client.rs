@@ -7,9 +7,12 @@
 //! apart, exit code, authentication) or a seed server's `exec` (JSON
 //! header), `len` (4-byte length) or `ack` (size text, ack, output); the
 //! seed dialects carry stdout and stderr together on stdout.
+//!
+//! Every dialect runs over TLS too (`--tls`, `--tls-pin`, `--tls-ca`, as
+//! the echo client; a `SERVICE+tls` listener); the native token proof is
+//! then bound to the TLS session ([`link::Link::binding`]).
 
 use std::io::{BufRead, IsTerminal as _, Read, Write};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,10 +29,12 @@ use wirekit_core::wire::{emit_frame_header, Header};
 
 use wirekit_core::service::answer::{seed_exec_refusal, Answer};
 
-use crate::client::resolve;
 use crate::client::visible::{visible, Newlines};
+use crate::tls::client::TlsClientOpts;
+use link::Link;
 
 pub mod help;
+pub mod link;
 pub mod probe;
 
 /// Seed-dialect replies up to this size are looked at whole before being
@@ -74,6 +79,9 @@ pub struct ClientArgs {
     /// server stops commands after its --exec-timeout, 30 s by default).
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     pub idle_timeout: u64,
+    /// TLS (for an `exec+tls`, `exec-len+tls` or `exec-ack+tls` listener).
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: TlsClientOpts,
 }
 
 /// Options of `wirekit exec`.
@@ -89,14 +97,16 @@ pub struct ExecArgs {
         required = true,
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "CMD"
+        value_name = "CMD",
+        // Listed with ADDR, not under the TLS options before it.
+        help_heading = None::<&str>
     )]
     pub cmd: Vec<String>,
 }
 
 /// A connection to an exec server.
 pub struct Session {
-    stream: TcpStream,
+    stream: Link,
     dialect: ClientDialect,
     /// Bytes read but not yet decoded.
     pending: Vec<u8>,
@@ -121,13 +131,9 @@ impl Session {
             }
             None => None,
         };
-        let addr = resolve(&args.addr)?;
         let timeout = Duration::from_secs(args.timeout.max(1));
-        let stream = TcpStream::connect_timeout(&addr, timeout)
-            .with_context(|| format!("connecting to {addr}"))?;
-        let _ = stream.set_nodelay(true);
-        stream.set_write_timeout(Some(timeout))?;
-        stream.set_read_timeout(
+        let stream = Link::connect(&args.addr, timeout, &args.tls)?;
+        stream.tcp().set_read_timeout(
             (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         )?;
         let mut s = Session {
@@ -160,7 +166,7 @@ impl Session {
             ServerMsg::Challenge(nonce) => {
                 let token = token
                     .ok_or_else(|| anyhow!("the server requires a token: give --token-file"))?;
-                let proof = auth::proof(token, nonce, &[]);
+                let proof = auth::proof(token, nonce, &self.stream.binding()?);
                 let proof = String::from_utf8_lossy(&proof).into_owned();
                 self.send(&ClientMsg::Auth(&proof).header(), b"")?;
                 let h = self.read_frame(&mut std::io::sink(), &mut std::io::sink())?;
@@ -181,8 +187,14 @@ impl Session {
         let n = emit_frame_header(header, &mut frame).map_err(|e| anyhow!("{e}"))?;
         frame.truncate(n);
         frame.extend_from_slice(body);
-        self.stream.write_all(&frame)?;
+        self.write(&frame)?;
         Ok(frame)
+    }
+
+    /// Sends bytes at once (TLS buffers them otherwise).
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
     }
 
     /// Checks the first answer to `sent`: a busy or refusing server, or
@@ -192,7 +204,9 @@ impl Session {
             return Ok(());
         }
         self.probed = true;
-        let (answer, got) = probe::first_answer(&self.stream, sent, timeout)?;
+        let start = self.pending.len();
+        let answer = probe::read_first_answer(&mut self.stream, &mut self.pending, sent, timeout)?;
+        let got = &self.pending[start..];
         let want: &[Answer] = match self.dialect {
             ClientDialect::Native | ClientDialect::Exec => &[Answer::Frame],
             ClientDialect::Len => &[Answer::Length],
@@ -202,7 +216,7 @@ impl Session {
         let hint = move |a: Answer| exec_hint(dialect, a);
         probe::check(
             answer,
-            &got,
+            got,
             &probe::Expect {
                 want,
                 service: "an exec listener",
@@ -215,6 +229,7 @@ impl Session {
     /// only once it has finished.
     fn command_wait(&self) -> Duration {
         self.stream
+            .tcp()
             .read_timeout()
             .ok()
             .flatten()
@@ -316,7 +331,7 @@ impl Session {
         match self.dialect {
             ClientDialect::Native => self.run_native(cmd, out, err),
             ClientDialect::Exec => {
-                self.stream.write_all(cmd)?;
+                self.write(cmd)?;
                 self.probe(cmd, self.command_wait())?;
                 let h = self.read_frame(out, err)?;
                 if let Some(e) = &h.error {
@@ -361,7 +376,7 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<i32> {
-        self.stream.write_all(cmd)?;
+        self.write(cmd)?;
         self.probe(cmd, self.command_wait())?;
         let mut dec = LengthDecoder::new(MAX_SEED_REPLY as u32);
         let mut held = SmallReply::default();
@@ -395,7 +410,7 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<i32> {
-        self.stream.write_all(cmd)?;
+        self.write(cmd)?;
         self.probe(cmd, self.command_wait())?;
         // The size comes alone: the server waits for the ack before
         // sending anything else (that is the dialect's point).
@@ -405,7 +420,7 @@ impl Session {
         let size_text = std::mem::take(&mut self.pending);
         let mut left = parse_size_text(&size_text, MAX_SEED_REPLY)
             .map_err(|e| anyhow!("bad size from server: {e}"))?;
-        self.stream.write_all(CLIENT_ACK)?;
+        self.write(CLIENT_ACK)?;
         let mut held = SmallReply::default();
         held.start(left);
         while left > 0 {

@@ -49,6 +49,7 @@ async fn session(
             dialect,
             timeout: 10,
             idle_timeout: 60,
+            tls: Default::default(),
         };
         let mut s = Session::connect(&args).unwrap();
         cmds.iter()

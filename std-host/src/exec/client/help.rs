@@ -27,6 +27,9 @@ pub const EXEC: &str = concat!(
   wirekit exec 127.0.0.1:7000 --token-file ~/.wirekit-token -- 'uname -a; id'
   wirekit exec 127.0.0.1:7000 -- yes | head -2          (ends quietly)
   wirekit exec --dialect ack 127.0.0.1:7002 -- date     (an exec-ack listener)
+  wirekit exec host:7000 --tls-pin sha256:HEX --token-file ~/.wirekit-token -- id
+                             (an exec+tls listener; the token proof is bound to
+                             this TLS session, so a relay in the middle fails)
 
 ",
     exit_codes!()
@@ -38,6 +41,8 @@ pub const SHELL: &str = concat!(
   wirekit shell 127.0.0.1:7000                  (`>>> ` prompt; quit or Ctrl-D ends)
   printf 'date\\nuname\\n' | wirekit shell 127.0.0.1:7000     (no prompt when scripted)
   wirekit shell --dialect len 127.0.0.1:7001
+  wirekit shell --tls host:7000 --token-file ~/.wirekit-token
+                             (trust on first use, remembered in known_hosts)
 
 ",
     exit_codes!()

@@ -2,15 +2,18 @@
 //! or refusing server, or the wrong kind of listener, gets a one-line
 //! reason and a suggestion instead of a frame-length error or a hang. The
 //! classification is `wirekit_core::service::answer`; this module reads
-//! (peeks, so the protocol decoder still sees every byte) and words it.
+//! it (peeking at a plain socket, or reading into the caller's buffer,
+//! which works over TLS too: either way the protocol decoder still sees
+//! every byte) and words it.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use wirekit_core::service::answer::{classify, refusal_text, Answer, MAX_PEEK};
 
+use super::link::Link;
 use crate::client::visible::{visible, Newlines};
 
 /// How long a short answer may pause before it is classified as it is: a
@@ -66,6 +69,83 @@ fn peek_classify(
     }
 }
 
+/// Like [`first_answer`] over any [`Link`] (TLS included): the answer's
+/// bytes are read and appended to `pending`, where the caller's decoder
+/// then finds them; classifies the bytes added.
+pub fn read_first_answer(
+    link: &mut Link,
+    pending: &mut Vec<u8>,
+    sent: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let before = link.tcp().read_timeout()?;
+    link.tcp().set_read_timeout(Some(timeout))?;
+    let r = read_classify(link, pending, sent, timeout);
+    link.tcp().set_read_timeout(before)?;
+    r
+}
+
+fn read_classify(
+    link: &mut Link,
+    pending: &mut Vec<u8>,
+    sent: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<Answer> {
+    let start = pending.len();
+    let mut closed = match read_more(link, pending, start) {
+        Ok(n) => n == 0,
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => bail!(
+            "no answer from the server within {} s (--timeout)",
+            timeout.as_secs_f64()
+        ),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+        Err(e) => return Err(anyhow!(e).context("reading the server's answer")),
+    };
+    // Later reads only wait a moment: a short answer that pauses has
+    // settled (the server waits for us).
+    link.tcp().set_read_timeout(Some(POLL))?;
+    let mut quiet = Duration::ZERO;
+    loop {
+        let got = &pending[start..];
+        let settled = closed || got.len() >= MAX_PEEK || quiet >= SETTLE;
+        let a = classify(got, sent, settled);
+        if a != Answer::NeedMore {
+            return Ok(a);
+        }
+        match read_more(link, pending, start) {
+            Ok(0) => closed = true,
+            Ok(_) => quiet = Duration::ZERO,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                quiet += POLL;
+            }
+            Err(_) => closed = true,
+        }
+    }
+}
+
+/// One read of at most what classifying needs (the bytes since `start`
+/// stay under [`MAX_PEEK`]), appended to `pending`.
+fn read_more(link: &mut Link, pending: &mut Vec<u8>, start: usize) -> std::io::Result<usize> {
+    let room = MAX_PEEK.saturating_sub(pending.len() - start).max(1);
+    let mut buf = vec![0u8; room];
+    let n = link.read(&mut buf)?;
+    pending.extend_from_slice(&buf[..n]);
+    Ok(n)
+}
+
+/// Whether `got` is exactly one TLS alert record (content type 21,
+/// version 3.x, two bytes: level and reason): what a TLS listener sends
+/// back for clear text before it closes. No exec or files answer has
+/// this shape (as a native frame it would announce a 197 KB header).
+fn is_tls_alert(got: &[u8]) -> bool {
+    matches!(got, [0x15, 0x03, 0..=0x04, 0x00, 0x02, 1 | 2, _])
+}
+
 /// What the caller expects, and how to put the user right.
 pub struct Expect<'a> {
     /// The classes this client can go on with.
@@ -78,6 +158,12 @@ pub struct Expect<'a> {
 
 /// Fails with one line unless `answer` is one of `expect.want`.
 pub fn check(answer: Answer, got: &[u8], expect: &Expect<'_>) -> anyhow::Result<()> {
+    if is_tls_alert(got) {
+        bail!(
+            "the server answered in TLS: this is a TLS listener (`SERVICE+tls`); \
+             connect with --tls (and --tls-pin or --tls-ca)"
+        );
+    }
     if expect.want.contains(&answer) {
         return Ok(());
     }
@@ -105,5 +191,25 @@ pub fn check(answer: Answer, got: &[u8], expect: &Expect<'_>) -> anyhow::Result<
             "expected {} but the server sent {other}{hint}",
             expect.service
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tls_alert_is_told_apart_from_answers() {
+        // rustls's reply to a clear-text hello: a fatal decode_error alert.
+        assert!(is_tls_alert(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]));
+        for not in [
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02][..],
+            &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32, b'x'],
+            &[0x16, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32],
+            b"error: busy",
+            b"",
+        ] {
+            assert!(!is_tls_alert(not), "{not:?}");
+        }
     }
 }
