@@ -18,6 +18,11 @@
 //! - `list {filename?}` → `list {status: ok, total_size, truncated?}` +
 //!   one JSON object per line.
 //!
+//! - `challenge` → `challenge {status: ok, nonce}`, then `auth {token:
+//!   proof}` → `auth {status: ok}`: proves the upload token (see
+//!   [`super::access`]); a wrong proof is refused and the connection
+//!   closed.
+//!
 //! Any refusal is `{op, status: error, error: "reason"}`.
 
 use heapless::String;
@@ -59,6 +64,14 @@ pub enum Request<'h> {
         /// Directory under the root.
         dir: &'h str,
     },
+    /// Asks for a nonce to prove the upload token with.
+    Challenge,
+    /// The proof of the token for the last challenge (checked by the
+    /// server: [`super::access`]).
+    Auth {
+        /// Hex HMAC, at most [`crate::wire::SECRET_CAP`] bytes.
+        proof: &'h str,
+    },
 }
 
 /// Why a request was refused.
@@ -74,16 +87,21 @@ pub enum RequestError {
     NoSize,
     /// A request frame carried a body.
     UnexpectedBody,
+    /// `auth` without `token`.
+    NoProof,
 }
 
 impl core::fmt::Display for RequestError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::UnknownOp => f.write_str("unknown operation (get, put, stat, list)"),
+            Self::UnknownOp => {
+                f.write_str("unknown operation (get, put, stat, list, challenge, auth)")
+            }
             Self::NoName => f.write_str("missing filename"),
             Self::Name(e) => write!(f, "{e}"),
             Self::NoSize => f.write_str("put without size"),
             Self::UnexpectedBody => f.write_str("request frames carry no body"),
+            Self::NoProof => f.write_str("auth without token"),
         }
     }
 }
@@ -116,6 +134,10 @@ pub fn parse_request(h: &Header) -> Result<Request<'_>, RequestError> {
             name::check(dir, true).map_err(RequestError::Name)?;
             Request::List { dir }
         }
+        "challenge" => Request::Challenge,
+        "auth" => Request::Auth {
+            proof: h.token.as_deref().ok_or(RequestError::NoProof)?,
+        },
         _ => return Err(RequestError::UnknownOp),
     })
 }
