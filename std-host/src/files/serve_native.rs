@@ -17,6 +17,7 @@ use wirekit_core::service::file::native::{
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
 use super::async_conn::AsyncConn;
+use super::auth::{self, Gate};
 use super::conn::Conn;
 use super::store::{hash_prefix, FileInfo};
 use super::Files;
@@ -30,6 +31,7 @@ const READ_STEP: usize = 1 << 20;
 
 /// Serves requests until the client closes the connection.
 pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
+    let mut gate = Gate::default();
     while let Some(req) = read_request(conn).await? {
         let op = req.op.as_deref().unwrap_or("?");
         match parse_request(&req) {
@@ -42,13 +44,24 @@ pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<(
                 size,
                 force,
                 resume,
-            }) => {
-                Box::pin(super::serve_put::serve_put(
-                    files, conn, name, size, force, resume,
-                ))
-                .await?
-            }
+            }) => match files.may_upload(conn, gate.uploader()) {
+                Err(r) => refuse(conn, "put", &r.to_string()).await?,
+                Ok(()) => {
+                    let put = super::serve_put::serve_put(files, conn, name, size, force, resume);
+                    Box::pin(put).await?
+                }
+            },
             Ok(Request::Stat { name }) => serve_stat(files, conn, name).await?,
+            Ok(Request::Challenge) => {
+                if !auth::challenge(files, conn, &mut gate).await? {
+                    return Ok(());
+                }
+            }
+            Ok(Request::Auth { proof }) => {
+                if !auth::prove(files, conn, &mut gate, proof).await? {
+                    return Ok(());
+                }
+            }
             Ok(Request::List { dir }) => {
                 let d = dir.to_owned();
                 match files.blocking(move |f| f.store.list(&d, MAX_LIST)).await? {
