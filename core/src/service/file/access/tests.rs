@@ -123,17 +123,16 @@ proptest! {
         let mut d: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(Limits::default());
         for chunk in bytes.chunks(step) {
             let mut input = chunk;
-            loop {
-                let Ok((used, ev)) = d.decode(input) else { break };
+            while let Ok((used, ev)) = d.decode(input) {
                 input = &input[used..];
-                if let Some(Event::Header(h)) = ev {
+                let Some(ev) = ev else { break };
+                if let Event::Header(h) = ev {
                     let _ = parse_challenge(h);
                     let _ = parse_auth_reply(h);
                     if let Ok(Request::Auth { proof }) = parse_request(h) {
                         prop_assert!(!verify_in(DOMAIN, TOKEN, "00", b"", proof));
                     }
                 }
-                if ev.is_none() { break; }
             }
         }
     }
