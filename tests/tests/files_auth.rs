@@ -193,6 +193,15 @@ fn a_listener_beyond_loopback_is_read_only_for_every_dialect() {
         appears(&root.join("up.txt")),
         "the seed client could not upload"
     );
+    // A token given to a server that has none is a mistake worth a word.
+    let token = work.join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let t = token.to_str().unwrap();
+    assert_refused(
+        &run(&["put", &a, l, "t.txt", "--token-file", t]),
+        "no upload token",
+    );
+    assert!(!root.join("t.txt").exists());
 }
 
 #[test]
