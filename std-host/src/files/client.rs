@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context as _};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::md5::Md5;
 use wirekit_core::service::file::name;
-use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
+use wirekit_core::service::file::native::{self, refusal, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
 
 use super::client_seed;
@@ -24,6 +24,7 @@ use super::serve_native::send;
 use super::store::{hash_prefix, IO_CHUNK};
 
 mod check;
+mod download;
 mod interrupt;
 mod listing;
 mod partial;
@@ -285,47 +286,11 @@ fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<Di
     let label = format!("get {}", args.remote);
     let part = &mut *part;
     Ok(match args.common.dialect {
-        ClientDialect::Native => get_native(&mut conn, &args.remote, part, &label)?,
+        ClientDialect::Native => download::get_native(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed000 => client_seed::get_seed000(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed002 => client_seed::get_seed002(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed004 => client_seed::get_seed004(&mut conn, &args.remote, part, &label)?,
     })
-}
-
-fn get_native(
-    conn: &mut Conn,
-    remote: &str,
-    part: &mut LocalPartial,
-    label: &str,
-) -> anyhow::Result<Option<Digest>> {
-    let mut h = native::request("get", remote).map_err(|e| anyhow!("{remote}: {e}"))?;
-    h.offset = (part.offset > 0).then_some(part.offset);
-    request(conn, &h, ClientDialect::Native)?;
-    let mut t = Transfer::new("get", u64::MAX);
-    loop {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection mid-transfer");
-        }
-        let (used, ev) = t.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
-        conn.lo += used;
-        match ev {
-            None => {}
-            Some(TransferEvent::Header(h)) => {
-                if h.offset.unwrap_or(0) != part.offset {
-                    bail!(
-                        "server answered for offset {:?}, asked {}",
-                        h.offset,
-                        part.offset
-                    );
-                }
-                part.show_progress(label, h.size.unwrap_or(0));
-            }
-            Some(TransferEvent::Data(b)) => part.write(b)?,
-            Some(TransferEvent::End(d)) => return Ok(Some(d)),
-            Some(TransferEvent::Refused(m)) => bail!("server refused: {m}"),
-            Some(TransferEvent::BodyEnd) => {}
-        }
-    }
 }
 
 /// Reads one reply frame without a body (`put` answers), failing with

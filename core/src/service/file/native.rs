@@ -9,6 +9,8 @@
 //! - `get {filename, offset?}` → `get {status: ok, size, offset, mtime,
 //!   total_size: size - offset}` + the bytes from `offset`, then
 //!   `end {md5}` (or `end {status: error}` if the file changed meanwhile).
+//! - `get-segmented {filename, offset?}`: the same, the bytes in `data`
+//!   frames ([`segments`]), so the server can end early with an error.
 //! - `put {filename, size, force?, resume?}` → `put {status: ready,
 //!   offset, md5?}` (`offset` bytes of an earlier partial upload are kept;
 //!   `md5` is theirs so the client can check its prefix matches) → client
@@ -42,6 +44,9 @@ pub enum Request<'h> {
         name: &'h str,
         /// Where to start.
         offset: u64,
+        /// The bytes in `data` frames ([`segments`]), so the server can
+        /// stop between two with an error frame.
+        segmented: bool,
     },
     /// Upload `size` bytes to `name`.
     Put {
@@ -118,9 +123,10 @@ pub fn parse_request(h: &Header) -> Result<Request<'_>, RequestError> {
         Ok(n)
     };
     Ok(match op {
-        "get" => Request::Get {
+        "get" | segments::OP => Request::Get {
             name: file()?,
             offset: h.offset.unwrap_or(0),
+            segmented: op == segments::OP,
         },
         "put" => Request::Put {
             name: file()?,
@@ -224,7 +230,9 @@ pub fn refusal(h: &Header) -> Option<&str> {
         .then(|| h.error.as_deref().unwrap_or("unspecified error"))
 }
 
+pub mod segments;
 mod transfer;
+pub use segments::SegmentError;
 pub use transfer::{Transfer, TransferError, TransferEvent};
 
 #[cfg(test)]
