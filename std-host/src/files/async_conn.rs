@@ -35,6 +35,8 @@ pub struct AsyncConn {
     /// Where transfers are shown (the web console's recent events), with
     /// the client's address.
     pub events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
+    /// The listener's address is a loopback one (the upload policy).
+    pub loopback: bool,
 }
 
 impl AsyncConn {
@@ -60,6 +62,7 @@ impl AsyncConn {
             shutdown,
             metrics: None,
             events: None,
+            loopback: false,
         }
     }
 

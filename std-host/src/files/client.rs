@@ -7,15 +7,13 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use md5::{Digest as _, Md5};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::service::file::name;
-use wirekit_core::service::file::native::{self, refusal, Transfer, TransferEvent, HEADER_CAP};
+use wirekit_core::service::file::native::{self, refusal, HEADER_CAP};
 use wirekit_core::wire::{Digest, Header};
 
 use super::client_seed;
@@ -26,11 +24,14 @@ use super::serve_native::send;
 use super::store::{hash_prefix, IO_CHUNK};
 
 mod check;
+mod download;
 mod interrupt;
 mod listing;
 mod partial;
+mod session;
 
 pub use partial::{partial_path, Existing, LocalPartial};
+pub use session::connect;
 
 /// Sends a request frame and checks the server's first answer.
 fn request(conn: &mut Conn, h: &Header, dialect: ClientDialect) -> anyhow::Result<()> {
@@ -72,6 +73,9 @@ pub struct Common {
     /// Seconds to wait for the server before giving up.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+    /// TLS (to a `files+tls` listener) and how the server is trusted.
+    #[command(flatten)]
+    pub tls: crate::tls::client::TlsClientOpts,
 }
 
 /// `wirekit get ADDR REMOTE [-o LOCAL] [--resume] [--force]`.
@@ -122,6 +126,10 @@ pub struct PutArgs {
     /// Continue an interrupted upload (the server keeps its partial).
     #[arg(long)]
     pub resume: bool,
+    /// File holding the server's upload token (`serve
+    /// --files-token-file`); proven, never sent (native dialect).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Options shared by every file client command.
     #[command(flatten)]
     pub common: Common,
@@ -153,27 +161,15 @@ pub struct LsArgs {
     /// Seconds to wait for the server before giving up.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub timeout: u64,
+    /// TLS (to a `files+tls` listener) and how the server is trusted.
+    #[command(flatten)]
+    pub tls: crate::tls::client::TlsClientOpts,
 }
 
 /// The core's errors are `Display` but (being `no_std`) not
 /// `std::error::Error`; this makes them `anyhow` errors.
 pub fn wire_err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("{e}")
-}
-
-/// Connects with read/write timeouts.
-pub fn connect(addr: &str, timeout: u64) -> anyhow::Result<Conn> {
-    let t = Duration::from_secs(timeout.max(1));
-    let sa = addr
-        .to_socket_addrs()
-        .with_context(|| format!("bad address {addr}"))?
-        .next()
-        .ok_or_else(|| anyhow!("{addr} resolves to nothing"))?;
-    let s = TcpStream::connect_timeout(&sa, t).with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(t))?;
-    s.set_write_timeout(Some(t))?;
-    s.set_nodelay(true)?;
-    Ok(Conn::new(s))
 }
 
 /// The local name for `remote`: `-o FILE` (replaced if it exists), `-o -`
@@ -286,55 +282,29 @@ fn retry_command() -> String {
 
 /// Moves the bytes of a `get` into `part`; returns the server's md5.
 fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<Digest>> {
-    let mut conn = connect(&args.addr, args.common.timeout)?;
+    let mut conn = connect(&args.addr, args.common.timeout, &args.common.tls)?;
     let label = format!("get {}", args.remote);
     let part = &mut *part;
     Ok(match args.common.dialect {
-        ClientDialect::Native => get_native(&mut conn, &args.remote, part, &label)?,
+        ClientDialect::Native => download::get_native(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed000 => client_seed::get_seed000(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed002 => client_seed::get_seed002(&mut conn, &args.remote, part, &label)?,
         ClientDialect::Seed004 => client_seed::get_seed004(&mut conn, &args.remote, part, &label)?,
     })
 }
 
-fn get_native(
-    conn: &mut Conn,
-    remote: &str,
-    part: &mut LocalPartial,
-    label: &str,
-) -> anyhow::Result<Option<Digest>> {
-    let mut h = native::request("get", remote).map_err(|e| anyhow!("{remote}: {e}"))?;
-    h.offset = (part.offset > 0).then_some(part.offset);
-    request(conn, &h, ClientDialect::Native)?;
-    let mut t = Transfer::new("get", u64::MAX);
-    loop {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection mid-transfer");
-        }
-        let (used, ev) = t.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
-        conn.lo += used;
-        match ev {
-            None => {}
-            Some(TransferEvent::Header(h)) => {
-                if h.offset.unwrap_or(0) != part.offset {
-                    bail!(
-                        "server answered for offset {:?}, asked {}",
-                        h.offset,
-                        part.offset
-                    );
-                }
-                part.show_progress(label, h.size.unwrap_or(0));
-            }
-            Some(TransferEvent::Data(b)) => part.write(b)?,
-            Some(TransferEvent::End(d)) => return Ok(Some(d)),
-            Some(TransferEvent::Refused(m)) => bail!("server refused: {m}"),
-            Some(TransferEvent::BodyEnd) => {}
-        }
+/// Reads one reply frame without a body (`put` answers), failing with
+/// the server's words if it is a refusal.
+pub fn read_reply(conn: &mut Conn) -> anyhow::Result<Header> {
+    let h = read_reply_raw(conn)?;
+    if let Some(m) = refusal(&h) {
+        bail!("server refused: {m}");
     }
+    Ok(h)
 }
 
-/// Reads one reply frame without a body (`put` answers).
-pub fn read_reply(conn: &mut Conn) -> anyhow::Result<Header> {
+/// Reads one reply frame without a body, refusal or not.
+fn read_reply_raw(conn: &mut Conn) -> anyhow::Result<Header> {
     let limits = Limits {
         max_body: 0,
         ..Limits::default()
@@ -347,9 +317,6 @@ pub fn read_reply(conn: &mut Conn) -> anyhow::Result<Header> {
         let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
         conn.lo += used;
         if let Some(Event::Header(h)) = ev {
-            if let Some(m) = refusal(h) {
-                bail!("server refused: {m}");
-            }
             return Ok(h.clone());
         }
     }
@@ -388,7 +355,18 @@ pub fn put(args: &PutArgs) -> anyhow::Result<()> {
             })?
             .to_string(),
     };
-    let mut conn = connect(&args.addr, args.common.timeout)?;
+    let token = args
+        .token_file
+        .as_deref()
+        .map(session::read_token)
+        .transpose()?;
+    if token.is_some() && args.common.dialect != ClientDialect::Native {
+        bail!("--token-file needs the native dialect: the seed dialects cannot send a token");
+    }
+    let mut conn = connect(&args.addr, args.common.timeout, &args.common.tls)?;
+    if let Some(t) = &token {
+        session::authenticate(&mut conn, t)?;
+    }
     if args.common.dialect == ClientDialect::Native && args.local.as_os_str() != "-" {
         let again = retry_command();
         let again = if args.resume {
@@ -475,7 +453,7 @@ fn put_native(
 /// `wirekit ls`: prints `SIZE NAME` lines sorted by name (`NAME/` for
 /// directories); `-l` adds type and time, `-h` human sizes.
 pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
-    let mut conn = connect(&args.addr, args.timeout)?;
+    let mut conn = connect(&args.addr, args.timeout, &args.tls)?;
     let mut h = Header::with_op("list");
     if let Some(d) = &args.dir {
         h.filename = Some(native::name_string(d).map_err(|e| anyhow!("{d}: {e}"))?);

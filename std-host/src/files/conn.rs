@@ -1,11 +1,95 @@
-//! A connection with one bounded read buffer: decoders borrow the
+//! A client connection with one bounded read buffer: decoders borrow the
 //! buffered bytes (`buf[lo..hi]`) and report how many they consumed, so no
 //! byte is copied twice and memory stays fixed whatever the file size.
+//! The socket is plain TCP or a TLS session over it ([`Stream`]).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
+use rustls::{ClientConnection, StreamOwned};
+
 use crate::serve::conn::Activity;
+
+/// A client's byte stream: the socket, or a TLS session on it.
+pub enum Stream {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// TLS (boxed: rustls' state is large).
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath (timeouts, peeking a plain one).
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+
+    /// True for a TLS session.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// `len` bytes of keying material exported from the TLS session with
+    /// `label` (RFC 8446 §7.5), or nothing on plain TCP: the channel
+    /// binding of an authentication proof.
+    pub fn binding(&self, label: &[u8], len: usize) -> io::Result<Vec<u8>> {
+        match self {
+            Stream::Plain(_) => Ok(Vec::new()),
+            Stream::Tls(s) => {
+                let mut out = vec![0u8; len];
+                s.conn
+                    .export_keying_material(&mut out, label, Some(b""))
+                    .map_err(io::Error::other)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            // A peer that closes without close_notify: every files dialect
+            // frames its data with lengths (and md5s), so a cut is seen
+            // there; here it is an end of stream like on plain TCP.
+            Stream::Tls(s) => match s.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Drop for Stream {
+    /// Ends a TLS session properly, so the server sees a clean close
+    /// rather than a truncation.
+    fn drop(&mut self) {
+        if let Stream::Tls(s) = self {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+    }
+}
 
 /// Read buffer size: large enough to keep a loopback transfer at memory
 /// speed, small enough to hold one per connection.
@@ -14,7 +98,7 @@ pub const BUF: usize = 256 * 1024;
 /// A socket and its read buffer.
 pub struct Conn {
     /// The socket (writes go straight to it).
-    pub stream: TcpStream,
+    pub stream: Stream,
     /// The buffer; `buf[lo..hi]` is received but not yet consumed.
     pub buf: Box<[u8]>,
     /// Start of the unconsumed bytes.
@@ -26,8 +110,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Wraps a connected socket.
-    pub fn new(stream: TcpStream) -> Conn {
+    /// Wraps a connected socket or TLS session.
+    pub fn new(stream: Stream) -> Conn {
         Conn {
             stream,
             buf: vec![0u8; BUF].into_boxed_slice(),

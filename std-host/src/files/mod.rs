@@ -9,6 +9,7 @@
 //! of reads, writes, fsyncs and renames stays obvious.
 
 mod async_conn;
+mod auth;
 pub mod client;
 mod client_seed;
 pub mod conn;
@@ -58,6 +59,16 @@ pub struct FilesConfig {
     #[arg(long = "files-partial-ttl", value_name = "TTL", default_value = "1d",
           value_parser = partials::parse_ttl)]
     pub partial_ttl: Duration,
+    /// File holding the upload token (at least 16 bytes; surrounding
+    /// whitespace is ignored). Uploads then need it (`wirekit put
+    /// --token-file`), on every listener; reading needs nothing.
+    #[arg(long = "files-token-file", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Accept uploads without a token on listeners beyond loopback (by
+    /// default they are read-only there). Anyone who can reach the port
+    /// may then upload.
+    #[arg(long = "files-writable", conflicts_with = "token_file")]
+    pub writable: bool,
 }
 
 impl Default for FilesConfig {
@@ -68,6 +79,8 @@ impl Default for FilesConfig {
             max_transfers: 16,
             seed002_pause_ms: 50,
             partial_ttl: Duration::from_secs(86_400),
+            token_file: None,
+            writable: false,
         }
     }
 }
@@ -79,6 +92,10 @@ pub struct Files {
     active: Arc<AtomicUsize>,
     sweeping: AtomicBool,
     metrics: Option<crate::metrics::Metrics>,
+    /// The upload token (`--files-token-file`).
+    token: Option<Vec<u8>>,
+    /// Failed proofs per source address.
+    throttle: crate::serve::throttle::Throttle,
 }
 
 /// Counts a running transfer; released on drop.
@@ -121,9 +138,12 @@ fn start_listener(
         l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
     }
     let events = l.events().clone();
+    // The listen address decides, not the client's: a wildcard listener
+    // is reachable from other hosts whoever connects first.
+    let loopback = crate::serve::exposure::is_local(addr.ip());
     l.tcp(name, addr, move |conn, ctx: crate::serve::ConnCtx| {
         let events = (events.clone(), ctx.peer);
-        Arc::clone(&files).serve_tokio(conn, ack, ctx.shutdown, Some(events))
+        Arc::clone(&files).serve_tokio(conn, ack, loopback, ctx.shutdown, Some(events))
     })
 }
 
@@ -151,7 +171,14 @@ impl Files {
         let store = Store::open(&cfg.root)
             .with_context(|| format!("opening files root {}", cfg.root.display()))?;
         partials::sweep(&store, cfg.partial_ttl);
+        let token = cfg
+            .token_file
+            .as_deref()
+            .map(auth::read_token)
+            .transpose()?;
         Ok(Files {
+            token,
+            throttle: crate::serve::throttle::Throttle::new(Default::default()),
             store,
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
@@ -188,17 +215,21 @@ impl Files {
     /// Serves one connection of the `files` listener (`ack == false`) or
     /// the `files-ack` listener (seed 004) until it closes. Every wait on
     /// the client is async, so an idle connection holds no thread; the
-    /// accept loop's idle watch ends a silent one.
+    /// accept loop's idle watch ends a silent one. `loopback`: the
+    /// listener's address is a loopback one (uploads are then allowed
+    /// without a token, see `wirekit_core::service::file::access`).
     pub async fn serve_tokio(
         self: Arc<Self>,
         conn: crate::serve::Conn,
         ack: bool,
+        loopback: bool,
         shutdown: tokio_util::sync::CancellationToken,
         events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
     ) -> anyhow::Result<()> {
         let mut conn = AsyncConn::new(conn, shutdown);
         conn.metrics = self.metrics.clone();
         conn.events = events;
+        conn.loopback = loopback;
         if ack {
             return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
         }

@@ -12,11 +12,13 @@ use anyhow::{bail, Context as _};
 use md5::{Digest as _, Md5};
 use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::service::file::native::{
-    self, error_reply, file_reply, get_reply, list_reply, parse_request, Request, HEADER_CAP,
+    self, error_reply, file_reply, get_reply, list_reply, parse_request, segments, Request,
+    HEADER_CAP,
 };
 use wirekit_core::wire::{emit_frame_header, Digest, Header};
 
 use super::async_conn::AsyncConn;
+use super::auth::{self, Gate};
 use super::conn::Conn;
 use super::store::{hash_prefix, FileInfo};
 use super::Files;
@@ -25,30 +27,45 @@ use super::Files;
 const MAX_LIST: usize = 10_000;
 /// What a client is told when the server stops serving it.
 pub const SHUTTING_DOWN: &str = "server is shutting down";
-/// Bytes a get reads from the file per blocking step.
-const READ_STEP: usize = 1 << 20;
+/// Bytes a get reads from the file per blocking step (and a segmented
+/// get's segment).
+const READ_STEP: usize = segments::SEGMENT_MAX as usize;
 
 /// Serves requests until the client closes the connection.
 pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
+    let mut gate = Gate::default();
     while let Some(req) = read_request(conn).await? {
         let op = req.op.as_deref().unwrap_or("?");
         match parse_request(&req) {
             Err(e) => send_frame(conn, &error_reply(op, &e.to_string()), b"").await?,
-            Ok(Request::Get { name, offset }) => {
-                Box::pin(serve_get(files, conn, name, offset)).await?
-            }
+            Ok(Request::Get {
+                name,
+                offset,
+                segmented,
+            }) => Box::pin(serve_get(files, conn, name, offset, segmented)).await?,
             Ok(Request::Put {
                 name,
                 size,
                 force,
                 resume,
-            }) => {
-                Box::pin(super::serve_put::serve_put(
-                    files, conn, name, size, force, resume,
-                ))
-                .await?
-            }
+            }) => match files.may_upload(conn, gate.uploader()) {
+                Err(r) => refuse(conn, "put", &r.to_string()).await?,
+                Ok(()) => {
+                    let put = super::serve_put::serve_put(files, conn, name, size, force, resume);
+                    Box::pin(put).await?
+                }
+            },
             Ok(Request::Stat { name }) => serve_stat(files, conn, name).await?,
+            Ok(Request::Challenge) => {
+                if !auth::challenge(files, conn, &mut gate).await? {
+                    return Ok(());
+                }
+            }
+            Ok(Request::Auth { proof }) => {
+                if !auth::prove(files, conn, &mut gate, proof).await? {
+                    return Ok(());
+                }
+            }
             Ok(Request::List { dir }) => {
                 let d = dir.to_owned();
                 match files.blocking(move |f| f.store.list(&d, MAX_LIST)).await? {
@@ -150,6 +167,7 @@ async fn serve_get(
     conn: &mut AsyncConn,
     name: &str,
     offset: u64,
+    segmented: bool,
 ) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let n = name.to_owned();
@@ -182,10 +200,21 @@ async fn serve_get(
             Ok((file, md5))
         })
         .await??;
-    send_frame(conn, &get_reply(info.size, offset, info.mtime), b"").await?;
-    let (file, md5) = send_body(conn, file, info.size - offset, md5)
+    let reply = match segmented {
+        true => segments::reply(info.size, offset, info.mtime),
+        false => get_reply(info.size, offset, info.mtime),
+    };
+    send_frame(conn, &reply, b"").await?;
+    let len = info.size - offset;
+    let sent = stream_file(conn, file, len, md5, segmented)
         .await
         .with_context(|| format!("sending {name}"))?;
+    let Some((file, md5)) = sent else {
+        // Between two segments: the client can be told, and keeps what
+        // it has for --resume.
+        tracing::info!(name, "files: get stopped: {SHUTTING_DOWN}");
+        return refuse(conn, "end", SHUTTING_DOWN).await;
+    };
     let now = files.blocking(move |_| FileInfo::of(&file)).await??;
     if now != info {
         let msg = format!("{name}: file changed while being sent");
@@ -235,8 +264,23 @@ pub async fn send_body(
     len: u64,
     md5: Option<Md5>,
 ) -> anyhow::Result<(File, Option<Md5>)> {
+    stream_file(conn, file, len, md5, false)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("{SHUTTING_DOWN}"))
+}
+
+/// [`send_body`], or with `segmented` each step as a `data` frame (see
+/// `wirekit_core::service::file::native::segments`); then `None` when the
+/// server began shutting down before all segments were sent.
+async fn stream_file(
+    conn: &mut AsyncConn,
+    file: File,
+    len: u64,
+    md5: Option<Md5>,
+    segmented: bool,
+) -> anyhow::Result<Option<(File, Option<Md5>)>> {
     if len == 0 {
-        return Ok((file, md5));
+        return Ok(Some((file, md5)));
     }
     let step = |left: u64| usize::try_from(left).map_or(READ_STEP, |l| l.min(READ_STEP));
     let mut left = len;
@@ -246,10 +290,17 @@ pub async fn send_body(
     loop {
         let (file, md5, buf, r) = pending.await?;
         r?;
+        if segmented {
+            // The read in flight (if any) just finishes and is dropped.
+            if conn.shutdown.is_cancelled() {
+                return Ok(None);
+            }
+            send_frame(conn, &segments::segment_header(buf.len() as u64), b"").await?;
+        }
         left -= buf.len() as u64;
         if left == 0 {
             conn.send(&buf).await?;
-            return Ok((file, md5));
+            return Ok(Some((file, md5)));
         }
         let want = step(left);
         let into = std::mem::take(&mut spare);

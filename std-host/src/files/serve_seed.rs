@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use md5::{Digest as _, Md5};
+use wirekit_core::service::file::access::Uploader;
 use wirekit_core::service::file::{name, seed000, seed002, seed004};
 use wirekit_core::wire::Digest;
 
@@ -154,9 +155,13 @@ async fn seed002_put(files: &Arc<Files>, conn: &mut AsyncConn, name: &str) -> an
     // never reads answers while sending, does not hit a reset. The slot is
     // held until the upload has been read, however it ends.
     let transfer = files.transfer_slot();
-    let admitted = match transfer {
-        None => Err("server busy: too many transfers".to_string()),
-        Some(_) => {
+    let allowed = files.may_upload(conn, Uploader::Seed);
+    let admitted = match (&transfer, allowed) {
+        // Seed 002 cannot authenticate: off loopback, or with a token
+        // set, its uploads are refused in its own error form.
+        (_, Err(r)) => Err(r.to_string()),
+        (None, _) => Err("server busy: too many transfers".to_string()),
+        (Some(_), Ok(())) => {
             let n = name.to_owned();
             files
                 .blocking(move |f| f.store.begin_put(&n, false, false, 0).map_err(|r| r.0))

@@ -54,7 +54,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
             while let Ok((s, _)) = l.accept().await {
                 let conn = Tracked::new(crate::serve::stream::Stream::Plain(s), Activity::new());
                 let f = files.clone();
-                tokio::spawn(f.serve_tokio(conn, ack, Default::default(), None));
+                tokio::spawn(f.serve_tokio(conn, ack, true, Default::default(), None));
             }
         });
     });
@@ -65,6 +65,7 @@ fn common(dialect: ClientDialect) -> Common {
     Common {
         dialect,
         timeout: 10,
+        tls: Default::default(),
     }
 }
 
@@ -87,6 +88,7 @@ fn put_args(addr: SocketAddr, local: &Path, remote: &str) -> PutArgs {
         remote: Some(remote.into()),
         force: false,
         resume: false,
+        token_file: None,
         common: common(ClientDialect::Native),
     }
 }

@@ -5,6 +5,8 @@
 //! | service | loopback | other address, `+tls` | other address, plain |
 //! |---|---|---|---|
 //! | `exec`, `exec-len`, `exec-ack` | runs | runs | refused unless `--plaintext` (then a warning) |
+//! | `files` with `--files-token-file` or `--files-writable` | runs | runs | refused unless `--plaintext` (then a warning) |
+//! | `files` otherwise (read-only off loopback) | runs | runs | runs, with one warning line |
 //! | anything else | runs | runs | runs, with one warning line |
 
 use std::net::IpAddr;
@@ -12,11 +14,15 @@ use std::net::IpAddr;
 use anyhow::bail;
 use tracing::warn;
 
-use super::ListenSpec;
+use super::{Args, ListenSpec};
 
 /// Services that run commands: never in clear text across a network
 /// unless the operator says so.
 const COMMAND_SERVICES: &[&str] = &["exec", "exec-len", "exec-ack"];
+
+/// Services that take uploads when the files options allow them
+/// (`files-ack` is seed 004's download-only exchange).
+const UPLOAD_SERVICES: &[&str] = &["files"];
 
 /// True when only this machine can reach `ip`.
 pub fn is_local(ip: IpAddr) -> bool {
@@ -29,13 +35,16 @@ pub fn is_local(ip: IpAddr) -> bool {
 }
 
 /// Refuses what the policy forbids and warns, once per listener, about
-/// every listener that other hosts reach in clear text. `exec_insecure`
+/// every listener that other hosts reach in clear text. `--exec-insecure`
 /// (no authentication at all) keeps command services on loopback even
 /// with TLS.
-pub fn check(specs: &[ListenSpec], plaintext: bool, exec_insecure: bool) -> anyhow::Result<()> {
+pub fn check(specs: &[ListenSpec], args: &Args) -> anyhow::Result<()> {
+    // Uploads in clear text: the files (and who may change them) are
+    // exposed to anyone on the path, as commands are for exec.
+    let writable = args.files.token_file.is_some() || args.files.writable;
     for s in specs.iter().filter(|s| !is_local(s.addr.ip())) {
         let name = s.service.name;
-        if COMMAND_SERVICES.contains(&name) && exec_insecure {
+        if COMMAND_SERVICES.contains(&name) && args.exec.exec_insecure {
             bail!(
                 "--exec-insecure refuses to listen on {}: only loopback addresses \
                  (127.0.0.0/8, ::1) are allowed without a token",
@@ -45,10 +54,17 @@ pub fn check(specs: &[ListenSpec], plaintext: bool, exec_insecure: bool) -> anyh
         if s.tls {
             continue;
         }
-        if COMMAND_SERVICES.contains(&name) && !plaintext {
+        let what = if COMMAND_SERVICES.contains(&name) {
+            Some("would run commands for other hosts")
+        } else if UPLOAD_SERVICES.contains(&name) && writable {
+            Some("would take uploads from other hosts")
+        } else {
+            None
+        };
+        if let (Some(what), false) = (what, args.plaintext) {
             bail!(
-                "{name} on {} would run commands for other hosts in clear text: \
-                 serve it over TLS (--listen {name}+tls={}) or pass --plaintext",
+                "{name} on {} {what} in clear text: serve it over TLS \
+                 (--listen {name}+tls={}) or pass --plaintext",
                 s.addr,
                 s.addr
             );

@@ -13,7 +13,7 @@ mod accept;
 pub mod clock;
 pub mod conn;
 pub mod events;
-mod exposure;
+pub mod exposure;
 pub mod fdlimit;
 pub mod http;
 pub mod launch;
@@ -70,9 +70,10 @@ pub struct Args {
     #[command(flatten, next_help_heading = "TLS")]
     pub tls: crate::tls::server::TlsServerOpts,
 
-    /// Allow exec listeners on non-loopback addresses without TLS (each
-    /// then warns at start): commands and their output cross the network
-    /// in clear text.
+    /// Allow exec listeners, and files listeners that take uploads
+    /// (--files-token-file, --files-writable), on non-loopback addresses
+    /// without TLS (each then warns at start): commands, their output and
+    /// the files cross the network in clear text.
     #[arg(long, help_heading = "TLS")]
     pub plaintext: bool,
 
@@ -177,7 +178,7 @@ async fn serve(
     };
     let max = &mut args.conn.max_connections;
     *max = fdlimit::fit_max_connections(*max, nofile, specs.len());
-    exposure::check(&specs, args.plaintext, args.exec.exec_insecure)?;
+    exposure::check(&specs, &args)?;
     let tls = match specs.iter().any(|s| s.tls) {
         true => Some(crate::tls::server::ServerTls::new(&args.tls)?),
         false => None,

@@ -1,5 +1,5 @@
-//! Challenge-response authentication of exec clients: the server sends a
-//! fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce
+//! Challenge-response authentication of exec clients (and, with its own
+//! [`Domain`], of files uploaders): the server sends a fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce
 //! ‖ binding) in hex, the server compares in constant time. The token
 //! itself never crosses the wire, and a recorded proof is useless for
 //! another nonce.
@@ -21,10 +21,24 @@ pub const NONCE_LEN: usize = 32;
 /// Shortest token accepted: a guessable token would make the proof moot.
 pub const MIN_TOKEN_LEN: usize = 16;
 
-/// Domain separation, so a proof made for exec is not valid elsewhere.
-const LABEL: &[u8] = b"wirekit-exec-v1\0";
+/// Which service a proof is for: each has its own HMAC label and TLS
+/// exporter label, so a proof made for one service (or its channel
+/// binding) is worthless for another, even with the same token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Domain {
+    /// Put in front of the nonce in the HMAC.
+    pub label: &'static [u8],
+    /// The TLS exporter label of the channel binding (RFC 8446 §7.5).
+    pub exporter_label: &'static [u8],
+}
 
-/// The TLS exporter label of the channel binding.
+/// The exec services' domain (the wire bytes exec clients have always sent).
+pub const EXEC: Domain = Domain {
+    label: b"wirekit-exec-v1\0",
+    exporter_label: EXPORTER_LABEL,
+};
+
+/// The TLS exporter label of the exec channel binding.
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-wirekit-exec-auth";
 
 /// Bytes of exported keying material used as the binding.
@@ -68,33 +82,62 @@ pub fn nonce_hex(random: &[u8; NONCE_LEN]) -> [u8; 2 * NONCE_LEN] {
     out
 }
 
-fn mac(token: &[u8], nonce: &str, binding: &[u8]) -> Hmac<Sha256> {
+fn mac(domain: Domain, token: &[u8], nonce: &str, binding: &[u8]) -> Hmac<Sha256> {
     // HMAC accepts keys of any length, so this never fails; the fallback
     // keeps it total without a panic path.
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(token)
         .unwrap_or_else(|_| <Hmac<Sha256> as Mac>::new(&Default::default()));
-    m.update(LABEL);
+    m.update(domain.label);
     m.update(nonce.as_bytes());
     m.update(binding);
     m
 }
 
-/// The client's proof for `nonce` on a connection with `binding` (empty
-/// without TLS), as 64 lowercase hex digits.
-pub fn proof(token: &[u8], nonce: &str, binding: &[u8]) -> [u8; 64] {
-    let tag: [u8; 32] = mac(token, nonce, binding).finalize().into_bytes().into();
-    let mut out = [0u8; 64];
+/// Hex digits in a proof.
+pub const PROOF_HEX_LEN: usize = 64;
+
+/// The client's exec proof for `nonce` on a connection with `binding`
+/// (empty without TLS), as 64 lowercase hex digits.
+pub fn proof(token: &[u8], nonce: &str, binding: &[u8]) -> [u8; PROOF_HEX_LEN] {
+    proof_in(EXEC, token, nonce, binding)
+}
+
+/// Checks a client's exec proof for `nonce` and `binding` in constant time.
+pub fn verify(token: &[u8], nonce: &str, binding: &[u8], proof_hex: &str) -> bool {
+    verify_in(EXEC, token, nonce, binding, proof_hex)
+}
+
+/// [`proof`] for another service's `domain`.
+pub fn proof_in(domain: Domain, token: &[u8], nonce: &str, binding: &[u8]) -> [u8; PROOF_HEX_LEN] {
+    let tag: [u8; 32] = mac(domain, token, nonce, binding)
+        .finalize()
+        .into_bytes()
+        .into();
+    let mut out = [0u8; PROOF_HEX_LEN];
     hex_into(&tag, &mut out);
     out
 }
 
-/// Checks a client's proof for `nonce` and `binding` in constant time.
-pub fn verify(token: &[u8], nonce: &str, binding: &[u8], proof_hex: &str) -> bool {
+/// [`verify`] for another service's `domain`.
+pub fn verify_in(
+    domain: Domain,
+    token: &[u8],
+    nonce: &str,
+    binding: &[u8],
+    proof_hex: &str,
+) -> bool {
     let mut tag = [0u8; 32];
     if !hex_decode(proof_hex.as_bytes(), &mut tag) {
         return false;
     }
-    mac(token, nonce, binding).verify_slice(&tag).is_ok()
+    mac(domain, token, nonce, binding)
+        .verify_slice(&tag)
+        .is_ok()
+}
+
+/// True if `s` could be a nonce: [`NONCE_LEN`] bytes as hex digits.
+pub fn is_nonce(s: &str) -> bool {
+    s.len() == 2 * NONCE_LEN && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn hex_into(bytes: &[u8], out: &mut [u8]) {
@@ -164,6 +207,23 @@ mod tests {
             &proof(TOKEN, "00ff", b""),
             b"55394e0497acd59e1eff83e94b3fa8f229bebc52a505a8ee14c53fdd81ef5757"
         );
+    }
+
+    #[test]
+    fn a_proof_for_one_domain_fails_in_another() {
+        const OTHER: Domain = Domain {
+            label: b"wirekit-files-v1\0",
+            exporter_label: b"EXPORTER-wirekit-files-auth",
+        };
+        let p = proof_in(OTHER, TOKEN, "aa", b"");
+        let p = core::str::from_utf8(&p).unwrap();
+        assert!(verify_in(OTHER, TOKEN, "aa", b"", p));
+        assert!(!verify(TOKEN, "aa", b"", p), "a files proof opens exec");
+        assert_eq!(proof_in(EXEC, TOKEN, "aa", b""), proof(TOKEN, "aa", b""));
+        assert!(is_nonce(
+            core::str::from_utf8(&nonce_hex(&[7; NONCE_LEN])).unwrap()
+        ));
+        assert!(!is_nonce("abc") && !is_nonce(&"g".repeat(2 * NONCE_LEN)));
     }
 
     #[test]

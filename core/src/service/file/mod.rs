@@ -7,6 +7,7 @@
 //! its own listener because its commands look like seed 002's. Every name
 //! a client sends passes [`name::check`] before the host builds a path.
 
+pub mod access;
 pub mod dialect;
 pub mod name;
 pub mod native;

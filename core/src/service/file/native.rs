@@ -9,6 +9,8 @@
 //! - `get {filename, offset?}` → `get {status: ok, size, offset, mtime,
 //!   total_size: size - offset}` + the bytes from `offset`, then
 //!   `end {md5}` (or `end {status: error}` if the file changed meanwhile).
+//! - `get-segmented {filename, offset?}`: the same, the bytes in `data`
+//!   frames ([`segments`]), so the server can end early with an error.
 //! - `put {filename, size, force?, resume?}` → `put {status: ready,
 //!   offset, md5?}` (`offset` bytes of an earlier partial upload are kept;
 //!   `md5` is theirs so the client can check its prefix matches) → client
@@ -17,6 +19,11 @@
 //! - `stat {filename}` → `stat {status: ok, size, mtime, md5}`.
 //! - `list {filename?}` → `list {status: ok, total_size, truncated?}` +
 //!   one JSON object per line.
+//!
+//! - `challenge` → `challenge {status: ok, nonce}`, then `auth {token:
+//!   proof}` → `auth {status: ok}`: proves the upload token (see
+//!   [`super::access`]); a wrong proof is refused and the connection
+//!   closed.
 //!
 //! Any refusal is `{op, status: error, error: "reason"}`.
 
@@ -37,6 +44,9 @@ pub enum Request<'h> {
         name: &'h str,
         /// Where to start.
         offset: u64,
+        /// The bytes in `data` frames ([`segments`]), so the server can
+        /// stop between two with an error frame.
+        segmented: bool,
     },
     /// Upload `size` bytes to `name`.
     Put {
@@ -59,6 +69,14 @@ pub enum Request<'h> {
         /// Directory under the root.
         dir: &'h str,
     },
+    /// Asks for a nonce to prove the upload token with.
+    Challenge,
+    /// The proof of the token for the last challenge (checked by the
+    /// server: [`super::access`]).
+    Auth {
+        /// Hex HMAC, at most [`crate::wire::SECRET_CAP`] bytes.
+        proof: &'h str,
+    },
 }
 
 /// Why a request was refused.
@@ -74,16 +92,21 @@ pub enum RequestError {
     NoSize,
     /// A request frame carried a body.
     UnexpectedBody,
+    /// `auth` without `token`.
+    NoProof,
 }
 
 impl core::fmt::Display for RequestError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Self::UnknownOp => f.write_str("unknown operation (get, put, stat, list)"),
+            Self::UnknownOp => {
+                f.write_str("unknown operation (get, put, stat, list, challenge, auth)")
+            }
             Self::NoName => f.write_str("missing filename"),
             Self::Name(e) => write!(f, "{e}"),
             Self::NoSize => f.write_str("put without size"),
             Self::UnexpectedBody => f.write_str("request frames carry no body"),
+            Self::NoProof => f.write_str("auth without token"),
         }
     }
 }
@@ -100,9 +123,10 @@ pub fn parse_request(h: &Header) -> Result<Request<'_>, RequestError> {
         Ok(n)
     };
     Ok(match op {
-        "get" => Request::Get {
+        "get" | segments::OP => Request::Get {
             name: file()?,
             offset: h.offset.unwrap_or(0),
+            segmented: op == segments::OP,
         },
         "put" => Request::Put {
             name: file()?,
@@ -116,6 +140,10 @@ pub fn parse_request(h: &Header) -> Result<Request<'_>, RequestError> {
             name::check(dir, true).map_err(RequestError::Name)?;
             Request::List { dir }
         }
+        "challenge" => Request::Challenge,
+        "auth" => Request::Auth {
+            proof: h.token.as_deref().ok_or(RequestError::NoProof)?,
+        },
         _ => return Err(RequestError::UnknownOp),
     })
 }
@@ -202,7 +230,9 @@ pub fn refusal(h: &Header) -> Option<&str> {
         .then(|| h.error.as_deref().unwrap_or("unspecified error"))
 }
 
+pub mod segments;
 mod transfer;
+pub use segments::SegmentError;
 pub use transfer::{Transfer, TransferError, TransferEvent};
 
 #[cfg(test)]

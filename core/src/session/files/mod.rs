@@ -277,7 +277,24 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
                 Event::Refused,
             ),
             Ok(Request::Put { .. }) => (refuse("put", Why::ReadOnly), Event::Refused),
-            Ok(Request::Get { name, offset }) => match store.open(name) {
+            // Not offered here: segmented bodies (clients then fall back to
+            // a plain get, as with an older host) and the upload token (a
+            // read-only server has none).
+            Ok(Request::Get {
+                segmented: true, ..
+            })
+            | Ok(Request::Challenge)
+            | Ok(Request::Auth { .. }) => (
+                Reply::RefuseAs {
+                    why: Why::Request(crate::service::file::native::RequestError::UnknownOp),
+                },
+                Event::Refused,
+            ),
+            Ok(Request::Get {
+                name,
+                offset,
+                segmented: false,
+            }) => match store.open(name) {
                 Err(r) => (refuse("get", Why::Store(r.0)), Event::Refused),
                 Ok((_, meta)) if offset > meta.size => {
                     let why = Why::PastEnd {

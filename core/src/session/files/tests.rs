@@ -219,7 +219,13 @@ fn refusals_name_the_file_and_the_session_goes_on() {
     );
     assert_eq!(f[2], e("put", "x: this server is read-only"));
     assert_eq!(f[3], e("stat", "sub: is a directory"));
-    assert_eq!(f[4], e("frob", "unknown operation (get, put, stat, list)"));
+    assert_eq!(
+        f[4],
+        e(
+            "frob",
+            "unknown operation (get, put, stat, list, challenge, auth)"
+        )
+    );
     assert_eq!(f[5], e("get", "'..' is not allowed in file names"));
     assert_eq!(f[6], e("list", "nodir: no such file"));
     let md5 = md5_of(b"");
@@ -455,4 +461,20 @@ fn a_directory_that_changes_while_listed_fails() {
         Err(Error::ListChanged)
     );
     assert!(s.wants_close());
+}
+
+#[test]
+fn segmented_gets_and_tokens_are_refused_as_unknown_so_clients_fall_back() {
+    let mut input = request(r#"{"op":"get-segmented","filename":"blob.bin"}"#);
+    input.extend(request(r#"{"op":"challenge"}"#));
+    input.extend(request(r#"{"op":"get","filename":"empty"}"#));
+    let (out, err) = serve(&input);
+    assert_eq!(err, None);
+    let f: Vec<String> = frames(&out).into_iter().map(|f| f.0).collect();
+    let unknown = "unknown operation (get, put, stat, list, challenge, auth)";
+    assert!(f[0].contains(r#""op":"get-segmented""#), "{}", f[0]);
+    assert!(f[0].contains(unknown), "{}", f[0]);
+    assert!(f[1].contains(r#""op":"challenge""#) && f[1].contains(unknown));
+    // The plain get after them is served.
+    assert!(f[2].contains(r#""op":"get""#) && f[2].contains(r#""status":"ok""#));
 }
