@@ -2,6 +2,8 @@
 //! and state machines, one module per service. No I/O happens here.
 
 pub mod answer;
+#[cfg(any(feature = "exec", feature = "files"))]
+pub mod auth;
 #[cfg(feature = "chat")]
 pub mod chat;
 #[cfg(feature = "echo")]

@@ -20,7 +20,7 @@
 //! `docs/PROTOCOL.md`, section "exec", for the wire formats.
 
 pub mod ack;
-pub mod auth;
+pub use super::auth;
 pub mod foreign;
 pub mod native;
 

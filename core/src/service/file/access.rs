@@ -29,7 +29,7 @@
 //! exec ([`crate::service::exec::auth`]) but in its own [`DOMAIN`], so a
 //! files proof never opens exec or the reverse.
 
-use crate::service::exec::auth::{self, Domain};
+use crate::service::auth::{self, Domain};
 use crate::wire::{short_string, Header};
 
 /// The files service's proof domain.

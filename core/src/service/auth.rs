@@ -1,6 +1,8 @@
-//! Challenge-response authentication of exec clients (and, with its own
-//! [`Domain`], of files uploaders): the server sends a fresh random nonce, the client answers HMAC-SHA256(token, label ‖ nonce
-//! ‖ binding) in hex, the server compares in constant time. The token
+//! Challenge-response authentication, shared by exec clients and files
+//! uploaders (each service has its own [`Domain`], so a proof for one never
+//! opens the other): the server sends a fresh random nonce, the client
+//! answers HMAC-SHA256(token, label ‖ nonce ‖ binding) in hex, the server
+//! compares in constant time. The token
 //! itself never crosses the wire, and a recorded proof is useless for
 //! another nonce.
 //!
