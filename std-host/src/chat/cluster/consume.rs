@@ -1,5 +1,5 @@
-//! The reader of one shared room: an ordered consumer of [`super::STREAM`]
-//! filtered to the room's subject, turning each valid bus message into the
+//! The reader of one shared room: an ephemeral pull consumer of
+//! [`super::STREAM`] filtered to the room's subject, without acks, turning each valid bus message into the
 //! seed frame and delivering it to the room's members on this node.
 //!
 //! The stream sequence of the last delivered message is tracked here, so
@@ -30,6 +30,15 @@ use crate::serve::clock::local_at;
 /// find the room's last lines among the other rooms' events (bounded).
 const REPLAY_PER_LINE: u64 = 16;
 const REPLAY_MAX: u64 = 100_000;
+
+/// Messages asked for per pull request.
+const PULL_BATCH: usize = 512;
+
+/// How long one pull request waits for messages before the server ends
+/// it (then the next is sent at once). Short, so a lost request or
+/// consumer is noticed within about [`PULL_EXPIRES`] + [`PULL_GRACE`].
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+const PULL_GRACE: Duration = Duration::from_secs(1);
 
 /// What the reader needs.
 pub struct Reader {
@@ -173,35 +182,56 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
         }
         pos.next = first;
     }
-    let config = consumer::pull::OrderedConfig {
+    let config = consumer::pull::Config {
         filter_subject: r.subject.clone(),
         deliver_policy: consumer::DeliverPolicy::ByStartSequence {
             start_sequence: pos.next,
         },
+        ack_policy: consumer::AckPolicy::None,
+        // Ephemeral, in memory, one replica: it is recreated whenever in
+        // doubt, and the server drops it soon after this node is gone.
+        inactive_threshold: Duration::from_secs(10),
+        memory_storage: true,
+        num_replicas: 1,
         ..Default::default()
     };
     let consumer = stream.create_consumer(config).await?;
-    let mut messages = consumer.messages().await?;
     pos.fresh = false;
     loop {
-        let m = tokio::select! {
+        let pull = consumer
+            .batch()
+            .max_messages(PULL_BATCH)
+            .expires(PULL_EXPIRES);
+        let batch = tokio::select! {
             () = stop.cancelled() => return Ok(()),
-            c = connected.changed() => {
-                c.context("connection gone")?;
-                anyhow::bail!("reconnected");
-            }
-            m = messages.next() => m,
+            b = pull.messages() => b.map_err(|e| anyhow::anyhow!("{e}"))?,
         };
-        let m = m.context("consumer ended")??;
-        let seq = m
-            .info()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .stream_sequence;
-        if seq < pos.next {
-            continue;
+        let deadline = tokio::time::sleep(PULL_EXPIRES + PULL_GRACE);
+        tokio::pin!(batch, deadline);
+        loop {
+            let m = tokio::select! {
+                () = stop.cancelled() => return Ok(()),
+                c = connected.changed() => {
+                    c.context("connection gone")?;
+                    anyhow::bail!("reconnected");
+                }
+                // The server did not end the pull in time: the request or
+                // the consumer is lost (e.g. a cluster electing leaders).
+                () = &mut deadline => anyhow::bail!("pull request unanswered"),
+                m = batch.next() => m,
+            };
+            let Some(m) = m else { break };
+            let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let seq = m
+                .info()
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .stream_sequence;
+            if seq < pos.next {
+                continue;
+            }
+            pos.next = seq + 1;
+            handle(r, m.subject.as_str(), &m.payload, seq <= pos.replay_until);
         }
-        pos.next = seq + 1;
-        handle(r, m.subject.as_str(), &m.payload, seq <= pos.replay_until);
     }
 }
 

@@ -5,7 +5,7 @@
 //! nickname changes) to one stream, [`STREAM`] (subjects
 //! `wirekit.chat.<room>`), with a `Nats-Msg-Id` header so a publish that is
 //! retried after a lost acknowledgement is stored once. Every node delivers
-//! only what it reads back from its own ordered consumer of that stream, so
+//! only what it reads back from its own consumer of that stream, so
 //! the local sender sees its own line in stream order like everyone else,
 //! and all clients on all nodes see one and the same order. The bus
 //! message format and its checks are in
@@ -37,6 +37,34 @@ use wirekit_core::service::chat::cluster::{validate_name, MAX_BUS_MESSAGE, SUBJE
 
 pub use link::Link;
 pub use opts::NatsOpts;
+
+/// How long a node keeps trying to create or bind the stream at start: a
+/// NATS cluster that is starting needs a few seconds to elect the leader
+/// that JetStream requests go to.
+const STREAM_WAIT: Duration = Duration::from_secs(15);
+
+/// Creates or binds the stream, retrying for [`STREAM_WAIT`].
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> anyhow::Result<stream::Stream> {
+    let started = Instant::now();
+    loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(s) => return Ok(s),
+            Err(e) if started.elapsed() < STREAM_WAIT => {
+                tracing::info!("chat bus: stream not ready yet ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!("{e}")).context(
+                    "cannot create or bind the JetStream stream WIREKIT_CHAT \
+                     (is JetStream on? nats-server -js)",
+                )
+            }
+        }
+    }
+}
 
 /// The JetStream stream holding every room's events.
 pub const STREAM: &str = "WIREKIT_CHAT";
@@ -113,11 +141,7 @@ impl Node {
             discard: stream::DiscardPolicy::Old,
             ..Default::default()
         };
-        let mut stream = js
-            .get_or_create_stream(config)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .context("cannot create or bind the JetStream stream WIREKIT_CHAT (is JetStream on? nats-server -js)")?;
+        let mut stream = ensure_stream(&js, config).await?;
         // Where this node starts reading: taken before any listener is up,
         // so no line said through this node can predate it.
         let state = stream
