@@ -244,3 +244,22 @@ fn unreachable_nats_is_an_error_unless_optional() {
     let logged = srv.stderr_lines().join("\n");
     assert!(logged.contains("local only"), "{logged}");
 }
+
+#[test]
+fn bench_chat_spreads_clients_over_nodes_at_a_rate() {
+    if !have_nats() {
+        return;
+    }
+    let (_nats, nodes) = three_nodes(&[]);
+    let a: Vec<String> = nodes.iter().map(|n| n.1.to_string()).collect();
+    let args = [
+        "bench", "chat", &a[0], "--also", &a[1], "--also", &a[2], "-c", "30", "--rate", "20",
+        "--secs", "1",
+    ];
+    let out = run_with_timeout(wirekit(&args), b"", Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("chat nodes=3 conns=30 rate=20"), "{text}");
+    assert!(text.contains(" ops=20 "), "{text}");
+    assert!(text.contains(" errors=0"), "{text}");
+}
