@@ -202,3 +202,32 @@ fn a_stalled_reader_on_one_node_is_dropped_and_the_room_goes_on() {
     reader.until("after the drop");
     drop((stalled, drain));
 }
+
+#[test]
+fn a_node_that_missed_discarded_lines_tells_its_clients() {
+    if !have_nats() {
+        return;
+    }
+    let nats = Nats::start();
+    let small = ["--chat-nats-max-messages", "10"];
+    let (_n0, a0) = node(&nats.url(), &small);
+    let (n1, a1) = node(&nats.url(), &small);
+    let mut a = join(a0);
+    let mut b = join(a1);
+    // Node 1 freezes longer than its consumer's inactivity limit (10 s),
+    // while 30 lines pass through a stream that keeps 10.
+    n1.signal("STOP");
+    let mut w = a.writer();
+    // One at a time, so node 0 itself keeps up with the small stream.
+    for i in 0..30 {
+        send_range(&mut w, "g", i..i + 1);
+        assert_eq!(collect(&mut a, "g", 1), numbered("g", i..i + 1));
+    }
+    std::thread::sleep(Duration::from_secs(12));
+    n1.signal("CONT");
+    let notice = b.until("lines may have been lost");
+    assert!(notice.body.starts_with("* chat bus: "), "{}", notice.body);
+    // What the stream still had follows, then the room goes on.
+    w.write_all(b"g-after\n").unwrap();
+    b.until("g-after");
+}

@@ -170,17 +170,8 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
     let mut connected = r.connected.clone();
     connected.borrow_and_update();
     let mut stream = r.js.get_stream(STREAM).await?;
-    let first = stream.info().await?.state.first_sequence;
-    if first > pos.next {
-        if !pos.fresh {
-            let text = format!(
-                "* chat bus: lines may have been lost (stream sequences {} to {} are gone)",
-                pos.next,
-                first - 1
-            );
-            r.room.broadcast_text(&text);
-        }
-        pos.next = first;
+    if !pos.fresh {
+        check_gap(r, &mut stream, pos).await?;
     }
     let config = consumer::pull::Config {
         filter_subject: r.subject.clone(),
@@ -229,10 +220,36 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
             if seq < pos.next {
                 continue;
             }
+            // A jump is normal when other rooms' events sit in between;
+            // it is a loss if the stream discarded what was skipped.
+            if seq > pos.next {
+                check_gap(r, &mut stream, pos).await?;
+            }
             pos.next = seq + 1;
             handle(r, m.subject.as_str(), &m.payload, seq <= pos.replay_until);
         }
     }
+}
+
+/// Tells the members if the stream no longer holds `pos.next` (its limits
+/// discarded messages this node had not read), and moves past the gap.
+async fn check_gap(
+    r: &Reader,
+    stream: &mut jetstream::stream::Stream,
+    pos: &mut Position,
+) -> anyhow::Result<()> {
+    let first = stream.info().await?.state.first_sequence;
+    if first > pos.next {
+        let text = format!(
+            "* chat bus: lines may have been lost (stream sequences {} to {} are gone)",
+            pos.next,
+            first - 1
+        );
+        tracing::warn!("{}", &text[2..]);
+        r.room.broadcast_text(&text);
+        pos.next = first;
+    }
+    Ok(())
 }
 
 /// Checks one message and delivers it (or, during the replay at start,

@@ -69,9 +69,9 @@ async fn ensure_stream(
 /// The JetStream stream holding every room's events.
 pub const STREAM: &str = "WIREKIT_CHAT";
 
-/// Retention limits of [`STREAM`], so it cannot grow without bound: a
-/// node that was away longer than this cannot catch up anyway.
-const STREAM_MAX_MESSAGES: i64 = 1_000_000;
+/// Retention limits of [`STREAM`] (with `--chat-nats-max-messages`), so
+/// it cannot grow without bound: a node that was away longer than this
+/// cannot catch up anyway.
 const STREAM_MAX_BYTES: i64 = 1 << 30;
 const STREAM_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -131,7 +131,7 @@ impl Node {
         let config = stream::Config {
             name: STREAM.to_owned(),
             subjects: vec![format!("{SUBJECT_PREFIX}>")],
-            max_messages: STREAM_MAX_MESSAGES,
+            max_messages: o.chat_nats_max_messages,
             max_bytes: STREAM_MAX_BYTES,
             max_age: STREAM_MAX_AGE,
             max_message_size: MAX_BUS_MESSAGE as i32,

@@ -65,6 +65,13 @@ pub struct NatsOpts {
           value_parser = clap::value_parser!(u8).range(1..=5))]
     pub chat_nats_replicas: u8,
 
+    /// chat: most messages the JetStream stream keeps (all rooms) when
+    /// this node creates it; older ones are discarded, and a node that was
+    /// away longer than that tells its clients lines were lost.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
+    pub chat_nats_max_messages: i64,
+
     /// chat: name of the shared room on the bus (further chat listeners of
     /// the node get NAME-2, NAME-3, …); up to 32 of A-Z a-z 0-9 _ -.
     #[arg(long, value_name = "NAME", default_value = "lobby",
