@@ -263,3 +263,27 @@ fn bench_chat_spreads_clients_over_nodes_at_a_rate() {
     assert!(text.contains(" ops=20 "), "{text}");
     assert!(text.contains(" errors=0"), "{text}");
 }
+
+#[test]
+fn history_works_on_a_single_node_too() {
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "chat=127.0.0.1:0",
+            "--chat-history",
+            "2",
+        ],
+        1,
+    );
+    let addr = srv.addr("chat", "tcp");
+    let mut a = Raw::connect(addr);
+    for i in 0..3 {
+        a.send(format!("solo {i}\n").as_bytes());
+    }
+    a.until("solo 2");
+    let mut b = Raw::connect(addr);
+    assert_eq!(b.frame().unwrap().body, "solo 1");
+    assert_eq!(b.frame().unwrap().body, "solo 2");
+    assert!(b.frame().unwrap().body.ends_with("joined (2 online)"));
+}

@@ -4,12 +4,14 @@
 //! - [`session`]: one connection: its reader and its writer.
 //! - [`client`]: `wirekit chat ADDR`.
 //! - [`cluster`]: rooms spanning several nodes through NATS JetStream.
+//! - [`history`]: the last lines, for newcomers (`--chat-history`).
 //!
 //! The line protocol and the frame format live in
 //! `wirekit_core::service::chat`; this module only moves bytes.
 
 pub mod client;
 pub mod cluster;
+pub mod history;
 pub mod room;
 pub mod session;
 

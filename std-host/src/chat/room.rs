@@ -103,10 +103,8 @@ struct Gone {
 /// The shared room.
 pub struct Room {
     members: Mutex<BTreeMap<u64, Member>>,
-    /// The last said frames, for newcomers. Locked only while `members`
-    /// is held, so a newcomer gets each line either from here or live,
-    /// never both or neither.
-    history: Mutex<VecDeque<Frame>>,
+    /// The last said frames, for newcomers (used under `members`).
+    history: super::history::History,
     bus: Option<Arc<super::cluster::Link>>,
     next_id: AtomicU64,
     config: RoomConfig,
@@ -119,7 +117,7 @@ impl Room {
     pub fn new(config: RoomConfig, clock: fn() -> Tm) -> Room {
         Room {
             members: Mutex::new(BTreeMap::new()),
-            history: Mutex::new(VecDeque::new()),
+            history: super::history::History::new(config.history),
             bus: None,
             next_id: AtomicU64::new(1),
             config,
@@ -155,10 +153,6 @@ impl Room {
         self.len() == 0
     }
 
-    fn history_lock(&self) -> MutexGuard<'_, VecDeque<Frame>> {
-        self.history.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Member>> {
         // A panic while holding the lock cannot leave the map inconsistent
         // (every update is a single insert/remove), so poisoning is ignored.
@@ -173,10 +167,7 @@ impl Room {
         let (kick, kicked) = oneshot::channel();
         let online = {
             let mut members = self.lock();
-            // The queue holds at least the history (it is capped to it).
-            for frame in self.history_lock().iter() {
-                let _ = tx.try_send(frame.clone());
-            }
+            self.history.replay(&tx);
             members.insert(
                 id,
                 Member {
@@ -339,15 +330,8 @@ impl Room {
     /// Keeps a said frame for newcomers without delivering it (a line
     /// said before this node started, read back from the bus).
     pub fn remember(&self, frame: Frame) {
-        if self.config.history == 0 {
-            return;
-        }
         let _members = self.lock();
-        let mut history = self.history_lock();
-        if history.len() >= self.config.history {
-            history.pop_front();
-        }
-        history.push_back(frame);
+        self.history.push(frame);
     }
 
     /// How members of this node are shown (for presence on the bus).
@@ -437,17 +421,13 @@ impl Room {
 
     /// [`Room::deliver`], keeping the frame for newcomers if `said`.
     fn deliver_with(&self, frame: Frame, said: bool) {
-        let mut remember = said && self.config.history > 0;
+        let mut remember = said && self.history.enabled();
         let mut pending = VecDeque::from([frame]);
         while let Some(frame) = pending.pop_front() {
             let slow: Vec<Member> = {
                 let mut members = self.lock();
                 if remember {
-                    let mut history = self.history_lock();
-                    if history.len() >= self.config.history {
-                        history.pop_front();
-                    }
-                    history.push_back(frame.clone());
+                    self.history.push(frame.clone());
                     remember = false;
                 }
                 let full: Vec<u64> = members
