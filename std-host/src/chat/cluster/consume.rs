@@ -76,9 +76,14 @@ pub struct Position {
 pub async fn run(r: Reader, mut pos: Position, stop: CancellationToken) {
     let mut pause = Duration::from_millis(100);
     loop {
+        let began = tokio::time::Instant::now();
         match follow(&r, &mut pos, &stop).await {
             Ok(()) => return,
             Err(e) => tracing::debug!("chat bus consumer restarts: {e:#}"),
+        }
+        // Back-off is for failures in a row, not for one after a long run.
+        if began.elapsed() > Duration::from_secs(10) {
+            pause = Duration::from_millis(100);
         }
         if sleep_or_stop(&stop, &mut pause).await {
             return;
