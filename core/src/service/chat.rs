@@ -31,6 +31,7 @@ use core::net::SocketAddr;
 use crate::codec::line::{LineDecoder, LineEvent};
 use crate::strftime::Tm;
 
+pub mod cluster;
 mod relay;
 pub use relay::Relay;
 

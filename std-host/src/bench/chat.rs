@@ -2,7 +2,9 @@
 //! clients join; one of them says numbered lines, one at a time; each
 //! sample is the time from sending a line until the last client has read
 //! it. Works with any server speaking the seed 003 line format (wirekit's
-//! `chat`, the seed's Python `ChatServer`).
+//! `chat`, the seed's Python `ChatServer`). With `--also ADDR` the clients
+//! are spread over several nodes of one shared room, and with `--rate` the
+//! lines are said at a fixed rate ([`super::chat_rate`]).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,6 +20,19 @@ use tokio::time::{timeout, Instant};
 use super::load::{cpu_ticks, rss_kib};
 use super::stats::Stats;
 use super::Common;
+
+/// `wirekit bench chat` options beyond the common ones.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Spread {
+    /// Another node of the same (shared) room: clients are spread over
+    /// ADDR and these in turn; the sender is on the first. Repeatable.
+    #[arg(long, value_name = "ADDR")]
+    pub also: Vec<String>,
+    /// Say this many lines a second, whatever the latency (open loop),
+    /// instead of one line at a time.
+    #[arg(long, value_name = "LINES", default_value_t = 0.0)]
+    pub rate: f64,
+}
 
 /// What the readers share: the line being waited for and how many have
 /// read it.
@@ -41,7 +56,14 @@ impl Round {
 }
 
 /// Runs the fan-out measurement for `c.secs` (after the clients joined).
-pub async fn chat(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
+pub async fn chat(addr: SocketAddr, c: &Common, spread: &Spread) -> anyhow::Result<()> {
+    let mut addrs = vec![addr];
+    for a in &spread.also {
+        addrs.push(crate::client::resolve(a)?);
+    }
+    if spread.rate > 0.0 {
+        return super::chat_rate::run(&addrs, c, spread.rate).await;
+    }
     let pid = c.pid;
     anyhow::ensure!(c.conns >= 1, "--conns must be at least 1");
     let round = Arc::new(Round {
@@ -52,7 +74,7 @@ pub async fn chat(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
         all: Notify::new(),
     });
     let rss_before = pid.map(rss_kib).transpose()?;
-    let mut writers = join_all(addr, c, &round).await?;
+    let mut writers = join_all(&addrs, c, &round).await?;
     let sender = &mut writers[0];
     let rss_joined = pid.map(rss_kib).transpose()?;
     let mut stats = Stats::default();
@@ -88,50 +110,80 @@ pub async fn chat(addr: SocketAddr, c: &Common) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Connects `c.conns` clients with a reader each and returns their write
-/// halves once every client has seen a first line from client 0.
+/// Connects `c.conns` clients (spread over `addrs` in turn) with a reader
+/// each and returns their write halves once every client has seen a first
+/// line from client 0.
 async fn join_all(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     c: &Common,
     round: &Arc<Round>,
 ) -> anyhow::Result<Vec<OwnedWriteHalf>> {
+    let streams = connect_spread(addrs, c).await?;
+    let mut writers = Vec::with_capacity(c.conns);
+    for (r, w) in streams {
+        writers.push(w);
+        tokio::spawn(reader(BufReader::new(r), round.clone()));
+    }
+    await_joined(
+        &mut writers[0],
+        c,
+        || round.joined.load(Ordering::Acquire),
+        &round.all,
+    )
+    .await?;
+    Ok(writers)
+}
+
+/// Connects `c.conns` clients, spread over `addrs` in turn.
+pub(super) async fn connect_spread(
+    addrs: &[SocketAddr],
+    c: &Common,
+) -> anyhow::Result<Vec<(tokio::net::tcp::OwnedReadHalf, OwnedWriteHalf)>> {
     // Dropping a write half would half-close it, which a chat server takes
     // as leaving: every client keeps its own.
-    let mut writers = Vec::with_capacity(c.conns);
+    let mut out = Vec::with_capacity(c.conns);
     for i in 0..c.conns {
+        let addr = addrs[i % addrs.len()];
         let s = timeout(c.timeout, TcpStream::connect(addr))
             .await
             .with_context(|| format!("connection {i} timed out"))?
             .with_context(|| format!("connection {i} to {addr} failed"))?;
         let _ = s.set_nodelay(true);
-        let (r, w) = s.into_split();
-        writers.push(w);
-        tokio::spawn(reader(BufReader::new(r), round.clone()));
+        out.push(s.into_split());
     }
+    Ok(out)
+}
+
+/// Says `bench join` from `sender` until `joined()` counts every client.
+pub(super) async fn await_joined(
+    sender: &mut OwnedWriteHalf,
+    c: &Common,
+    joined: impl Fn() -> usize,
+    all: &Notify,
+) -> anyhow::Result<()> {
     // A server registers a client some time after accepting it, so the
     // first line is repeated until every client has seen it (each reader
     // counts it once).
     let deadline = Instant::now() + c.timeout * 4;
     loop {
-        let joined = round.all.notified();
-        tokio::pin!(joined);
-        joined.as_mut().enable();
-        if round.joined.load(Ordering::Acquire) == c.conns {
-            break;
+        let woken = all.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if joined() == c.conns {
+            return Ok(());
         }
-        writers[0].write_all(b"bench join\n").await?;
+        sender.write_all(b"bench join\n").await?;
         let wait = std::time::Duration::from_millis(500);
-        if timeout(wait, joined).await.is_ok() {
-            break;
+        if timeout(wait, woken).await.is_ok() {
+            return Ok(());
         }
         anyhow::ensure!(
             Instant::now() < deadline,
             "only {} of {} clients joined in time",
-            round.joined.load(Ordering::Acquire),
+            joined(),
             c.conns
         );
     }
-    Ok(writers)
 }
 
 /// Reads one client's lines, counting the ones the sender waits for. The

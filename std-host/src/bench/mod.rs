@@ -9,6 +9,7 @@
 //! Every run is bounded by `--secs`; every wait by `--timeout`.
 
 mod chat;
+mod chat_rate;
 mod load;
 mod stats;
 #[cfg(target_os = "linux")]
@@ -106,6 +107,9 @@ pub enum Mode {
         /// Address, connections, duration, timeout and --pid.
         #[command(flatten)]
         common: Common,
+        /// More nodes of a shared room, and an open-loop rate.
+        #[command(flatten)]
+        spread: chat::Spread,
     },
 }
 
@@ -165,9 +169,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let addr = resolve(&common.addr)?;
                 load::idle(addr, &common).await
             }
-            Mode::Chat { common } => {
+            Mode::Chat { common, spread } => {
                 let addr = resolve(&common.addr)?;
-                chat::chat(addr, &common).await
+                chat::chat(addr, &common, &spread).await
             }
         }
     })

@@ -3,11 +3,15 @@
 //! - [`room`]: membership and bounded fan-out (slow readers are dropped).
 //! - [`session`]: one connection: its reader and its writer.
 //! - [`client`]: `wirekit chat ADDR`.
+//! - [`cluster`]: rooms spanning several nodes through NATS JetStream.
+//! - [`history`]: the last lines, for newcomers (`--chat-history`).
 //!
 //! The line protocol and the frame format live in
 //! `wirekit_core::service::chat`; this module only moves bytes.
 
 pub mod client;
+pub mod cluster;
+pub mod history;
 pub mod room;
 pub mod session;
 
@@ -48,12 +52,33 @@ pub struct ChatOpts {
     /// readers' terminals (clear the screen, retitle the window).
     #[arg(long)]
     pub chat_raw: bool,
+
+    /// chat: said lines a newcomer is sent on joining (the room's last N;
+    /// 0 = none, as the seed).
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = parse_history)]
+    pub chat_history: usize,
+
+    /// The chat bus (`--chat-nats…`).
+    #[command(flatten)]
+    pub nats: cluster::NatsOpts,
 }
+
+/// Most lines `--chat-history` may keep.
+pub const MAX_HISTORY: usize = 10_000;
 
 fn parse_in_range(s: &str, max: usize) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=max).contains(&n) => Ok(n),
         _ => Err(format!("`{s}` is not a number from 1 to {max}")),
+    }
+}
+
+fn parse_history(s: &str) -> Result<usize, String> {
+    match s {
+        "0" => Ok(0),
+        s => parse_in_range(s, MAX_HISTORY)
+            .map_err(|_| format!("`{s}` is not a number from 0 to {MAX_HISTORY}")),
     }
 }
 
@@ -69,6 +94,32 @@ impl WebRoom {
     }
 }
 
+/// This run's connection to the chat bus, shared by its chat listeners;
+/// `None` without `--chat-nats` (or when it is optional and unreachable).
+struct Bus(Option<Arc<cluster::Node>>);
+
+impl Bus {
+    /// Connects (once per run) before the first chat listener starts, so
+    /// an unreachable NATS is a start-up error, not a silent local room.
+    fn connect(opts: &ChatOpts) -> anyhow::Result<Bus> {
+        if opts.nats.chat_nats.is_none() {
+            return Ok(Bus(None));
+        }
+        let history = opts.chat_history;
+        let connect = cluster::Node::connect(&opts.nats, history);
+        let handle = tokio::runtime::Handle::current();
+        match tokio::task::block_in_place(|| handle.block_on(connect)) {
+            Ok(node) => Ok(Bus(Some(Arc::new(node)))),
+            Err(e) if opts.nats.chat_nats_optional => {
+                tracing::warn!("chat bus unavailable, rooms are local to this node: {e:#}");
+                eprintln!("warning: chat rooms are local only: {e:#}");
+                Ok(Bus(None))
+            }
+            Err(e) => Err(e.context("chat bus (--chat-nats-optional serves local rooms instead)")),
+        }
+    }
+}
+
 /// Starts the chat service on `addr` (registry entry `chat`).
 pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     let opts = &l.args().chat;
@@ -79,8 +130,24 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
             true => Relay::Raw,
             false => Relay::Strip,
         },
+        history: opts.chat_history,
     };
-    let room = Arc::new(Room::new(config, local_now).with_metrics(l.metrics().clone()));
+    let mut room = Room::new(config, local_now).with_metrics(l.metrics().clone());
+    let mut tasks = None;
+    if let Some(node) = l.shared(|| Bus::connect(opts))?.0.as_ref() {
+        let (link, start) = cluster::attach(node, node.next_room()?, l.shutdown());
+        tracing::info!(
+            room = link.room(),
+            node = node.id(),
+            "chat room shared on the bus"
+        );
+        room = room.with_bus(link);
+        tasks = Some(start);
+    }
+    let room = Arc::new(room);
+    for task in tasks.map(|start| start(room.clone())).unwrap_or_default() {
+        l.spawn(task);
+    }
     l.shared(|| Ok(WebRoom::default()))?
         .0
         .get_or_init(|| room.clone());

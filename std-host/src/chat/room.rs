@@ -7,6 +7,11 @@
 //! removed on the spot and told through its kick channel, so one stalled
 //! reader can never delay the others (tokio's chat example uses unbounded
 //! queues instead, which lets a stalled reader eat memory without limit).
+//!
+//! With a chat bus ([`super::cluster`]) the room spans several nodes: the
+//! events everyone sees are published instead of delivered, and come back,
+//! in the bus's one order, through [`Room::deliver_bus`]; kicks, queues and
+//! answers to one member stay local.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -14,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{mpsc, oneshot};
+use wirekit_core::service::chat::cluster::Kind;
 use wirekit_core::service::chat::{
     write_message_as, write_notice, write_who, DropReason, Notice, Relay, Sender, MAX_MESSAGE,
 };
@@ -35,6 +41,8 @@ pub struct RoomConfig {
     pub max_line: usize,
     /// What said lines may carry (control characters stripped or not).
     pub relay: Relay,
+    /// Said lines kept for newcomers (`--chat-history`; 0 = none).
+    pub history: usize,
 }
 
 /// A member's end of the room: its queue and its kick signal.
@@ -86,9 +94,18 @@ impl Label {
     }
 }
 
+/// A member removed for being too slow, to be announced.
+struct Gone {
+    addr: SocketAddr,
+    label: Label,
+}
+
 /// The shared room.
 pub struct Room {
     members: Mutex<BTreeMap<u64, Member>>,
+    /// The last said frames, for newcomers (used under `members`).
+    history: super::history::History,
+    bus: Option<Arc<super::cluster::Link>>,
     next_id: AtomicU64,
     config: RoomConfig,
     clock: fn() -> Tm,
@@ -100,6 +117,8 @@ impl Room {
     pub fn new(config: RoomConfig, clock: fn() -> Tm) -> Room {
         Room {
             members: Mutex::new(BTreeMap::new()),
+            history: super::history::History::new(config.history),
+            bus: None,
             next_id: AtomicU64::new(1),
             config,
             clock,
@@ -110,6 +129,12 @@ impl Room {
     /// Counts members, lines and slow clients dropped in `metrics`.
     pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Room {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Makes the room span the nodes of `bus`.
+    pub fn with_bus(mut self, bus: Arc<super::cluster::Link>) -> Room {
+        self.bus = Some(bus);
         self
     }
 
@@ -137,10 +162,12 @@ impl Room {
     /// Adds a member and tells everyone (the newcomer included).
     pub fn join(&self, addr: SocketAddr) -> Membership {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, frames) = mpsc::channel(self.config.queue.max(1));
+        let cap = self.config.queue.max(self.config.history).max(1);
+        let (tx, frames) = mpsc::channel(cap);
         let (kick, kicked) = oneshot::channel();
         let online = {
             let mut members = self.lock();
+            self.history.replay(&tx);
             members.insert(
                 id,
                 Member {
@@ -155,8 +182,16 @@ impl Room {
         if let Some(m) = &self.metrics {
             m.chat_members(1);
         }
-        let who = Sender::Peer(addr);
-        self.broadcast_notice(Notice::Joined { who, online });
+        match &self.bus {
+            Some(bus) => {
+                let online = u32::try_from(online + bus.remote_count()).unwrap_or(u32::MAX);
+                bus.publish(addr, None, Kind::Join { online });
+            }
+            None => {
+                let who = Sender::Peer(addr);
+                self.broadcast_notice(Notice::Joined { who, online });
+            }
+        }
         Membership { id, frames, kicked }
     }
 
@@ -164,6 +199,19 @@ impl Room {
     pub fn say(&self, id: u64, line: &[u8]) {
         if let Some(m) = &self.metrics {
             m.chat_message();
+        }
+        if let Some(bus) = &self.bus {
+            let (addr, nick) = {
+                let members = self.lock();
+                let Some(m) = members.get(&id) else { return };
+                (m.addr, m.nick.clone())
+            };
+            // The bus carries UTF-8 only; the seed's clients decode UTF-8.
+            let text = String::from_utf8_lossy(line);
+            if !bus.publish(addr, nick.as_deref(), Kind::Line(&text)) {
+                self.notify_text(id, "* line not sent: the chat bus is not keeping up");
+            }
+            return;
         }
         let mut buf = [0u8; MAX_MESSAGE];
         let frame = {
@@ -178,7 +226,7 @@ impl Room {
                 }
             }
         };
-        self.deliver(frame);
+        self.deliver_with(frame, true);
     }
 
     /// Sets member `id`'s nickname (already validated) if nobody else has
@@ -193,11 +241,19 @@ impl Room {
                     && m.nick
                         .as_deref()
                         .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            });
+            }) || self.bus.as_ref().is_some_and(|b| b.nick_taken(name));
             match members.get_mut(&id) {
                 None => return,
                 Some(_) if taken => {
                     write_notice(&mut buf, &now, Notice::NickTaken(name)).map(|n| (n, false))
+                }
+                Some(m) if self.bus.is_some() => {
+                    let (addr, old) = (m.addr, m.nick.replace(name.to_owned()));
+                    drop(members);
+                    if let Some(bus) = &self.bus {
+                        bus.publish(addr, old.as_deref(), Kind::Nick(name));
+                    }
+                    return;
                 }
                 Some(m) => {
                     let old = m.label();
@@ -220,10 +276,14 @@ impl Room {
     /// Answers `/who` to member `id` only.
     pub fn who(&self, id: u64) {
         let mut buf = [0u8; MAX_MESSAGE];
+        let remote = self.bus.as_ref().map(|b| b.remote_labels());
+        let remote = remote.unwrap_or_default();
         let written = {
             let members = self.lock();
-            let senders = members.values().map(Member::sender);
-            write_who(&mut buf, &(self.clock)(), members.len(), senders)
+            let total = members.len() + remote.len();
+            let there = remote.iter().map(|l| Sender::Nick(l));
+            let senders = members.values().map(Member::sender).chain(there);
+            write_who(&mut buf, &(self.clock)(), total, senders)
         };
         match written {
             Ok(n) => self.send_to(id, Frame::from(&buf[..n])),
@@ -240,6 +300,48 @@ impl Room {
         }
     }
 
+    /// Sends a system line of free text (`"* …"`) to member `id` only.
+    pub fn notify_text(&self, id: u64, text: &str) {
+        if let Some(frame) = self.text_frame(text) {
+            self.send_to(id, frame);
+        }
+    }
+
+    /// Sends a system line of free text to every member of this node.
+    pub fn broadcast_text(&self, text: &str) {
+        if let Some(frame) = self.text_frame(text) {
+            self.deliver(frame);
+        }
+    }
+
+    fn text_frame(&self, text: &str) -> Option<Frame> {
+        let mut buf = [0u8; MAX_MESSAGE];
+        let now = (self.clock)();
+        let n = write_message_as(&mut buf, &now, Sender::Server, text.as_bytes(), Relay::Raw);
+        n.ok().map(|n| Frame::from(&buf[..n]))
+    }
+
+    /// Delivers a frame that came from the chat bus, in the bus's order;
+    /// `said` frames are kept for newcomers.
+    pub fn deliver_bus(&self, frame: Frame, said: bool) {
+        self.deliver_with(frame, said);
+    }
+
+    /// Keeps a said frame for newcomers without delivering it (a line
+    /// said before this node started, read back from the bus).
+    pub fn remember(&self, frame: Frame) {
+        let _members = self.lock();
+        self.history.push(frame);
+    }
+
+    /// How members of this node are shown (for presence on the bus).
+    pub fn labels(&self) -> Vec<String> {
+        self.lock()
+            .values()
+            .map(|m| m.sender().to_string())
+            .collect()
+    }
+
     /// Removes member `id` (it quit, closed, or failed) and tells the
     /// others; `why` is `None` for a normal leave. Dropping its queue
     /// sender lets its writer finish what is queued and end.
@@ -249,6 +351,10 @@ impl Room {
         };
         if let Some(metrics) = &self.metrics {
             metrics.chat_members(-1);
+        }
+        if let Some(bus) = &self.bus {
+            bus.publish(m.addr, m.nick.as_deref(), Kind::Leave(why));
+            return;
         }
         let label = m.label();
         drop(m);
@@ -296,8 +402,11 @@ impl Room {
             }
         };
         if let Some(m) = slow {
-            if let Some(notice) = self.kick(m) {
-                self.deliver(notice);
+            let gone = self.kick(m);
+            let mut pending = VecDeque::new();
+            self.announce(vec![gone], &mut pending);
+            if let Some(frame) = pending.pop_front() {
+                self.deliver(frame);
             }
         }
     }
@@ -307,10 +416,20 @@ impl Room {
     /// until a round drops nobody; each round removes someone, so this
     /// ends, and it is a loop rather than recursion to bound the stack.
     fn deliver(&self, frame: Frame) {
+        self.deliver_with(frame, false);
+    }
+
+    /// [`Room::deliver`], keeping the frame for newcomers if `said`.
+    fn deliver_with(&self, frame: Frame, said: bool) {
+        let mut remember = said && self.history.enabled();
         let mut pending = VecDeque::from([frame]);
         while let Some(frame) = pending.pop_front() {
             let slow: Vec<Member> = {
                 let mut members = self.lock();
+                if remember {
+                    self.history.push(frame.clone());
+                    remember = false;
+                }
                 let full: Vec<u64> = members
                     .iter()
                     .filter(|(_, m)| m.tx.try_send(frame.clone()).is_err_and(is_full))
@@ -318,22 +437,46 @@ impl Room {
                     .collect();
                 full.iter().filter_map(|id| members.remove(id)).collect()
             };
-            if slow.len() > MAX_DROP_NOTICES {
-                let count = slow.len();
-                for m in slow {
-                    let _ = self.kick(m);
+            let gone = slow.into_iter().map(|m| self.kick(m)).collect();
+            self.announce(gone, &mut pending);
+        }
+    }
+
+    /// Tells everyone that `gone` were dropped as too slow: one notice
+    /// each, or one for all when many went at once. Without a bus the
+    /// notices are added to `pending`; with one they are published (and
+    /// come back through the bus).
+    fn announce(&self, gone: Vec<Gone>, pending: &mut VecDeque<Frame>) {
+        let why = DropReason::SlowReader;
+        let count = gone.len();
+        match &self.bus {
+            Some(bus) if count > MAX_DROP_NOTICES => {
+                let count = u32::try_from(count).unwrap_or(u32::MAX);
+                bus.publish(gone[0].addr, None, Kind::Drops { count });
+            }
+            Some(bus) => {
+                for g in &gone {
+                    let nick = match &g.label {
+                        Label::Nick(n) => Some(n.as_str()),
+                        Label::Peer(_) => None,
+                    };
+                    bus.publish(g.addr, nick, Kind::Leave(Some(why)));
                 }
-                let why = DropReason::SlowReader;
+            }
+            None if count > MAX_DROP_NOTICES => {
                 pending.extend(self.notice_frame(Notice::ManyDropped { count, why }));
-            } else {
-                pending.extend(slow.into_iter().filter_map(|m| self.kick(m)));
+            }
+            None => {
+                for g in gone {
+                    pending.extend(self.notice_frame(Notice::Dropped(g.label.sender(), why)));
+                }
             }
         }
     }
 
-    /// Tells a removed member's task to disconnect it; returns the notice
-    /// for the others.
-    fn kick(&self, m: Member) -> Option<Frame> {
+    /// Tells a removed member's task to disconnect it; returns who it was,
+    /// for the notice to the others.
+    fn kick(&self, m: Member) -> Gone {
         tracing::info!(peer = %m.addr, "chat client dropped: outgoing queue full");
         if let Some(metrics) = &self.metrics {
             metrics.chat_dropped();
@@ -344,13 +487,12 @@ impl Room {
         let mut buf = [0u8; MAX_MESSAGE];
         // A leading newline ends any half-written frame first.
         buf[0] = b'\n';
-        let label = m.label();
+        let (addr, label) = (m.addr, m.label());
         if let Ok(n) = write_notice(&mut buf[1..], &now, Notice::YouAreDropped(why)) {
             // The member's task may be gone already; nothing to do then.
             let _ = m.kick.send(Frame::from(&buf[..=n]));
         }
-        let n = write_notice(&mut buf, &now, Notice::Dropped(label.sender(), why)).ok()?;
-        Some(Frame::from(&buf[..n]))
+        Gone { addr, label }
     }
 }
 

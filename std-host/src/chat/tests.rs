@@ -103,6 +103,7 @@ fn config() -> RoomConfig {
         queue: 64,
         max_line: 100,
         relay: Relay::Strip,
+        history: 0,
     }
 }
 
@@ -161,6 +162,7 @@ async fn stalled_reader_is_dropped_and_others_keep_receiving() {
         queue: 32,
         max_line: 1024,
         relay: Relay::Strip,
+        history: 0,
     })
     .await;
     let mut reader = Client::connect(srv.addr).await;
@@ -242,6 +244,7 @@ fn a_mass_drop_is_one_summary_notice() {
             queue: 20,
             max_line: 100,
             relay: Relay::Strip,
+            history: 0,
         },
         local_now,
     );

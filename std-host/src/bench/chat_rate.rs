@@ -1,0 +1,136 @@
+//! `wirekit bench chat --rate LINES`: open-loop fan-out latency. The
+//! clients (spread over one or more nodes of a shared room) join, then the
+//! first says numbered lines at a fixed rate whatever the latency; each
+//! sample is the time from saying a line until the last client has read
+//! it. A line some client never got within `--timeout` after the run
+//! counts as an error.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::Notify;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::chat::{await_joined, connect_spread};
+use super::stats::Stats;
+use super::Common;
+
+/// Most lines one run may say (the tracking arrays are this long).
+const MAX_LINES: usize = 10_000_000;
+
+/// Per-line send and completion times, shared with the readers.
+struct Track {
+    conns: usize,
+    joined: AtomicUsize,
+    all: Notify,
+    base: Instant,
+    /// Nanoseconds since `base` (+1; 0 = not yet) when line n was said.
+    sent: Vec<AtomicU64>,
+    /// Readers that have line n.
+    got: Vec<AtomicUsize>,
+    /// Nanoseconds since `base` (+1; 0 = not yet) when the last reader
+    /// got line n.
+    done: Vec<AtomicU64>,
+}
+
+impl Track {
+    fn now(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64 + 1
+    }
+}
+
+/// Runs the open-loop measurement at `rate` lines a second for `c.secs`.
+pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        rate.is_finite() && (0.1..=100_000.0).contains(&rate),
+        "--rate must be 0.1 to 100000"
+    );
+    anyhow::ensure!(c.conns >= 1, "--conns must be at least 1");
+    let lines = (rate * c.secs.as_secs_f64()).ceil() as usize;
+    anyhow::ensure!(
+        lines <= MAX_LINES,
+        "--rate × --secs is over {MAX_LINES} lines"
+    );
+    let track = Arc::new(Track {
+        conns: c.conns,
+        joined: AtomicUsize::new(0),
+        all: Notify::new(),
+        base: Instant::now(),
+        sent: (0..lines).map(|_| AtomicU64::new(0)).collect(),
+        got: (0..lines).map(|_| AtomicUsize::new(0)).collect(),
+        done: (0..lines).map(|_| AtomicU64::new(0)).collect(),
+    });
+    let mut writers = Vec::with_capacity(c.conns);
+    for (r, w) in connect_spread(addrs, c).await? {
+        writers.push(w);
+        tokio::spawn(reader(BufReader::new(r), track.clone()));
+    }
+    let joined = || track.joined.load(Ordering::Acquire);
+    await_joined(&mut writers[0], c, joined, &track.all).await?;
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    // A late tick is made up at once: the offered rate stays `rate`.
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let start = Instant::now();
+    for n in 0..lines {
+        tick.tick().await;
+        track.sent[n].store(track.now(), Ordering::Release);
+        writers[0]
+            .write_all(format!("bench {n}\n").as_bytes())
+            .await?;
+    }
+    let elapsed = start.elapsed();
+    let deadline = Instant::now() + c.timeout;
+    while Instant::now() < deadline && track.done.iter().any(|d| d.load(Ordering::Acquire) == 0) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut stats = Stats::default();
+    for (sent, done) in track.sent.iter().zip(&track.done) {
+        match done.load(Ordering::Acquire) {
+            0 => stats.errors += 1,
+            d => stats.record(Duration::from_nanos(
+                d.saturating_sub(sent.load(Ordering::Acquire)),
+            )),
+        }
+    }
+    let what = format!("chat nodes={} conns={} rate={rate}", addrs.len(), c.conns);
+    stats.report(&what, elapsed);
+    Ok(())
+}
+
+/// Reads one client's lines, counting `bench join` once and every
+/// numbered line.
+async fn reader(mut r: BufReader<tokio::net::tcp::OwnedReadHalf>, t: Arc<Track>) {
+    let mut line = Vec::with_capacity(128);
+    let mut joined = false;
+    loop {
+        line.clear();
+        match r.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let Some(rest) = line.strip_prefix(b"bench ") else {
+            continue;
+        };
+        let rest = rest.trim_ascii();
+        if rest == b"join" {
+            if !joined {
+                joined = true;
+                if t.joined.fetch_add(1, Ordering::AcqRel) + 1 == t.conns {
+                    t.all.notify_waiters();
+                }
+            }
+            continue;
+        }
+        let n = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok());
+        if let Some(n) = n.filter(|n| *n < t.got.len()) {
+            if t.got[n].fetch_add(1, Ordering::AcqRel) + 1 == t.conns {
+                t.done[n].store(t.now(), Ordering::Release);
+            }
+        }
+    }
+}
