@@ -82,21 +82,9 @@ fn parse_history(s: &str) -> Result<usize, String> {
     }
 }
 
-/// The room the web console's chat joins: the first chat listener's (each
-/// `--listen chat=…` has a room of its own).
-#[derive(Default)]
-pub struct WebRoom(std::sync::OnceLock<Arc<Room>>);
-
-impl WebRoom {
-    /// The room, if a chat listener runs.
-    pub fn get(&self) -> Option<Arc<Room>> {
-        self.0.get().cloned()
-    }
-}
-
 /// This run's connection to the chat bus, shared by its chat listeners;
 /// `None` without `--chat-nats` (or when it is optional and unreachable).
-struct Bus(Option<Arc<cluster::Node>>);
+pub struct Bus(Option<Arc<cluster::Node>>);
 
 impl Bus {
     /// Connects (once per run) before the first chat listener starts, so
@@ -121,7 +109,7 @@ impl Bus {
 }
 
 /// Starts the chat service on `addr` (registry entry `chat`).
-pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub fn start(l: &Launch, s: &crate::services::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     let opts = &l.args().chat;
     let config = RoomConfig {
         queue: opts.chat_queue,
@@ -134,7 +122,12 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     };
     let mut room = Room::new(config, local_now).with_metrics(l.metrics().clone());
     let mut tasks = None;
-    if let Some(node) = l.shared(|| Bus::connect(opts))?.0.as_ref() {
+    if let Some(node) = s
+        .chat_bus
+        .get_or_try_init(|| Bus::connect(opts))?
+        .0
+        .as_ref()
+    {
         let (link, start) = cluster::attach(node, node.next_room()?, l.shutdown());
         tracing::info!(
             room = link.room(),
@@ -148,9 +141,7 @@ pub fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
     for task in tasks.map(|start| start(room.clone())).unwrap_or_default() {
         l.spawn(task);
     }
-    l.shared(|| Ok(WebRoom::default()))?
-        .0
-        .get_or_init(|| room.clone());
+    s.web_room.get_or_init(|| room.clone());
     l.tcp("chat", addr, move |conn: Conn, ctx: ConnCtx| {
         let room = room.clone();
         async move {

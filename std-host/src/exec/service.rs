@@ -8,9 +8,10 @@ use std::sync::Arc;
 use super::server::{handle, Flavor};
 use super::ExecService;
 use crate::serve::{Conn, ConnCtx, Launch};
+use crate::services::Shared;
 
-fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
-    l.shared(|| {
+fn shared(l: &Launch, s: &Shared) -> anyhow::Result<Arc<ExecService>> {
+    s.exec.get_or_try_init(|| {
         Ok(ExecService::new(&l.args().exec)?
             .with_shutdown(l.shutdown())
             // This process is the `wirekit` binary; /proc/self/exe stays
@@ -20,8 +21,14 @@ fn shared(l: &Launch) -> anyhow::Result<Arc<ExecService>> {
     })
 }
 
-fn start(l: &Launch, name: &'static str, flavor: Flavor, addr: SocketAddr) -> anyhow::Result<()> {
-    let svc = shared(l)?;
+fn start(
+    l: &Launch,
+    s: &Shared,
+    name: &'static str,
+    flavor: Flavor,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    let svc = shared(l, s)?;
     svc.check_listen(addr)?;
     if let Some(idle) = l.idle_timeout() {
         if idle < svc.timeout {
@@ -54,16 +61,16 @@ fn channel_binding(conn: &Conn) -> Vec<u8> {
 }
 
 /// `exec`: native protocol and the seeds' JSON-header dialect.
-pub fn start_exec(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
-    start(l, "exec", Flavor::Exec, addr)
+pub fn start_exec(l: &Launch, s: &Shared, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, s, "exec", Flavor::Exec, addr)
 }
 
 /// `exec-len`: the seeds' 4-byte length dialect.
-pub fn start_len(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
-    start(l, "exec-len", Flavor::Len, addr)
+pub fn start_len(l: &Launch, s: &Shared, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, s, "exec-len", Flavor::Len, addr)
 }
 
 /// `exec-ack`: seed 004's size, ack, output dialect.
-pub fn start_ack(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
-    start(l, "exec-ack", Flavor::Ack, addr)
+pub fn start_ack(l: &Launch, s: &Shared, addr: SocketAddr) -> anyhow::Result<()> {
+    start(l, s, "exec-ack", Flavor::Ack, addr)
 }

@@ -109,8 +109,8 @@ impl Drop for TransferSlot {
 
 /// The run's one [`Files`], shared by `files` and `files-ack` so the
 /// transfer limit and the md5 cache cover both.
-fn shared(l: &Launch) -> anyhow::Result<Arc<Files>> {
-    l.shared(|| {
+fn shared(l: &Launch, s: &crate::services::Shared) -> anyhow::Result<Arc<Files>> {
+    s.files.get_or_try_init(|| {
         let mut f = Files::open(l.args().files.clone())?;
         f.metrics = Some(l.metrics().clone());
         Ok(f)
@@ -118,22 +118,31 @@ fn shared(l: &Launch) -> anyhow::Result<Arc<Files>> {
 }
 
 /// Starts the `files` service (native, seed 000 and seed 002 dialects).
-pub fn start(l: &Launch, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    start_listener(l, addr, "files", false)
+pub fn start(
+    l: &Launch,
+    s: &crate::services::Shared,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    start_listener(l, s, addr, "files", false)
 }
 
 /// Starts the `files-ack` service (seed 004's exchange).
-pub fn start_ack(l: &Launch, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    start_listener(l, addr, "files-ack", true)
+pub fn start_ack(
+    l: &Launch,
+    s: &crate::services::Shared,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    start_listener(l, s, addr, "files-ack", true)
 }
 
 fn start_listener(
     l: &Launch,
+    s: &crate::services::Shared,
     addr: std::net::SocketAddr,
     name: &'static str,
     ack: bool,
 ) -> anyhow::Result<()> {
-    let files = shared(l)?;
+    let files = shared(l, s)?;
     if !files.sweeping.swap(true, Ordering::AcqRel) {
         l.spawn(sweep_partials(Arc::clone(&files), l.shutdown()));
     }

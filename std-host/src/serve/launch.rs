@@ -3,8 +3,6 @@
 //! read), spawns the service's tasks so shutdown can wait for them, and
 //! gives access to the serve options and the shutdown signal.
 
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,9 +28,6 @@ pub struct Launch {
     /// Permits for open TCP connections, shared by all TCP services so the
     /// limit bounds the whole process.
     pub(super) conn_limit: Arc<Semaphore>,
-    /// One value per type for services whose listeners share state (the
-    /// exec listeners share one concurrency limit), scoped to this run.
-    shared: Arc<Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>>,
     /// The TLS acceptor of this run, if any listener is `+tls`.
     pub(super) tls: Option<ServerTls>,
     /// Whether the listener being started is `+tls` (set per listener by
@@ -63,7 +58,6 @@ impl Launch {
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             conn_limit: Arc::new(Semaphore::new(limit)),
-            shared: Arc::default(),
             tls,
             tls_here: false,
             metrics_on,
@@ -134,27 +128,6 @@ impl Launch {
     /// The run's metrics, for services that count their own events.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
-    }
-
-    /// The run's shared `T`, created by `init` on first use. Lets several
-    /// listeners of one service share state without a process-wide static.
-    pub fn shared<T, F>(&self, init: F) -> anyhow::Result<Arc<T>>
-    where
-        T: Send + Sync + 'static,
-        F: FnOnce() -> anyhow::Result<T>,
-    {
-        let mut map = self
-            .shared
-            .lock()
-            .map_err(|_| anyhow::anyhow!("shared service state poisoned"))?;
-        if let Some(v) = map.get(&TypeId::of::<T>()) {
-            return Arc::clone(v)
-                .downcast::<T>()
-                .map_err(|_| anyhow::anyhow!("shared state has the wrong type"));
-        }
-        let v = Arc::new(init()?);
-        map.insert(TypeId::of::<T>(), v.clone());
-        Ok(v)
     }
 
     /// All `wirekit serve` options, including per-service groups.

@@ -2,7 +2,7 @@
 //! set) until Ctrl-C or SIGTERM, then shuts down gracefully.
 //!
 //! Extension points:
-//! - a service: a module with a `start(&Launch, SocketAddr)` function and
+//! - a service: a module with a `start(&Launch, &Shared, SocketAddr)` function and
 //!   one entry in [`crate::services::SERVICES`];
 //! - a serve option: a field (or a `#[command(flatten)]` group) on
 //!   [`Args`], read by the service through [`Launch::args`];
@@ -193,14 +193,18 @@ async fn serve(
     let metrics_addr = args.metrics;
     let web_addr = args.web.web;
     let launch = Launch::new(args, tls.clone(), activation);
+    let shared = std::sync::Arc::new(crate::services::Shared::default());
     // Checked before any listener starts: a console that may not run
     // stops the whole server, before it has announced anything.
     let console = match web_addr {
-        Some(addr) => Some((crate::web::Console::new(&launch, addr)?, addr)),
+        Some(addr) => Some((
+            crate::web::Console::new(&launch, shared.clone(), addr)?,
+            addr,
+        )),
         None => None,
     };
     for spec in &specs {
-        (spec.service.start)(&launch.for_listener(spec.tls), spec.addr)?;
+        (spec.service.start)(&launch.for_listener(spec.tls), &shared, spec.addr)?;
     }
     if let Some(addr) = metrics_addr {
         launch.serve_metrics(addr).await?;

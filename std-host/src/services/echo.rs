@@ -15,11 +15,11 @@ use crate::serve::{Conn, ConnCtx, Launch};
 /// read.
 pub(super) const BUF: usize = 16 * 1024;
 
-pub(super) fn start_tcp(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_tcp(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("echo", addr, |conn, ctx| stream(conn, ctx, upper_in_place))
 }
 
-pub(super) fn start_udp(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_udp(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.udp("udp-echo", addr, |req: &[u8], _peer, out: &mut [u8]| {
         Some(datagram(req, out, upper_in_place))
     })

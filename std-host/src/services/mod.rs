@@ -9,9 +9,50 @@ pub mod rfc;
 pub mod time;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::exec::service as exec;
 use crate::serve::Launch;
+
+/// State that several listeners of one run share (one exec service for all
+/// exec dialects, one files store for `files` and `files-ack`, one chat bus
+/// connection), passed explicitly to every start function. The runtime
+/// never sees it.
+#[derive(Default)]
+pub struct Shared {
+    pub(crate) exec: Once<crate::exec::ExecService>,
+    pub(crate) files: Once<crate::files::Files>,
+    pub(crate) chat_bus: Once<crate::chat::Bus>,
+    /// The room the web console's browser users join: the first chat
+    /// listener's (each `--listen chat=…` has a room of its own).
+    pub web_room: OnceLock<Arc<crate::chat::room::Room>>,
+}
+
+/// A value created by the first listener that needs it.
+pub struct Once<T>(Mutex<Option<Arc<T>>>);
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Once(Mutex::new(None))
+    }
+}
+
+impl<T> Once<T> {
+    /// The value, created by `init` on first use (an error is returned and
+    /// nothing stored, so a later listener tries again).
+    pub fn get_or_try_init(
+        &self,
+        init: impl FnOnce() -> anyhow::Result<T>,
+    ) -> anyhow::Result<Arc<T>> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = slot.as_ref() {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(init()?);
+        *slot = Some(v.clone());
+        Ok(v)
+    }
+}
 
 /// A service `wirekit serve --listen NAME=ADDR` can run.
 #[derive(Debug)]
@@ -21,7 +62,7 @@ pub struct Service {
     /// Address in the default set (no `--listen`), if the service is in it.
     pub default: Option<&'static str>,
     /// Binds the service's socket(s) at the address and spawns its tasks.
-    pub start: fn(&Launch, SocketAddr) -> anyhow::Result<()>,
+    pub start: fn(&Launch, &Shared, SocketAddr) -> anyhow::Result<()>,
 }
 
 /// Every service. Entries with a `default` run when no `--listen` is given.

@@ -11,19 +11,19 @@ use wirekit_core::service::time::rfc868;
 use super::echo;
 use crate::serve::{clock, Conn, ConnCtx, Launch};
 
-pub(super) fn start_echo(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_echo(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("plain-echo", addr, |c, x| echo::stream(c, x, |_| {}))?;
     l.udp("plain-echo", addr, |req: &[u8], _p, out: &mut [u8]| {
         Some(echo::datagram(req, out, |_| {}))
     })
 }
 
-pub(super) fn start_discard(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_discard(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("discard", addr, discard)?;
     l.udp("discard", addr, |_: &[u8], _p, _: &mut [u8]| None)
 }
 
-pub(super) fn start_chargen(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_chargen(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     // Checked before binding anything, so a refusal leaves nothing half up.
     if !addr.ip().to_canonical().is_loopback() && !l.args().udp.udp_chargen_public {
         anyhow::bail!(
@@ -39,7 +39,7 @@ pub(super) fn start_chargen(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> 
     })
 }
 
-pub(super) fn start_daytime(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_daytime(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("daytime", addr, |c, _| send_once(c, daytime_bytes()))?;
     l.udp("daytime", addr, |_: &[u8], _p, out: &mut [u8]| {
         let text = daytime_bytes();
@@ -48,7 +48,7 @@ pub(super) fn start_daytime(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> 
     })
 }
 
-pub(super) fn start_rfc868(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start_rfc868(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("rfc868", addr, |c, _| send_once(c, rfc868_now().to_vec()))?;
     l.udp("rfc868", addr, |_: &[u8], _p, out: &mut [u8]| {
         out[..4].copy_from_slice(&rfc868_now());

@@ -17,7 +17,7 @@ use crate::serve::{clock, Launch};
 /// common formats are a few dozen bytes).
 const CACHE_MAX: usize = 256;
 
-pub(super) fn start(l: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+pub(super) fn start(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     let mut last = LastAnswer::default();
     l.udp("time", addr, move |req: &[u8], _peer, out: &mut [u8]| {
         Some(last.answer(req, jiff::Timestamp::now(), out))

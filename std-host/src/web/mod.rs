@@ -71,6 +71,8 @@ pub struct WebOpts {
 #[derive(Clone)]
 pub struct Console {
     launch: Launch,
+    /// Where the chat room browser users join is found.
+    shared: Arc<crate::services::Shared>,
     /// SHA-256 of the token, if one is required.
     token: Option<[u8; 32]>,
     sockets: Arc<Semaphore>,
@@ -78,7 +80,11 @@ pub struct Console {
 
 impl Console {
     /// Checks the options for a console on `addr` and reads the token.
-    pub fn new(launch: &Launch, addr: SocketAddr) -> anyhow::Result<Console> {
+    pub fn new(
+        launch: &Launch,
+        shared: Arc<crate::services::Shared>,
+        addr: SocketAddr,
+    ) -> anyhow::Result<Console> {
         let args = launch.args();
         let file = match (&args.web.web_token_file, &args.exec.exec_token_file) {
             (Some(f), _) => Some(f),
@@ -93,6 +99,7 @@ impl Console {
         }
         Ok(Console {
             launch: launch.clone(),
+            shared,
             token,
             sockets: Arc::new(Semaphore::new(MAX_SOCKETS)),
         })
@@ -128,10 +135,7 @@ impl Console {
 
     /// The chat room browser users join, if a chat listener runs.
     fn room(&self) -> Option<Arc<crate::chat::room::Room>> {
-        self.launch
-            .shared(|| Ok(crate::chat::WebRoom::default()))
-            .ok()?
-            .get()
+        self.shared.web_room.get().cloned()
     }
 
     /// Admits a WebSocket request: the token if one is required, then a
