@@ -95,7 +95,6 @@ fn two_hundred_lines_arrive_in_order_on_every_node() {
     for r in &mut readers {
         assert_eq!(collect(r, "n", 200), want);
     }
-    drop(sender);
 }
 
 #[test]
@@ -286,4 +285,55 @@ fn history_works_on_a_single_node_too() {
     assert_eq!(b.frame().unwrap().body, "solo 1");
     assert_eq!(b.frame().unwrap().body, "solo 2");
     assert!(b.frame().unwrap().body.ends_with("joined (2 online)"));
+}
+
+/// A healthy cluster delivers every line at once: the nodes never wait
+/// for a pull request's timeout. Before the fix a node's pull request
+/// could expire on nats-server 2.9 without the 408 that ends it, and the
+/// node then delivered nothing until its own deadline, about 1 s later.
+/// Lines are sent every 2 ms for 6 s (several request lifetimes on every
+/// node), each carrying its send time; a line normally arrives within
+/// milliseconds, a stall takes over a second, so the bound below leaves
+/// a wide margin either way.
+#[test]
+fn a_healthy_cluster_never_stalls_a_line_for_a_timeout() {
+    if !have_nats() {
+        return;
+    }
+    let (_nats, nodes) = three_nodes(&[]);
+    let mut readers: Vec<Raw> = nodes.iter().map(|n| join(n.1)).collect();
+    // The first reader sends too, so no client falls behind.
+    let mut w = readers[0].writer();
+    let began = std::time::Instant::now();
+    const LINES: u32 = 3000;
+    let send = thread::spawn(move || {
+        for i in 0..LINES {
+            let at = began.elapsed().as_micros();
+            w.write_all(format!("t{i:05} {at}\n").as_bytes()).unwrap();
+            thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let watchers: Vec<_> = readers
+        .drain(..)
+        .map(|mut r| {
+            thread::spawn(move || {
+                let mut worst = Duration::ZERO;
+                for _ in 0..LINES {
+                    let f = r.until("t");
+                    let at: u64 = f.body.split(' ').nth(1).unwrap().parse().unwrap();
+                    let late = began.elapsed() - Duration::from_micros(at);
+                    worst = worst.max(late);
+                }
+                worst
+            })
+        })
+        .collect();
+    send.join().unwrap();
+    for w in watchers {
+        let worst = w.join().unwrap();
+        assert!(
+            worst < Duration::from_millis(750),
+            "a line took {worst:?} to reach a node"
+        );
+    }
 }

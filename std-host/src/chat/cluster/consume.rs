@@ -34,11 +34,23 @@ const REPLAY_MAX: u64 = 100_000;
 /// Messages asked for per pull request.
 const PULL_BATCH: usize = 512;
 
-/// How long one pull request waits for messages before the server ends
-/// it (then the next is sent at once). Short, so a lost request or
-/// consumer is noticed within about [`PULL_EXPIRES`] + [`PULL_GRACE`].
+/// How long one pull request lives on the server.
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
-const PULL_GRACE: Duration = Duration::from_secs(1);
+
+/// A new pull request is sent this often (and after every half batch),
+/// whether or not the earlier ones ended, so the server always holds an
+/// unexpired request for this consumer. Waiting for a request's end
+/// before sending the next stalls delivery: nats-server 2.9 can let an
+/// expired request go without the 408 that ends it (when a message meets
+/// it just after it expired), and then the reader waited for its own
+/// deadline, about a second, with lines piling up in the stream.
+const PULL_EVERY: Duration = Duration::from_millis(300);
+
+/// After this long without anything from the server (messages, or the
+/// 408s that end the requests sent every [`PULL_EVERY`]) the consumer is
+/// looked up; if it is gone or the lookup fails, it is recreated.
+const QUIET: Duration = Duration::from_secs(2);
+const LOOKUP_FOR: Duration = Duration::from_secs(2);
 
 /// What the reader needs.
 pub struct Reader {
@@ -191,48 +203,100 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
         num_replicas: 1,
         ..Default::default()
     };
-    let consumer = stream.create_consumer(config).await?;
+    let mut consumer = stream.create_consumer(config).await?;
     pos.fresh = false;
+    // One inbox for all pull requests: the server sends the consumer's
+    // messages in stream order whichever request they answer.
+    let client = r.js.client();
+    let inbox = async_nats::Subject::from(client.new_inbox());
+    let mut sub = client.subscribe(inbox.clone()).await?;
+    let mut pull_at = tokio::time::Instant::now();
+    let mut since_pull = 0;
+    let mut quiet_at = pull_at + QUIET;
     loop {
-        let pull = consumer
-            .batch()
-            .max_messages(PULL_BATCH)
-            .expires(PULL_EXPIRES);
-        let batch = tokio::select! {
+        if since_pull >= PULL_BATCH / 2 {
+            pull_at = tokio::time::Instant::now();
+        }
+        let m = tokio::select! {
             () = stop.cancelled() => return Ok(()),
-            b = pull.messages() => b.map_err(|e| anyhow::anyhow!("{e}"))?,
-        };
-        let deadline = tokio::time::sleep(PULL_EXPIRES + PULL_GRACE);
-        tokio::pin!(batch, deadline);
-        loop {
-            let m = tokio::select! {
-                () = stop.cancelled() => return Ok(()),
-                c = connected.changed() => {
-                    c.context("connection gone")?;
-                    anyhow::bail!("reconnected");
-                }
-                // The server did not end the pull in time: the request or
-                // the consumer is lost (e.g. a cluster electing leaders).
-                () = &mut deadline => anyhow::bail!("pull request unanswered"),
-                m = batch.next() => m,
-            };
-            let Some(m) = m else { break };
-            let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let seq = m
-                .info()
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .stream_sequence;
-            if seq < pos.next {
+            c = connected.changed() => {
+                c.context("connection gone")?;
+                anyhow::bail!("reconnected");
+            }
+            () = tokio::time::sleep_until(pull_at) => {
+                pull(&consumer, &inbox).await?;
+                pull_at = tokio::time::Instant::now() + PULL_EVERY;
+                since_pull = 0;
                 continue;
             }
-            // A jump is normal when other rooms' events sit in between;
-            // it is a loss if the stream discarded what was skipped.
-            if seq > pos.next {
-                check_gap(r, &mut stream, pos).await?;
+            () = tokio::time::sleep_until(quiet_at) => {
+                // The server said nothing: the consumer may be lost
+                // (e.g. a cluster electing leaders).
+                tokio::time::timeout(LOOKUP_FOR, consumer.info())
+                    .await
+                    .context("consumer lookup timed out")?
+                    .map_err(|e| anyhow::anyhow!("consumer lost: {e}"))?;
+                quiet_at = tokio::time::Instant::now() + QUIET;
+                continue;
             }
-            pos.next = seq + 1;
-            handle(r, m.subject.as_str(), &m.payload, seq <= pos.replay_until);
+            m = sub.next() => m.context("pull inbox closed")?,
+        };
+        quiet_at = tokio::time::Instant::now() + QUIET;
+        if !is_data(&m)? {
+            continue;
         }
+        since_pull += 1;
+        let m = jetstream::Message {
+            message: m,
+            context: r.js.clone(),
+        };
+        let seq = m
+            .info()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .stream_sequence;
+        if seq < pos.next {
+            continue;
+        }
+        // A jump is normal when other rooms' events sit in between;
+        // it is a loss if the stream discarded what was skipped.
+        if seq > pos.next {
+            check_gap(r, &mut stream, pos).await?;
+        }
+        pos.next = seq + 1;
+        handle(r, m.subject.as_str(), &m.payload, seq <= pos.replay_until);
+    }
+}
+
+/// Sends one pull request answered to `inbox`.
+async fn pull(
+    consumer: &consumer::PullConsumer,
+    inbox: &async_nats::Subject,
+) -> anyhow::Result<()> {
+    let batch = consumer::pull::BatchConfig {
+        batch: PULL_BATCH,
+        expires: Some(PULL_EXPIRES),
+        ..Default::default()
+    };
+    consumer
+        .request_batch(batch, inbox.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("pull request not sent: {e}"))
+}
+
+/// Whether `m` is a stream message (`false` for the statuses that end or
+/// keep alive pull requests); an error for statuses that mean the
+/// consumer is unusable.
+fn is_data(m: &async_nats::Message) -> anyhow::Result<bool> {
+    use async_nats::StatusCode;
+    match m.status {
+        None | Some(StatusCode::OK) => Ok(true),
+        Some(StatusCode::TIMEOUT | StatusCode::REQUEST_TERMINATED)
+            if m.description.as_deref() != Some("Consumer Deleted") =>
+        {
+            Ok(false)
+        }
+        Some(StatusCode::IDLE_HEARTBEAT | StatusCode::NOT_FOUND) => Ok(false),
+        Some(s) => anyhow::bail!("pull answered {s} {:?}", m.description),
     }
 }
 
