@@ -32,8 +32,10 @@ use wirekit_core::service::talk::{parse_contact, Action, Talk};
 use crate::chat::client::stdin_lines;
 use crate::client::visible::{visible, Newlines};
 
-/// What stdin lines do (`talk -h`).
-const INPUT_HELP: &str = "\
+/// What stdin lines do: the text of `talk -h`, and the start of `--help`.
+macro_rules! input_help {
+    () => {
+        "\
 Input lines:
   NAME: text    send text to contact NAME (an unknown NAME is an error)
   /to NAME      plain lines go to NAME (a contact or IP:PORT)
@@ -41,22 +43,21 @@ Input lines:
                 else reply to the last sender
   /contacts     list the contact book
   quit          exit
-Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.";
+Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`."
+    };
+}
+
+/// `talk -h`: the input lines.
+const INPUT_HELP: &str = input_help!();
 
 /// `talk --help`: the input lines and examples.
-const LONG_HELP: &str = "\
-Input lines:
-  NAME: text    send text to contact NAME (an unknown NAME is an error)
-  /to NAME      plain lines go to NAME (a contact or IP:PORT)
-  text          to the chosen contact, else the only contact,
-                else reply to the last sender
-  /contacts     list the contact book
-  quit          exit
-Incoming datagrams print as `[NAME] text` or `[IP:PORT] text`.
-
+const LONG_HELP: &str = concat!(
+    input_help!(),
+    "\n\n\
 EXAMPLES:
   wirekit talk --listen 127.0.0.1:8081 --contact bob=127.0.0.1:8082
-  wirekit talk --listen 127.0.0.1:8082 --contact ann=127.0.0.1:8081 --contact cy=127.0.0.1:8083";
+  wirekit talk --listen 127.0.0.1:8082 --contact ann=127.0.0.1:8081 --contact cy=127.0.0.1:8083"
+);
 
 /// Arguments of `wirekit talk`.
 #[derive(Debug, Clone, clap::Args)]
