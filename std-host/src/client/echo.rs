@@ -25,12 +25,13 @@ pub struct Args {
     /// Use the UDP service (one datagram per message).
     #[arg(long)]
     pub udp: bool,
-    /// TLS (for an `echo+tls` listener).
-    #[command(flatten, next_help_heading = "TLS")]
-    pub tls: crate::tls::client::TlsClientOpts,
     /// Seconds to wait for connecting and for each answer.
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: Duration,
+    /// TLS (for an `echo+tls` listener). Last: a flattened group's heading
+    /// applies to every option declared after it.
+    #[command(flatten, next_help_heading = "TLS")]
+    pub tls: crate::tls::client::TlsClientOpts,
 }
 
 /// A byte stream: plain TCP or TLS over it.
