@@ -265,3 +265,36 @@ fn no_identity_is_a_clear_error() {
     let e = ServerTls::new(&TlsServerOpts::default()).unwrap_err();
     assert!(format!("{e:#}").contains("--tls-self-signed"), "{e:#}");
 }
+
+/// wirekit's own client and server agree on TLS 1.3 with AES-128-GCM (the
+/// cheaper suite on AES-capable CPUs), and the provider still offers every
+/// suite ring does, so no peer loses a suite it could use before.
+#[tokio::test]
+async fn wirekit_peers_negotiate_tls13_aes_128_gcm() {
+    let tls = ServerTls::new(&self_signed_opts(&temp("suite"))).unwrap();
+    let fp = tls.fingerprint();
+    let port = echo_server(tls).await.port();
+    let client = ClientTls::from_opts(&pin_opts(&fp), &format!("127.0.0.1:{port}"))
+        .unwrap()
+        .expect("TLS asked for");
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let s = client.connect(tcp).await.unwrap();
+    let conn = s.get_ref().1;
+    assert_eq!(
+        conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    let suite = conn.negotiated_cipher_suite().map(|s| s.suite());
+    assert_eq!(suite, Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256));
+    let ours: std::collections::BTreeSet<u16> = super::provider()
+        .cipher_suites
+        .iter()
+        .map(|s| u16::from(s.suite()))
+        .collect();
+    let ring: std::collections::BTreeSet<u16> = rustls::crypto::ring::default_provider()
+        .cipher_suites
+        .iter()
+        .map(|s| u16::from(s.suite()))
+        .collect();
+    assert_eq!(ours, ring);
+}
