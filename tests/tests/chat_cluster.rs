@@ -15,29 +15,8 @@ use std::time::Duration;
 
 use common::proc::Proc;
 use common::raw::{sender_of, Raw};
-use harness::{have_nats, ip_port, node, raw_publish, Nats};
+use harness::{collect, have_nats, ip_port, join, node, raw_publish, Nats};
 use wirekit_tests::{python, run_with_timeout, wirekit, Server};
-
-/// A client of `addr` that has seen its own join come back from the bus
-/// (so it is in the shared room).
-fn join(addr: SocketAddr) -> Raw {
-    let mut c = Raw::connect(addr);
-    let me = ip_port(c.local());
-    c.until(&format!("{me} joined"));
-    c
-}
-
-/// Reads until `n` said lines starting with `prefix` arrived; returns them.
-fn collect(c: &mut Raw, prefix: &str, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let f = c.frame().expect("client stays connected");
-        if f.body.starts_with(prefix) {
-            got.push(f.body);
-        }
-    }
-    got
-}
 
 fn three_nodes(extra: &[&str]) -> (Nats, Vec<(Server, SocketAddr)>) {
     let nats = Nats::start();

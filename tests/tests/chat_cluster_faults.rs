@@ -12,26 +12,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::raw::Raw;
-use harness::{free_port, have_nats, ip_port, node, Nats};
+use harness::{collect, free_port, have_nats, ip_port, join, node, Nats};
 use wirekit_tests::{temp_dir, Server};
-
-fn join(addr: SocketAddr) -> Raw {
-    let mut c = Raw::connect(addr);
-    let me = ip_port(c.local());
-    c.until(&format!("{me} joined"));
-    c
-}
-
-fn collect(c: &mut Raw, prefix: &str, n: usize) -> Vec<String> {
-    let mut got = Vec::new();
-    while got.len() < n {
-        let f = c.frame().expect("client stays connected");
-        if f.body.starts_with(prefix) {
-            got.push(f.body);
-        }
-    }
-    got
-}
 
 fn send_range(w: &mut TcpStream, prefix: &str, range: std::ops::Range<u32>) {
     let text: String = range.map(|i| format!("{prefix}{i:03}\n")).collect();

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use wirekit_tests::{temp_dir, Scratch, Server};
 
+use crate::common::raw::Raw;
+
 /// Whether nats-server is installed. Outside CI a missing server skips
 /// the test loudly; in CI (`CI` set) it fails it, since
 /// scripts/install-deps installs it there.
@@ -185,4 +187,25 @@ pub fn node(urls: &str, extra: &[&str]) -> (Server, SocketAddr) {
 /// `ip:port` as the seed shows a peer.
 pub fn ip_port(a: SocketAddr) -> String {
     format!("{}:{}", a.ip(), a.port())
+}
+
+/// A client of `addr` that has seen its own join come back from the bus
+/// (so it is in the shared room).
+pub fn join(addr: SocketAddr) -> Raw {
+    let mut c = Raw::connect(addr);
+    let me = ip_port(c.local());
+    c.until(&format!("{me} joined"));
+    c
+}
+
+/// Reads until `n` said lines starting with `prefix` arrived; returns them.
+pub fn collect(c: &mut Raw, prefix: &str, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let f = c.frame().expect("client stays connected");
+        if f.body.starts_with(prefix) {
+            got.push(f.body);
+        }
+    }
+    got
 }
