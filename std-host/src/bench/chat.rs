@@ -118,12 +118,10 @@ async fn join_all(
     c: &Common,
     round: &Arc<Round>,
 ) -> anyhow::Result<Vec<OwnedWriteHalf>> {
-    let streams = connect_spread(addrs, c).await?;
-    let mut writers = Vec::with_capacity(c.conns);
-    for (r, w) in streams {
-        writers.push(w);
+    let mut writers = connect_spread(addrs, c, |r| {
         tokio::spawn(reader(BufReader::new(r), round.clone()));
-    }
+    })
+    .await?;
     await_joined(
         &mut writers[0],
         c,
@@ -134,11 +132,19 @@ async fn join_all(
     Ok(writers)
 }
 
-/// Connects `c.conns` clients, spread over `addrs` in turn.
+/// Connects `c.conns` clients, spread over `addrs` in turn, handing each
+/// read half to `read` at once and returning the write halves.
+///
+/// Reading starts as each client connects, not after all have: every
+/// join is announced to everyone already in the room, so with thousands
+/// of clients the first ones get thousands of notices while the rest
+/// connect, and a client that did not read them would be dropped by the
+/// server as too slow (the bench then failed with "Broken pipe").
 pub(super) async fn connect_spread(
     addrs: &[SocketAddr],
     c: &Common,
-) -> anyhow::Result<Vec<(tokio::net::tcp::OwnedReadHalf, OwnedWriteHalf)>> {
+    mut read: impl FnMut(tokio::net::tcp::OwnedReadHalf),
+) -> anyhow::Result<Vec<OwnedWriteHalf>> {
     // Dropping a write half would half-close it, which a chat server takes
     // as leaving: every client keeps its own.
     let mut out = Vec::with_capacity(c.conns);
@@ -149,7 +155,9 @@ pub(super) async fn connect_spread(
             .with_context(|| format!("connection {i} timed out"))?
             .with_context(|| format!("connection {i} to {addr} failed"))?;
         let _ = s.set_nodelay(true);
-        out.push(s.into_split());
+        let (r, w) = s.into_split();
+        read(r);
+        out.push(w);
     }
     Ok(out)
 }

@@ -63,11 +63,10 @@ pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<
         got: (0..lines).map(|_| AtomicUsize::new(0)).collect(),
         done: (0..lines).map(|_| AtomicU64::new(0)).collect(),
     });
-    let mut writers = Vec::with_capacity(c.conns);
-    for (r, w) in connect_spread(addrs, c).await? {
-        writers.push(w);
+    let mut writers = connect_spread(addrs, c, |r| {
         tokio::spawn(reader(BufReader::new(r), track.clone()));
-    }
+    })
+    .await?;
     let joined = || track.joined.load(Ordering::Acquire);
     await_joined(&mut writers[0], c, joined, &track.all).await?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
