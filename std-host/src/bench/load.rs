@@ -124,7 +124,7 @@ pub(super) async fn wires(
                     .await
                     .with_context(|| format!("TLS handshake of connection {i}"))?
                     .into_inner();
-                Wire::Tls(s.into_std()?, Box::new(conn))
+                Wire::Tls(s.into_std()?, Box::new(conn), Default::default())
             }
         });
     }

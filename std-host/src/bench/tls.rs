@@ -87,15 +87,34 @@ impl BenchTls {
 pub enum Wire {
     /// Clear text.
     Plain(TcpStream),
-    /// TLS, handshake done.
-    Tls(TcpStream, Box<ClientConnection>),
+    /// TLS, handshake done, and the ciphertext read ahead of rustls.
+    Tls(TcpStream, Box<ClientConnection>, Ahead),
+}
+
+/// Ciphertext read from the socket and not yet given to rustls: the
+/// socket is read a whole record at a time, as the server's
+/// `tls::read_ahead` does, instead of rustls's 4 KiB per `read_tls`.
+pub struct Ahead {
+    buf: Box<[u8]>,
+    at: usize,
+    len: usize,
+}
+
+impl Default for Ahead {
+    fn default() -> Self {
+        Self {
+            buf: vec![0u8; crate::tls::read_ahead::CHUNK].into_boxed_slice(),
+            at: 0,
+            len: 0,
+        }
+    }
 }
 
 impl Wire {
     /// The socket (for epoll).
     pub fn sock(&self) -> &TcpStream {
         match self {
-            Wire::Plain(s) | Wire::Tls(s, _) => s,
+            Wire::Plain(s) | Wire::Tls(s, ..) => s,
         }
     }
 
@@ -104,7 +123,7 @@ impl Wire {
     pub fn send(&mut self, data: &[u8]) -> io::Result<usize> {
         match self {
             Wire::Plain(s) => s.write(data),
-            Wire::Tls(s, c) => {
+            Wire::Tls(s, c, _) => {
                 let n = c.writer().write(data)?;
                 flush(s, c)?;
                 match n {
@@ -119,7 +138,7 @@ impl Wire {
     pub fn pending(&mut self) -> io::Result<bool> {
         match self {
             Wire::Plain(_) => Ok(false),
-            Wire::Tls(s, c) => {
+            Wire::Tls(s, c, _) => {
                 flush(s, c)?;
                 Ok(c.wants_write())
             }
@@ -130,14 +149,20 @@ impl Wire {
     pub fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Wire::Plain(s) => s.read(buf),
-            Wire::Tls(s, c) => loop {
+            Wire::Tls(s, c, a) => loop {
                 match c.reader().read(buf) {
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {}
                     r => return r,
                 }
-                if c.read_tls(s)? == 0 {
-                    return Ok(0);
+                if a.at == a.len {
+                    a.len = s.read(&mut a.buf)?;
+                    a.at = 0;
+                    if a.len == 0 {
+                        return Ok(0);
+                    }
                 }
+                let mut ahead = &a.buf[a.at..a.len];
+                a.at += c.read_tls(&mut ahead)?;
                 c.process_new_packets().map_err(io::Error::other)?;
             },
         }

@@ -18,7 +18,6 @@ use wirekit_core::service::file::native::error_reply;
 use super::async_conn::AsyncConn;
 use super::serve_native::send_frame;
 use super::Files;
-use crate::serve::stream::Stream;
 use crate::serve::throttle::Verdict;
 
 /// Reads and checks a token file.
@@ -66,10 +65,7 @@ impl Gate {
 
 /// The client's address, for the throttle.
 fn peer(conn: &AsyncConn) -> Option<SocketAddr> {
-    match conn.stream.get_ref() {
-        Stream::Plain(s) => s.peer_addr().ok(),
-        Stream::Tls(s) => s.get_ref().0.peer_addr().ok(),
-    }
+    conn.stream.get_ref().peer_addr().ok()
 }
 
 /// The TLS session's exported keying material (empty on plain TCP).

@@ -10,6 +10,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::tls::read_ahead::ReadAhead;
+
 /// A connection's byte stream, plain or TLS.
 #[derive(Debug)]
 pub enum Stream {
@@ -17,7 +19,7 @@ pub enum Stream {
     Plain(TcpStream),
     /// A TLS session on it (boxed: rustls' state is large, and most
     /// connections are plain).
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<ReadAhead<TcpStream>>>),
 }
 
 impl Stream {
@@ -32,6 +34,14 @@ impl Stream {
                 buf.extend_from_slice(&chunk[..n]);
                 Ok(n)
             }
+        }
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match self {
+            Stream::Plain(s) => s.peer_addr(),
+            Stream::Tls(s) => s.get_ref().0.get_ref().peer_addr(),
         }
     }
 

@@ -15,6 +15,7 @@ use super::accept::{AcceptGuard, BUSY};
 use super::conn::{Activity, Conn, ConnCtx, Tracked};
 use super::launch::Launch;
 use super::stream::Stream;
+use crate::tls::read_ahead::ReadAhead;
 use crate::tls::server::ServerTls;
 
 /// Backlog for listening sockets: large enough for bursts of new
@@ -173,7 +174,7 @@ impl Launch {
         self.metrics.accepted(service);
         let stream = match tls {
             None => Stream::Plain(tcp),
-            Some(tls) => match tls.accept(tcp).await {
+            Some(tls) => match tls.accept(ReadAhead::new(tcp)).await {
                 Ok(s) => Stream::Tls(Box::new(s)),
                 Err(e) => {
                     self.metrics.error(service, "tls_handshake");

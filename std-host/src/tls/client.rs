@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
 use super::identity::{default_state_dir, Identity};
+use super::read_ahead::ReadAhead;
 use super::server::roots_from_pem;
 use super::trust::{FingerprintVerifier, KnownHosts};
 use super::{format_fingerprint, parse_fingerprint, provider};
@@ -128,13 +129,17 @@ impl ClientTls {
         }))
     }
 
-    /// Handshakes over an async stream.
-    pub async fn connect<IO>(&self, io: IO) -> anyhow::Result<tokio_rustls::client::TlsStream<IO>>
+    /// Handshakes over an async stream (read a record at a time, see
+    /// [`ReadAhead`]).
+    pub async fn connect<IO>(
+        &self,
+        io: IO,
+    ) -> anyhow::Result<tokio_rustls::client::TlsStream<ReadAhead<IO>>>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
         let s = TlsConnector::from(Arc::clone(&self.config))
-            .connect(self.name.clone(), io)
+            .connect(self.name.clone(), ReadAhead::new(io))
             .await
             .map_err(|e| anyhow::anyhow!("TLS handshake failed: {e}"))?;
         self.remember()?;

@@ -6,6 +6,7 @@
 //! - [`server`]: the acceptor, with a certificate that SIGHUP reloads
 //!   without touching open connections, optional client certificates and a
 //!   handshake timeout.
+//! - [`read_ahead`]: the socket under a session, read a record at a time.
 //! - [`client`]: the client side; a server is trusted by a CA, by a pinned
 //!   fingerprint, or, with neither, on first use like ssh ([`trust`]).
 //!
@@ -25,6 +26,7 @@
 
 pub mod client;
 pub mod identity;
+pub mod read_ahead;
 pub mod server;
 pub mod trust;
 
