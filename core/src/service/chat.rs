@@ -314,6 +314,13 @@ pub enum Notice<'a> {
     },
     /// To everyone: the server is shutting down.
     Stopping,
+    /// To one client that was behind while many joined or left at once:
+    /// how many of those notices it was not sent (said lines are never
+    /// skipped).
+    Skipped {
+        /// How many notices.
+        count: usize,
+    },
 }
 
 impl fmt::Display for Notice<'_> {
@@ -333,6 +340,9 @@ impl fmt::Display for Notice<'_> {
                 write!(f, "line longer than {limit} bytes was not sent")
             }
             Self::Stopping => f.write_str("server is stopping"),
+            Self::Skipped { count } => {
+                write!(f, "{count} join/leave notices skipped: server busy")
+            }
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod client;
 pub mod cluster;
 pub mod history;
+mod member;
 pub mod room;
 pub mod session;
 

@@ -25,6 +25,9 @@ use wirekit_core::service::chat::{
 };
 use wirekit_core::strftime::Tm;
 
+pub use super::member::Class;
+use super::member::{Gone, Label, Member};
+
 /// Above this many clients dropped in one delivery, the others get one
 /// summary notice instead of one notice each.
 const MAX_DROP_NOTICES: usize = 8;
@@ -54,50 +57,6 @@ pub struct Membership {
     /// Fires, with a farewell frame, when the room disconnects the member
     /// (its queue overflowed).
     pub kicked: oneshot::Receiver<Frame>,
-}
-
-struct Member {
-    addr: SocketAddr,
-    nick: Option<String>,
-    tx: mpsc::Sender<Frame>,
-    kick: oneshot::Sender<Frame>,
-}
-
-impl Member {
-    fn sender(&self) -> Sender<'_> {
-        match &self.nick {
-            Some(n) => Sender::Nick(n),
-            None => Sender::Peer(self.addr),
-        }
-    }
-
-    fn label(&self) -> Label {
-        match &self.nick {
-            Some(n) => Label::Nick(n.clone()),
-            None => Label::Peer(self.addr),
-        }
-    }
-}
-
-/// An owned [`Sender`], for notices about members already removed.
-enum Label {
-    Peer(SocketAddr),
-    Nick(String),
-}
-
-impl Label {
-    fn sender(&self) -> Sender<'_> {
-        match self {
-            Label::Peer(a) => Sender::Peer(*a),
-            Label::Nick(n) => Sender::Nick(n),
-        }
-    }
-}
-
-/// A member removed for being too slow, to be announced.
-struct Gone {
-    addr: SocketAddr,
-    label: Label,
 }
 
 /// The shared room.
@@ -175,6 +134,7 @@ impl Room {
                     nick: None,
                     tx,
                     kick,
+                    skipped: 0,
                 },
             );
             members.len()
@@ -226,7 +186,7 @@ impl Room {
                 }
             }
         };
-        self.deliver_with(frame, true);
+        self.deliver_with(frame, Class::Said);
     }
 
     /// Sets member `id`'s nickname (already validated) if nobody else has
@@ -322,9 +282,9 @@ impl Room {
     }
 
     /// Delivers a frame that came from the chat bus, in the bus's order;
-    /// `said` frames are kept for newcomers.
-    pub fn deliver_bus(&self, frame: Frame, said: bool) {
-        self.deliver_with(frame, said);
+    /// said frames are kept for newcomers.
+    pub fn deliver_bus(&self, frame: Frame, class: Class) {
+        self.deliver_with(frame, class);
     }
 
     /// Keeps a said frame for newcomers without delivering it (a line
@@ -372,8 +332,15 @@ impl Room {
     }
 
     fn broadcast_notice(&self, notice: Notice<'_>) {
+        let class = match notice {
+            Notice::Joined { .. }
+            | Notice::Left(_)
+            | Notice::Dropped(..)
+            | Notice::ManyDropped { .. } => Class::Presence,
+            _ => Class::Other,
+        };
         if let Some(frame) = self.notice_frame(notice) {
-            self.deliver(frame);
+            self.deliver_with(frame, class);
         }
     }
 
@@ -416,12 +383,13 @@ impl Room {
     /// until a round drops nobody; each round removes someone, so this
     /// ends, and it is a loop rather than recursion to bound the stack.
     fn deliver(&self, frame: Frame) {
-        self.deliver_with(frame, false);
+        self.deliver_with(frame, Class::Other);
     }
 
-    /// [`Room::deliver`], keeping the frame for newcomers if `said`.
-    fn deliver_with(&self, frame: Frame, said: bool) {
-        let mut remember = said && self.history.enabled();
+    /// [`Room::deliver`] for a frame of `class` (see [`Class`]); said
+    /// frames are kept for newcomers.
+    fn deliver_with(&self, frame: Frame, mut class: Class) {
+        let mut remember = class == Class::Said && self.history.enabled();
         let mut pending = VecDeque::from([frame]);
         while let Some(frame) = pending.pop_front() {
             let slow: Vec<Member> = {
@@ -431,15 +399,34 @@ impl Room {
                     remember = false;
                 }
                 let full: Vec<u64> = members
-                    .iter()
-                    .filter(|(_, m)| m.tx.try_send(frame.clone()).is_err_and(is_full))
-                    .map(|(id, _)| *id)
+                    .iter_mut()
+                    .filter_map(|(id, m)| (!self.offer(m, &frame, class)).then_some(*id))
                     .collect();
                 full.iter().filter_map(|id| members.remove(id)).collect()
             };
             let gone = slow.into_iter().map(|m| self.kick(m)).collect();
             self.announce(gone, &mut pending);
+            // What follows are notices about the members just dropped.
+            class = Class::Presence;
         }
+    }
+
+    /// Queues `frame` for `m`, or skips it if it is a presence notice and
+    /// `m` is nearly full; `false` if `m` must be dropped as too slow.
+    fn offer(&self, m: &mut Member, frame: &Frame, class: Class) -> bool {
+        let (room, cap) = (m.tx.capacity(), m.tx.max_capacity());
+        if class == Class::Presence && room < cap / 4 {
+            m.skipped += 1;
+            return true;
+        }
+        if m.skipped > 0 && room > cap / 2 {
+            let count = std::mem::take(&mut m.skipped);
+            if let Some(f) = self.notice_frame(Notice::Skipped { count }) {
+                // Room was checked under the lock: this cannot overflow.
+                let _ = m.tx.try_send(f);
+            }
+        }
+        !m.tx.try_send(frame.clone()).is_err_and(is_full)
     }
 
     /// Tells everyone that `gone` were dropped as too slow: one notice

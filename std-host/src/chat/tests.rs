@@ -271,3 +271,54 @@ fn a_mass_drop_is_one_summary_notice() {
         assert!(String::from_utf8_lossy(&farewell).contains("you are disconnected"));
     }
 }
+
+/// A reconnect storm: many join while a member's writer is behind. The
+/// member is not dropped for join notices (before: kicked once its queue
+/// of 20 was full); it is told how many it missed, and said lines still
+/// reach it in order.
+#[test]
+fn a_join_storm_skips_notices_instead_of_dropping_members() {
+    let room = Room::new(
+        RoomConfig {
+            queue: 20,
+            max_line: 100,
+            relay: Relay::Strip,
+            history: 0,
+        },
+        local_now,
+    );
+    let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let mut behind = room.join(addr(1));
+    while behind.frames.try_recv().is_ok() {}
+    let mut storm: Vec<_> = (0..100).map(|i| room.join(addr(100 + i))).collect();
+    assert_eq!(room.len(), 101, "nobody was dropped for join notices");
+    assert!(
+        behind.kicked.try_recv().is_err(),
+        "the member behind was kicked"
+    );
+    let mut queued = 0;
+    while behind.frames.try_recv().is_ok() {
+        queued += 1;
+    }
+    assert!(queued <= 20, "{queued} frames queued for a queue of 20");
+    let speaker = storm.pop().unwrap();
+    room.say(speaker.id, b"after the storm");
+    let mut got = Vec::new();
+    while let Ok(f) = behind.frames.try_recv() {
+        got.push(String::from_utf8_lossy(&f).into_owned());
+    }
+    assert_eq!(got.len(), 2, "{got:?}");
+    let skipped = 100 - queued;
+    assert!(
+        got[0].contains(&format!(
+            "* {skipped} join/leave notices skipped: server busy"
+        )),
+        "{got:?}"
+    );
+    assert!(got[1].contains("\nafter the storm\n"), "{got:?}");
+    // A member too slow for said lines is still dropped.
+    for _ in 0..30 {
+        room.say(speaker.id, b"fill");
+    }
+    assert!(!room.labels().contains(&"127.0.0.1:1".to_string()));
+}

@@ -23,7 +23,7 @@ use wirekit_core::service::chat::cluster::{
 };
 
 use super::{Rejected, STREAM};
-use crate::chat::room::{Frame, Room};
+use crate::chat::room::{Class, Frame, Room};
 use crate::serve::clock::local_at;
 
 /// Stream messages read back at start per line of `--chat-history`, to
@@ -341,13 +341,17 @@ fn handle(r: &Reader, subject: &str, payload: &[u8], replay: bool) {
         Err(e) => return r.rejected.note(&e.to_string()),
     };
     let frame = Frame::from(&buf[..n]);
-    let said = matches!(msg.kind, Kind::Line(_));
+    let class = match msg.kind {
+        Kind::Line(_) => Class::Said,
+        Kind::Join { .. } | Kind::Leave(_) | Kind::Drops { .. } => Class::Presence,
+        _ => Class::Other,
+    };
     if !replay && msg.node != r.link.node() {
         r.link.peers().apply(&msg);
     }
     match replay {
-        true if said => r.room.remember(frame),
+        true if class == Class::Said => r.room.remember(frame),
         true => {}
-        false => r.room.deliver_bus(frame, said),
+        false => r.room.deliver_bus(frame, class),
     }
 }
