@@ -170,7 +170,20 @@ fn garbage_on_the_bus_never_reaches_clients() {
         return;
     }
     let nats = Nats::start();
-    let (srv, addr) = node(&nats.url(), &[]);
+    let url = nats.url();
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "chat=127.0.0.1:0",
+            "--chat-nats",
+            &url,
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    let addr = srv.addr("chat", "tcp");
     let mut a = join(addr);
     let subject = "wirekit.chat.lobby";
     let garbage: Vec<Vec<u8>> = vec![
@@ -195,6 +208,34 @@ fn garbage_on_the_bus_never_reaches_clients() {
     assert_eq!(f.body, "after the garbage");
     let logged = srv.stderr_lines().join("\n");
     assert!(logged.contains("chat bus message dropped"), "{logged}");
+    // And counted where an operator looks (the 200 kB one never reaches
+    // the node: the stream refuses it).
+    let text = http_get(srv.addr("metrics", "http"), "/metrics");
+    let rejected: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("wirekit_chat_bus_messages_rejected_total "))
+        .unwrap_or_else(|| panic!("no rejected counter in:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(rejected >= 6.0, "{rejected} rejected, want >= 6");
+}
+
+/// The body of a plain HTTP/1.1 GET.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 #[test]

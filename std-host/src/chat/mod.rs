@@ -129,6 +129,7 @@ pub fn start(l: &Launch, s: &crate::services::Shared, addr: SocketAddr) -> anyho
         .0
         .as_ref()
     {
+        node.count_in(l.metrics());
         let (link, start) = cluster::attach(node, node.next_room()?, l.shutdown());
         tracing::info!(
             room = link.room(),

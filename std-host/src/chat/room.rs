@@ -417,6 +417,9 @@ impl Room {
         let (room, cap) = (m.tx.capacity(), m.tx.max_capacity());
         if class == Class::Presence && room < cap / 4 {
             m.skipped += 1;
+            if let Some(metrics) = &self.metrics {
+                metrics.chat_notices_skipped(1);
+            }
             return true;
         }
         if m.skipped > 0 && room > cap / 2 {

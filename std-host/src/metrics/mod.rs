@@ -116,6 +116,8 @@ pub struct Metrics {
     chat_members: Gauge,
     chat_messages: Counter,
     chat_dropped: Counter,
+    chat_bus_rejected: Counter,
+    chat_notices_skipped: Counter,
 }
 
 impl Default for Metrics {
@@ -147,6 +149,8 @@ impl Metrics {
             chat_members: Gauge::default(),
             chat_messages: Counter::default(),
             chat_dropped: Counter::default(),
+            chat_bus_rejected: Counter::default(),
+            chat_notices_skipped: Counter::default(),
         };
         let mut r = Registry::with_prefix("wirekit");
         m.register(&mut r);
@@ -239,6 +243,16 @@ impl Metrics {
             "chat_slow_clients_dropped",
             "Chat members dropped for not reading",
             self.chat_dropped.clone(),
+        );
+        r.register(
+            "chat_bus_messages_rejected",
+            "Chat bus (NATS) messages dropped as foreign, oversized or invalid",
+            self.chat_bus_rejected.clone(),
+        );
+        r.register(
+            "chat_notices_skipped",
+            "Join/leave notices left out for members whose queue was nearly full",
+            self.chat_notices_skipped.clone(),
         );
         let build: Family<Build, Gauge> = Family::default();
         build
@@ -398,5 +412,15 @@ impl Metrics {
     /// A slow chat member was dropped.
     pub fn chat_dropped(&self) {
         self.chat_dropped.inc();
+    }
+
+    /// A chat bus message was dropped as invalid or foreign.
+    pub fn chat_bus_rejected(&self) {
+        self.chat_bus_rejected.inc();
+    }
+
+    /// Presence notices were left out for a member that was behind.
+    pub fn chat_notices_skipped(&self, n: usize) {
+        self.chat_notices_skipped.inc_by(n as u64);
     }
 }

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::metrics::Metrics;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, stream};
 use tokio::sync::watch;
@@ -97,16 +98,21 @@ pub struct Node {
     stream_at_start: (u64, u64),
 }
 
-/// Counts rejected bus input and logs it at most once a second.
+/// Counts rejected bus input (also in `--metrics`, once a room gave it
+/// the node's [`Metrics`]) and logs it at most once a second.
 #[derive(Default)]
 pub struct Rejected {
     count: AtomicU64,
     last_log: std::sync::Mutex<Option<Instant>>,
+    metrics: std::sync::OnceLock<Metrics>,
 }
 
 impl Rejected {
     /// Counts one rejected message; `what` says why.
     pub fn note(&self, what: &str) {
+        if let Some(m) = self.metrics.get() {
+            m.chat_bus_rejected();
+        }
         let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let mut last = self.last_log.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
@@ -163,6 +169,12 @@ impl Node {
             rejected: Arc::default(),
             stream_at_start: (state.first_sequence, state.last_sequence),
         })
+    }
+
+    /// Counts this node's rejected bus messages in `metrics` too (the
+    /// first call wins: a node has one set of metrics).
+    pub fn count_in(&self, metrics: &Metrics) {
+        let _ = self.rejected.metrics.set(metrics.clone());
     }
 
     /// This node's id on the bus.
