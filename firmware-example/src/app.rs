@@ -379,6 +379,8 @@ impl<'a, C: Clock> App<'a, C> {
         let (handles, since): (&mut [SocketHandle], &mut [Option<u64>]) = match port {
             ECHO_PORT => (&mut self.echo, &mut self.echo_half_open),
             RFC868_PORT => (&mut self.rfc868, &mut self.rfc868_half_open),
+            #[cfg(feature = "framed")]
+            framed::FILES_PORT | framed::CHAT_PORT => self.framed.slots(port)?,
             _ => return None,
         };
         let slots = half_open::Slots {
@@ -399,6 +401,14 @@ impl<'a, C: Clock> App<'a, C> {
         for port in [ECHO_PORT, RFC868_PORT] {
             if let Some((sockets, slots)) = self.slots(port) {
                 half_open::tend(sockets, slots, now_ms);
+            }
+        }
+        // The framed services put their slots back into listening
+        // themselves; here they only lose what is half-open too long.
+        #[cfg(feature = "framed")]
+        for port in [framed::FILES_PORT, framed::CHAT_PORT] {
+            if let Some((sockets, mut slots)) = self.slots(port) {
+                half_open::expire(sockets, &mut slots, now_ms);
             }
         }
     }

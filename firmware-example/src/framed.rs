@@ -61,6 +61,10 @@ pub struct Framed<'a> {
     files_session: &'a mut Option<Session>,
     chat: Chat,
     room: &'a mut ChatRoom,
+    /// Since when the files slot / each chat seat has been half-open (the
+    /// SYN-flood defence, see `half_open.rs`).
+    files_half_open: [Option<u64>; 1],
+    chat_half_open: [Option<u64>; CHAT_SEATS],
 }
 
 impl<'a> Framed<'a> {
@@ -87,6 +91,22 @@ impl<'a> Framed<'a> {
             files_session,
             chat: Chat::new(seats, spare),
             room,
+            files_half_open: [None],
+            chat_half_open: [None; CHAT_SEATS],
+        }
+    }
+
+    /// The listening slots of `port` (the files slot, or the chat seats;
+    /// not the chat's spare socket, which only refuses) and when each was
+    /// first seen half-open, for the SYN-flood defence.
+    pub fn slots(&mut self, port: u16) -> Option<(&mut [SocketHandle], &mut [Option<u64>])> {
+        match port {
+            FILES_PORT => Some((
+                core::slice::from_mut(&mut self.files),
+                &mut self.files_half_open,
+            )),
+            CHAT_PORT => Some((&mut self.chat.seats, &mut self.chat_half_open)),
+            _ => None,
         }
     }
 

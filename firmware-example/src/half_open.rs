@@ -38,18 +38,26 @@ pub struct Slots<'a> {
 
 /// Aborts slots half-open for [`HALF_OPEN_MS`] and puts closed ones back
 /// into listening.
-pub fn tend(sockets: &mut SocketSet<'_>, slots: Slots<'_>, now_ms: u64) {
+pub fn tend(sockets: &mut SocketSet<'_>, mut slots: Slots<'_>, now_ms: u64) {
+    expire(sockets, &mut slots, now_ms);
+    for h in slots.handles.iter() {
+        relisten(sockets.get_mut::<tcp::Socket>(*h), slots.port);
+    }
+}
+
+/// Aborts slots half-open for [`HALF_OPEN_MS`] (they listen again) and
+/// nothing else: for services that put their slots back into listening
+/// themselves (the chat room waits a round after a reset).
+pub fn expire(sockets: &mut SocketSet<'_>, slots: &mut Slots<'_>, now_ms: u64) {
     for (h, since) in slots.handles.iter_mut().zip(slots.since.iter_mut()) {
         let s = sockets.get_mut::<tcp::Socket>(*h);
-        if s.state() == tcp::State::SynReceived {
-            let t = *since.get_or_insert(now_ms);
-            if now_ms.saturating_sub(t) >= HALF_OPEN_MS {
-                renew(sockets, h, slots.port);
-            }
-        }
-        let s = sockets.get_mut::<tcp::Socket>(*h);
-        relisten(s, slots.port);
         if s.state() != tcp::State::SynReceived {
+            *since = None;
+            continue;
+        }
+        let t = *since.get_or_insert(now_ms);
+        if now_ms.saturating_sub(t) >= HALF_OPEN_MS {
+            renew(sockets, h, slots.port);
             *since = None;
         }
     }

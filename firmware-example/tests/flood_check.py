@@ -28,7 +28,13 @@ Also, with --log, compares the firmware's `uptime N ms` log lines with the
 host's clock over the flood (the firmware clock is a free-running counter,
 which must not drift as counted SysTick interrupts did).
 
+With --service chat (the `framed` image) the genuine client joins the chat
+room on TCP 9999 instead (an attempt succeeds when the room's join notice
+comes back) and the forged SYNs go to the chat seats and the files slot
+(TCP 9999 and 8484).
+
     flood_check.py --port OURS --qemu-port QEMU [--seconds 30] [--log FIRMWARE_LOG]
+                   [--service echo|chat]
 """
 import argparse
 import random
@@ -46,6 +52,7 @@ GATEWAY_IP = bytes([10, 0, 2, 2])
 CLIENT_IP = bytes([10, 0, 2, 20])
 TIME_SERVER_IP = bytes([10, 0, 2, 100])  # answers ARP, never the SYN
 ECHO_PORT, RFC868_PORT = 7, 37
+FILES_PORT, CHAT_PORT = 8484, 9999
 MIN_SUCCESS = 0.95
 # Counting SysTick interrupts lost ~8 % under QEMU; a free-running counter
 # should agree with the host within the log's timing noise.
@@ -148,18 +155,18 @@ class Wire:
                 self.cond.wait(left)
 
 
-def client_segment(port, seq, ack, flags, payload=b""):
+def client_segment(port, seq, ack, flags, payload=b"", dport=ECHO_PORT):
     return eth(GUEST_MAC, ipv4(CLIENT_IP, GUEST_IP, 6,
-                               tcp(CLIENT_IP, GUEST_IP, port, ECHO_PORT, seq, ack, flags, payload)))
+                               tcp(CLIENT_IP, GUEST_IP, port, dport, seq, ack, flags, payload)))
 
 
-def attempt(wire, port, text):
-    """One genuine connection: handshake, one echo, close. Returns None on
-    success or the reason it failed."""
+def handshake(wire, port, dport):
+    """SYN (retransmitted like a real stack) until the SYN-ACK; returns
+    (our next seq, their next seq) or the reason it failed."""
     seq = random.getrandbits(32)
     synack = None
     for wait in SYN_RETRIES_S + (REPLY_TIMEOUT_S,):
-        wire.send(client_segment(port, seq, 0, SYN))
+        wire.send(client_segment(port, seq, 0, SYN, dport=dport))
         deadline = time.monotonic() + wait
         while synack is None and time.monotonic() < deadline:
             seg = wire.wait_segment(port, deadline - time.monotonic())
@@ -171,8 +178,54 @@ def attempt(wire, port, text):
             break
     if synack is None:
         return "no SYN-ACK"
-    seq = (seq + 1) & 0xFFFFFFFF
-    rcv = (synack[2] + 1) & 0xFFFFFFFF
+    return (seq + 1) & 0xFFFFFFFF, (synack[2] + 1) & 0xFFFFFFFF
+
+
+def close(wire, port, seq, rcv, dport):
+    """Our FIN, then ACK the guest's."""
+    wire.send(client_segment(port, seq, rcv, FIN | ACK, dport=dport))
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        seg = wire.wait_segment(port, deadline - time.monotonic())
+        if seg and seg[1] & FIN:
+            ack = (seg[2] + len(seg[4]) + 1) & 0xFFFFFFFF
+            wire.send(client_segment(port, (seq + 1) & 0xFFFFFFFF, ack, ACK, dport=dport))
+            break
+
+
+def attempt_chat(wire, port, _text):
+    """One genuine chat member: handshake, the room's join notice, close.
+    Returns None on success or the reason it failed."""
+    hs = handshake(wire, port, CHAT_PORT)
+    if isinstance(hs, str):
+        return hs
+    seq, rcv = hs
+    wire.send(client_segment(port, seq, rcv, ACK, dport=CHAT_PORT))
+    got = b""
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while b"joined" not in got:
+        seg = wire.wait_segment(port, deadline - time.monotonic())
+        if seg is None:
+            return "no join notice"
+        if seg[1] & RST:
+            return "reset after handshake"
+        if seg[4] and seg[2] == rcv:
+            got += seg[4]
+            rcv = (rcv + len(seg[4])) & 0xFFFFFFFF
+            wire.send(client_segment(port, seq, rcv, ACK, dport=CHAT_PORT))
+    if b"busy" in got:
+        return "room full"
+    close(wire, port, seq, rcv, CHAT_PORT)
+    return None
+
+
+def attempt(wire, port, text):
+    """One genuine connection: handshake, one echo, close. Returns None on
+    success or the reason it failed."""
+    hs = handshake(wire, port, ECHO_PORT)
+    if isinstance(hs, str):
+        return hs
+    seq, rcv = hs
     wire.send(client_segment(port, seq, rcv, ACK | PSH, text))
     got = b""
     deadline = time.monotonic() + REPLY_TIMEOUT_S
@@ -188,14 +241,7 @@ def attempt(wire, port, text):
             wire.send(client_segment(port, (seq + len(text)) & 0xFFFFFFFF, rcv, ACK))
     if got != text.upper():
         return f"wrong echo {got!r}"
-    seq = (seq + len(text)) & 0xFFFFFFFF
-    wire.send(client_segment(port, seq, rcv, FIN | ACK))
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        seg = wire.wait_segment(port, deadline - time.monotonic())
-        if seg and seg[1] & FIN:
-            wire.send(client_segment(port, (seq + 1) & 0xFFFFFFFF, (seg[2] + len(seg[4]) + 1) & 0xFFFFFFFF, ACK))
-            break
+    close(wire, port, (seq + len(text)) & 0xFFFFFFFF, rcv, ECHO_PORT)
     return None  # the echo came back: the client was served
 
 
@@ -255,12 +301,13 @@ def malformed():
     }
 
 
-def flood(wire, seconds, counts):
+def flood(wire, seconds, counts, ports):
     end = time.monotonic() + seconds
     while time.monotonic() < end and not wire.stop:
-        # A burst every 100 ms: 6 forged SYNs (4 to echo, 2 to RFC 868),
-        # more than there are slots, and every kind of malformed frame.
-        for port in (ECHO_PORT,) * 4 + (RFC868_PORT,) * 2:
+        # A burst every 100 ms: 6 forged SYNs (echo: 4 to echo, 2 to RFC
+        # 868; chat: 4 to the chat seats, 2 to the files slot), as many as
+        # there are slots and more, and every kind of malformed frame.
+        for port in ports:
             wire.send(forged_syn(port))
             counts["forged SYNs"] += 1
         for kind, frame in malformed().items():
@@ -310,7 +357,13 @@ def main():
     ap.add_argument("--qemu-port", type=int, required=True)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--log", help="firmware log: compare its uptime lines with the host clock")
+    ap.add_argument("--service", choices=("echo", "chat"), default="echo",
+                    help="what the genuine client uses (chat: the framed image)")
     args = ap.parse_args()
+    if args.service == "chat":
+        attempt_fn, ports = attempt_chat, (CHAT_PORT,) * 4 + (FILES_PORT,) * 2
+    else:
+        attempt_fn, ports = attempt, (ECHO_PORT,) * 4 + (RFC868_PORT,) * 2
     watch = UptimeWatch(args.log) if args.log else None
     if watch:
         threading.Thread(target=watch.run, daemon=True).start()
@@ -326,12 +379,13 @@ def main():
     else:
         print("FAIL: flood: the guest never answered ARP")
         return 1
-    if attempt(wire, 40000, b"before the flood\n") is not None:
+    if attempt_fn(wire, 40000, b"before the flood\n") is not None:
         print("FAIL: flood: the genuine client is not served even before the flood")
         return 1
 
     counts = {"forged SYNs": 0}
-    flooder = threading.Thread(target=flood, args=(wire, args.seconds, counts), daemon=True)
+    flooder = threading.Thread(target=flood, args=(wire, args.seconds, counts, ports),
+                               daemon=True)
     started = time.monotonic()
     flooder.start()
     results, n = [], 0
@@ -339,12 +393,12 @@ def main():
         n += 1
         port = 40001 + n
         t0 = time.monotonic()
-        why = attempt(wire, port, f"genuine client attempt {n}\n".encode())
+        why = attempt_fn(wire, port, f"genuine client attempt {n}\n".encode())
         results.append((why, time.monotonic() - t0))
         time.sleep(0.05)
     flooder.join()
     elapsed = time.monotonic() - started
-    after = attempt(wire, 41999, b"after the flood\n")
+    after = attempt_fn(wire, 41999, b"after the flood\n")
     wire.stop = True
     if watch:
         watch.stop = True
