@@ -1,4 +1,4 @@
-//! `--tls` for `wirekit bench echo` and `bench connect`: the same loads
+//! `--tls` for `wirekit-bench echo` and `wirekit-bench connect`: the same loads
 //! over TLS, against a `SERVICE+tls` listener or any TLS echo server
 //! (`socat OPENSSL-LISTEN:…`), so they can be compared side by side.
 //!
@@ -17,8 +17,8 @@ use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::tls::trust::FingerprintVerifier;
-use crate::tls::{format_fingerprint, parse_fingerprint, provider};
+use wirekit_host::tls::trust::FingerprintVerifier;
+use wirekit_host::tls::{format_fingerprint, parse_fingerprint, provider};
 
 /// TLS options of the TCP bench modes.
 #[derive(Debug, Clone, Default, clap::Args)]

@@ -1,4 +1,4 @@
-//! `wirekit bench chat --rate LINES`: open-loop fan-out latency. The
+//! `wirekit-bench chat --rate LINES`: open-loop fan-out latency. The
 //! clients (spread over one or more nodes of a shared room) join, then the
 //! first says numbered lines at a fixed rate whatever the latency; each
 //! sample is the time from saying a line until the last client has read

@@ -1,4 +1,4 @@
-//! `wirekit bench chat`: fan-out latency of a chat server. `--conns`
+//! `wirekit-bench chat`: fan-out latency of a chat server. `--conns`
 //! clients join; one of them says numbered lines, one at a time; each
 //! sample is the time from sending a line until the last client has read
 //! it. Works with any server speaking the seed 003 line format (wirekit's
@@ -21,7 +21,7 @@ use super::load::{cpu_ticks, rss_kib};
 use super::stats::Stats;
 use super::Common;
 
-/// `wirekit bench chat` options beyond the common ones.
+/// `wirekit-bench chat` options beyond the common ones.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Spread {
     /// Another node of the same (shared) room: clients are spread over
@@ -59,7 +59,7 @@ impl Round {
 pub async fn chat(addr: SocketAddr, c: &Common, spread: &Spread) -> anyhow::Result<()> {
     let mut addrs = vec![addr];
     for a in &spread.also {
-        addrs.push(crate::client::resolve(a)?);
+        addrs.push(wirekit_host::client::resolve(a)?);
     }
     if spread.rate > 0.0 {
         return super::chat_rate::run(&addrs, c, spread.rate).await;
