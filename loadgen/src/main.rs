@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod chat;
+mod chat_clients;
 mod chat_rate;
 mod load;
 mod stats;
