@@ -11,13 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::{timeout, Instant};
 
 use super::Common;
+
+/// Longest line a reader holds. The generator's own lines are a dozen
+/// bytes and a chat server's are bounded by its line limit (wirekit's
+/// `--chat-max-line`, at most 1 KiB); a longer one, from a broken or
+/// hostile server, is skipped piecewise instead of kept.
+const MAX_LINE: u64 = 64 * 1024;
 
 /// What the readers of one run report to.
 pub(super) trait Tally: Send + Sync + 'static {
@@ -129,15 +135,23 @@ async fn await_joined(
 
 /// Reads one client's lines: counts its first `bench join` and reports
 /// every `bench N`. The body of a frame is its own line, so frames need no
-/// parsing here; other lines (notices, other senders) are skipped.
+/// parsing here; other lines (notices, other senders, overlong lines) are
+/// skipped.
 async fn reader<T: Tally>(mut r: BufReader<OwnedReadHalf>, tally: Arc<T>) {
     let mut line = Vec::with_capacity(128);
     let mut joined = false;
+    // Inside a line longer than MAX_LINE: its pieces up to the newline are
+    // all skipped.
+    let mut overlong = false;
     loop {
         line.clear();
-        match r.read_until(b'\n', &mut line).await {
+        match (&mut r).take(MAX_LINE).read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
+        }
+        let whole = line.last() == Some(&b'\n');
+        if std::mem::replace(&mut overlong, !whole) || !whole {
+            continue;
         }
         let Some(rest) = line.strip_prefix(b"bench ") else {
             continue;

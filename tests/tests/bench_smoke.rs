@@ -192,3 +192,62 @@ fn bench_echo_counts_stalled_and_closed_connections_and_ends_on_time() {
         server.join().unwrap();
     }
 }
+
+/// The highest resident memory of process `pid` so far, in KiB (None once
+/// it has exited).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn bench_chat_holds_no_endless_line_from_a_hostile_server() {
+    // A one-client "chat room" that first sends a 256 MiB line and then
+    // relays every line it gets back: the generator must skip the long
+    // line without keeping it, then measure as usual.
+    use std::io::{BufRead as _, Write as _};
+    use std::process::Stdio;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..256 {
+            s.write_all(&chunk).unwrap();
+        }
+        s.write_all(b"\n").unwrap();
+        let mut lines = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut line = Vec::new();
+        while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if s.write_all(&line).is_err() {
+                break;
+            }
+            line.clear();
+        }
+    });
+    let mut child = wirekit_bench(&["chat", &addr, "-c", "1", "--secs", "0.3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + T;
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wirekit-bench chat did not end");
+        }
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_text(&out));
+    assert!(field(&line, "ops") > 0, "{line}");
+    assert_eq!(field(&line, "errors"), 0, "{line}");
+    assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
+    server.join().unwrap();
+}
