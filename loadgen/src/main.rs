@@ -8,8 +8,8 @@
 //! thousand connections or floods a UDP port on request; it is built for
 //! the benchmarks (`scripts/bench-*`, docs/BENCHMARKS.md) and the tests.
 //! From `wirekit-host` it takes only what it must agree on with the
-//! product: address and `--timeout` parsing and the TLS provider and
-//! certificate pinning.
+//! product: address and `--timeout` parsing, errors shown with control
+//! characters made visible, and the TLS provider and certificate pinning.
 //!
 //! It runs single-threaded (one tokio current-thread runtime; on Linux the
 //! echo and UDP loops are one thread each driving epoll directly) so that
