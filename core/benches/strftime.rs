@@ -1,6 +1,6 @@
 //! The time service's per-request work (results and commands in
 //! docs/BENCHMARKS.md): `service::time::answer` for the seeds' default
-//! format, for the `wirekit bench udp --distinct` format
+//! format, for the `wirekit-bench udp --distinct` format
 //! (`%Y-%m-%d %X #N`), and for a format using most conversions.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};

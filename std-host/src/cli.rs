@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 use crate::client::talk;
-use crate::{bench, chat, client, exec, serve};
+use crate::{chat, client, exec, serve};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -56,9 +56,6 @@ pub enum Command {
     Exec(exec::client::ExecArgs),
     /// The seeds' interactive remote shell (`>>> `), over an exec server.
     Shell(exec::client::ClientArgs),
-    /// Load generator for the echo and time services (see docs/BENCHMARKS.md).
-    #[command(after_long_help = EX_BENCH)]
-    Bench(bench::Args),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
     #[command(after_long_help = with_exit_codes(EX_CHAT))]
     Chat(chat::client::ChatArgs),
@@ -113,13 +110,6 @@ EXAMPLES:
   echo 'hello all' | wirekit chat 127.0.0.1:9999 says one line, shows replies, leaves
   wirekit chat example.org:9443 --tls --tls-ca ca.pem   a chat+tls listener";
 
-const EX_BENCH: &str = "\
-EXAMPLES:
-  wirekit bench echo 127.0.0.1:8080 -c 64 --secs 5 --size 64
-  wirekit bench udp 127.0.0.1:9000 --pid \"$(pidof wirekit)\"
-  wirekit bench connect 127.0.0.1:8080
-  wirekit bench chat 127.0.0.1:9999 -c 100";
-
 /// `serve --help`: the services, then the examples.
 fn serve_long_help() -> String {
     format!("{}\n\n{EX_SERVE}", crate::services::SERVICES_HELP)
@@ -155,7 +145,6 @@ impl Command {
             Command::Time(a) => client(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
-            Command::Bench(a) => done(bench::run(a)),
             Command::Chat(a) => client(chat::client::main(a)),
             Command::Talk(a) => client(talk::main(a)),
             Command::Get(a) => Ok(crate::files::client::run_get(&a)),

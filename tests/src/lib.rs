@@ -27,43 +27,49 @@ pub fn workspace_root() -> PathBuf {
 /// cargo and profile that is running the tests.
 pub fn wirekit_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current exe");
-        // target/<profile>/deps/<test-binary>
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test binary lives in target/<profile>/deps");
-        let release = profile_dir.file_name().is_some_and(|n| n == "release");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build.current_dir(workspace_root()).args([
-            "build",
-            "-q",
-            "-p",
-            "wirekit-host",
-            "--bin",
-            "wirekit",
-        ]);
-        if release {
-            build.arg("--release");
+    BIN.get_or_init(|| build_bin("wirekit-host", "wirekit"))
+}
+
+/// Path of the `wirekit-bench` load generator (its own crate, so that the
+/// product binary carries none), built like [`wirekit_bin`].
+pub fn bench_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| build_bin("wirekit-loadgen", "wirekit-bench"))
+}
+
+/// Builds binary `bin` of workspace package `package` with the cargo and
+/// profile running the tests, and returns its path.
+fn build_bin(package: &str, bin: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test-binary>
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build
+        .current_dir(workspace_root())
+        .args(["build", "-q", "-p", package, "--bin", bin]);
+    if release {
+        build.arg("--release");
+    }
+    // `cargo test` gives this process the test crate's CARGO_PKG_*
+    // and CARGO_MANIFEST_* variables; build scripts that watch them
+    // (ring's) would otherwise rebuild on every switch between this
+    // build and the outer one.
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") {
+            build.env_remove(&key);
         }
-        // `cargo test` gives this process the test crate's CARGO_PKG_*
-        // and CARGO_MANIFEST_* variables; build scripts that watch them
-        // (ring's) would otherwise rebuild on every switch between this
-        // build and the outer one.
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("CARGO_PKG_") || k.starts_with("CARGO_MANIFEST_") {
-                build.env_remove(&key);
-            }
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "building the wirekit binary failed");
-        let bin = profile_dir.join("wirekit");
-        assert!(bin.exists(), "{} missing after build", bin.display());
-        bin
-    })
+    }
+    let status = build.status().expect("run cargo build");
+    assert!(status.success(), "building the {bin} binary failed");
+    let path = profile_dir.join(bin);
+    assert!(path.exists(), "{} missing after build", path.display());
+    path
 }
 
 /// A running `wirekit serve` (or any long-running wirekit subcommand) that
@@ -256,6 +262,13 @@ pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Ou
 /// A `wirekit` client command (not yet run).
 pub fn wirekit(args: &[&str]) -> Command {
     let mut cmd = Command::new(wirekit_bin());
+    cmd.args(args);
+    cmd
+}
+
+/// A `wirekit-bench` load generator command (not yet run).
+pub fn wirekit_bench(args: &[&str]) -> Command {
+    let mut cmd = Command::new(bench_bin());
     cmd.args(args);
     cmd
 }

@@ -1,9 +1,10 @@
-//! `wirekit bench` works against the real services (short, small runs;
-//! no speed is asserted here: numbers live in docs/BENCHMARKS.md).
+//! `wirekit-bench` works against the real services (short, small runs;
+//! no speed is asserted here: numbers live in docs/BENCHMARKS.md), and
+//! the product binary `wirekit` no longer carries it.
 
 use std::time::Duration;
 
-use wirekit_tests::{run_with_timeout, stderr_text, temp_dir, wirekit, Server};
+use wirekit_tests::{run_with_timeout, stderr_text, temp_dir, wirekit, wirekit_bench, Server};
 
 const T: Duration = Duration::from_secs(60);
 
@@ -15,10 +16,41 @@ fn field(line: &str, key: &str) -> u64 {
 }
 
 fn bench(args: &[&str]) -> String {
-    let out = run_with_timeout(wirekit(args), b"", T);
+    let out = run_with_timeout(wirekit_bench(args), b"", T);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{args:?}: {out:?}");
     text
+}
+
+#[test]
+fn the_load_generator_is_its_own_binary_not_a_wirekit_subcommand() {
+    // Whoever installs the daemon gets no load generator: `wirekit bench`
+    // is an unknown subcommand (clap's usage error, exit code 2), even
+    // when only its help is asked for.
+    for args in [
+        vec!["bench", "--help"],
+        vec!["bench", "echo", "127.0.0.1:9", "--secs", "0.1"],
+    ] {
+        let out = run_with_timeout(wirekit(&args), b"", T);
+        let err = stderr_text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(err.contains("unrecognized subcommand 'bench'"), "{err}");
+    }
+    let out = run_with_timeout(wirekit(&["--help"]), b"", T);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(!help.to_ascii_lowercase().contains("bench"), "{help}");
+
+    let out = run_with_timeout(wirekit_bench(&["--help"]), b"", T);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(help.contains("EXAMPLES:"), "{help}");
+    for mode in ["echo", "udp", "connect", "idle", "chat"] {
+        assert!(
+            help.contains(&format!("\n  {mode} ")),
+            "no {mode} in:\n{help}"
+        );
+    }
 }
 
 #[test]
@@ -36,23 +68,17 @@ fn bench_modes_run_against_wirekit() {
     let echo = srv.addr("echo", "tcp").to_string();
     let time = srv.addr("time", "udp").to_string();
     for args in [
-        vec![
-            "bench", "echo", &echo, "-c", "4", "-s", "64", "--secs", "0.3",
-        ],
-        vec![
-            "bench", "echo", &echo, "-c", "2", "-s", "300000", "--secs", "0.3",
-        ],
-        vec!["bench", "udp", &time, "-c", "2", "--secs", "0.3"],
-        vec!["bench", "connect", &echo, "-c", "2", "--secs", "0.3"],
+        vec!["echo", &echo, "-c", "4", "-s", "64", "--secs", "0.3"],
+        vec!["echo", &echo, "-c", "2", "-s", "300000", "--secs", "0.3"],
+        vec!["udp", &time, "-c", "2", "--secs", "0.3"],
+        vec!["connect", &echo, "-c", "2", "--secs", "0.3"],
     ] {
         let line = bench(&args);
         assert!(field(&line, "ops") > 0, "{line}");
         assert_eq!(field(&line, "errors"), 0, "{line}");
     }
     let pid = srv.pid().to_string();
-    let line = bench(&[
-        "bench", "idle", &echo, "-c", "200", "--secs", "0.2", "--pid", &pid,
-    ]);
+    let line = bench(&["idle", &echo, "-c", "200", "--secs", "0.2", "--pid", &pid]);
     assert_eq!(field(&line, "answered"), 200, "{line}");
     assert!(field(&line, "idle") > 0, "{line}");
 }
@@ -75,14 +101,12 @@ fn bench_echo_and_connect_over_tls() {
     for args in [
         // Messages larger than rustls's 64 KiB send buffer, too.
         vec![
-            "bench", "echo", &echo, "--tls", "-c", "4", "-s", "64", "--secs", "0.3",
+            "echo", &echo, "--tls", "-c", "4", "-s", "64", "--secs", "0.3",
         ],
         vec![
-            "bench", "echo", &echo, "--tls", "-c", "2", "-s", "300000", "--secs", "0.3",
+            "echo", &echo, "--tls", "-c", "2", "-s", "300000", "--secs", "0.3",
         ],
-        vec![
-            "bench", "connect", &echo, "--tls", "-c", "2", "--secs", "0.3",
-        ],
+        vec!["connect", &echo, "--tls", "-c", "2", "--secs", "0.3"],
     ] {
         let line = bench(&args);
         assert!(line.contains(" tls "), "{line}");
@@ -91,8 +115,7 @@ fn bench_echo_and_connect_over_tls() {
     }
     let wrong = format!("sha256:{}", "ab".repeat(32));
     let out = run_with_timeout(
-        wirekit(&[
-            "bench",
+        wirekit_bench(&[
             "echo",
             &echo,
             "--tls-pin",
@@ -117,16 +140,7 @@ fn bench_echo_and_connect_over_tls() {
 fn bench_udp_flows_with_distinct_requests_and_a_dead_server() {
     let srv = Server::start(&["serve", "--listen", "time=127.0.0.1:0"], 1);
     let time = srv.addr("time", "udp").to_string();
-    let line = bench(&[
-        "bench",
-        "udp",
-        &time,
-        "-c",
-        "8",
-        "--distinct",
-        "--secs",
-        "0.3",
-    ]);
+    let line = bench(&["udp", &time, "-c", "8", "--distinct", "--secs", "0.3"]);
     assert!(field(&line, "ops") > 0, "{line}");
     assert_eq!(field(&line, "errors"), 0, "{line}");
 
@@ -136,7 +150,7 @@ fn bench_udp_flows_with_distinct_requests_and_a_dead_server() {
         .and_then(|s| s.local_addr())
         .unwrap()
         .to_string();
-    let line = bench(&["bench", "udp", &port, "-c", "2", "--secs", "0.3"]);
+    let line = bench(&["udp", &port, "-c", "2", "--secs", "0.3"]);
     assert_eq!(field(&line, "ops"), 0, "{line}");
     assert!(field(&line, "errors") > 0, "{line}");
 }
@@ -162,7 +176,6 @@ fn bench_echo_counts_stalled_and_closed_connections_and_ends_on_time() {
             std::thread::sleep(std::time::Duration::from_secs(3));
         });
         let line = bench(&[
-            "bench",
             "echo",
             &addr,
             "-c",
@@ -178,4 +191,63 @@ fn bench_echo_counts_stalled_and_closed_connections_and_ends_on_time() {
         assert_eq!(field(&line, "errors"), 3, "close={close}: {line}");
         server.join().unwrap();
     }
+}
+
+/// The highest resident memory of process `pid` so far, in KiB (None once
+/// it has exited).
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[test]
+fn bench_chat_holds_no_endless_line_from_a_hostile_server() {
+    // A one-client "chat room" that first sends a 256 MiB line and then
+    // relays every line it gets back: the generator must skip the long
+    // line without keeping it, then measure as usual.
+    use std::io::{BufRead as _, Write as _};
+    use std::process::Stdio;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..256 {
+            s.write_all(&chunk).unwrap();
+        }
+        s.write_all(b"\n").unwrap();
+        let mut lines = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut line = Vec::new();
+        while lines.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+            if s.write_all(&line).is_err() {
+                break;
+            }
+            line.clear();
+        }
+    });
+    let mut child = wirekit_bench(&["chat", &addr, "-c", "1", "--secs", "0.3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + T;
+    let mut peak = 0;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("wirekit-bench chat did not end");
+        }
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr_text(&out));
+    assert!(field(&line, "ops") > 0, "{line}");
+    assert_eq!(field(&line, "errors"), 0, "{line}");
+    assert!(peak > 0 && peak < 64 * 1024, "peak RSS {peak} KiB");
+    server.join().unwrap();
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::proc::Proc;
 use common::raw::{sender_of, Raw};
-use wirekit_tests::{python, run_with_timeout, wirekit, Server};
+use wirekit_tests::{python, run_with_timeout, wirekit, wirekit_bench, Server};
 
 fn serve_chat(extra: &[&str]) -> (Server, SocketAddr) {
     let mut args = vec!["serve", "--listen", "chat=127.0.0.1:0"];
@@ -298,10 +298,8 @@ fn bench_chat_mode_runs() {
     let (srv, addr) = serve_chat(&[]);
     let pid = srv.pid().to_string();
     let a = addr.to_string();
-    let args = [
-        "bench", "chat", &a, "-c", "20", "--secs", "0.3", "--pid", &pid,
-    ];
-    let out = run_with_timeout(wirekit(&args), b"", Duration::from_secs(60));
+    let args = ["chat", &a, "-c", "20", "--secs", "0.3", "--pid", &pid];
+    let out = run_with_timeout(wirekit_bench(&args), b"", Duration::from_secs(60));
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     let field = |key: &str| -> u64 {

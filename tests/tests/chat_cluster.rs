@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::proc::Proc;
 use common::raw::{sender_of, Raw};
 use harness::{collect, have_nats, ip_port, join, node, raw_publish, Nats};
-use wirekit_tests::{python, run_with_timeout, wirekit, Server};
+use wirekit_tests::{python, run_with_timeout, wirekit, wirekit_bench, Server};
 
 fn three_nodes(extra: &[&str]) -> (Nats, Vec<(Server, SocketAddr)>) {
     let nats = Nats::start();
@@ -272,10 +272,9 @@ fn bench_chat_spreads_clients_over_nodes_at_a_rate() {
     let (_nats, nodes) = three_nodes(&[]);
     let a: Vec<String> = nodes.iter().map(|n| n.1.to_string()).collect();
     let args = [
-        "bench", "chat", &a[0], "--also", &a[1], "--also", &a[2], "-c", "30", "--rate", "20",
-        "--secs", "1",
+        "chat", &a[0], "--also", &a[1], "--also", &a[2], "-c", "30", "--rate", "20", "--secs", "1",
     ];
-    let out = run_with_timeout(wirekit(&args), b"", Duration::from_secs(60));
+    let out = run_with_timeout(wirekit_bench(&args), b"", Duration::from_secs(60));
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("chat nodes=3 conns=30 rate=20"), "{text}");

@@ -283,7 +283,6 @@ fn every_subcommand_has_examples_in_its_long_help() {
         "time",
         "chat",
         "talk",
-        "bench",
         "man",
         "completions",
         "exec",

@@ -30,7 +30,7 @@ use room::{Room, RoomConfig};
 /// so a full queue costs 16 bytes a slot plus the frames it pins. 1,024
 /// lets a healthy client ride out a burst such as a thousand clients
 /// joining within 0.1 s (every join is a notice to everyone); at 256, such
-/// a storm dropped most of the room in `wirekit bench chat --conns 1000`.
+/// a storm dropped most of the room in `wirekit-bench chat --conns 1000`.
 pub const DEFAULT_QUEUE: usize = 1024;
 
 /// `wirekit serve` options of the chat service.

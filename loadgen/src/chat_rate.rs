@@ -1,4 +1,4 @@
-//! `wirekit bench chat --rate LINES`: open-loop fan-out latency. The
+//! `wirekit-bench chat --rate LINES`: open-loop fan-out latency. The
 //! clients (spread over one or more nodes of a shared room) join, then the
 //! first says numbered lines at a fixed rate whatever the latency; each
 //! sample is the time from saying a line until the last client has read
@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::Notify;
+use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::chat::{await_joined, connect_spread};
+use super::chat_clients::{join_all, Joins, Tally};
 use super::stats::Stats;
 use super::Common;
 
@@ -23,9 +22,7 @@ const MAX_LINES: usize = 10_000_000;
 
 /// Per-line send and completion times, shared with the readers.
 struct Track {
-    conns: usize,
-    joined: AtomicUsize,
-    all: Notify,
+    joins: Joins,
     base: Instant,
     /// Nanoseconds since `base` (+1; 0 = not yet) when line n was said.
     sent: Vec<AtomicU64>,
@@ -42,33 +39,40 @@ impl Track {
     }
 }
 
+impl Tally for Track {
+    fn joins(&self) -> &Joins {
+        &self.joins
+    }
+
+    fn line(&self, n: u64) {
+        let Some(n) = usize::try_from(n).ok().filter(|n| *n < self.got.len()) else {
+            return;
+        };
+        if self.got[n].fetch_add(1, Ordering::AcqRel) + 1 == self.joins.conns {
+            self.done[n].store(self.now(), Ordering::Release);
+        }
+    }
+}
+
 /// Runs the open-loop measurement at `rate` lines a second for `c.secs`.
 pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<()> {
     anyhow::ensure!(
         rate.is_finite() && (0.1..=100_000.0).contains(&rate),
         "--rate must be 0.1 to 100000"
     );
-    anyhow::ensure!(c.conns >= 1, "--conns must be at least 1");
     let lines = (rate * c.secs.as_secs_f64()).ceil() as usize;
     anyhow::ensure!(
         lines <= MAX_LINES,
         "--rate × --secs is over {MAX_LINES} lines"
     );
     let track = Arc::new(Track {
-        conns: c.conns,
-        joined: AtomicUsize::new(0),
-        all: Notify::new(),
+        joins: Joins::new(c.conns),
         base: Instant::now(),
         sent: (0..lines).map(|_| AtomicU64::new(0)).collect(),
         got: (0..lines).map(|_| AtomicUsize::new(0)).collect(),
         done: (0..lines).map(|_| AtomicU64::new(0)).collect(),
     });
-    let mut writers = connect_spread(addrs, c, |r| {
-        tokio::spawn(reader(BufReader::new(r), track.clone()));
-    })
-    .await?;
-    let joined = || track.joined.load(Ordering::Acquire);
-    await_joined(&mut writers[0], c, joined, &track.all).await?;
+    let mut writers = join_all(addrs, c, &track).await?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     // A late tick is made up at once: the offered rate stays `rate`.
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -97,39 +101,4 @@ pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<
     let what = format!("chat nodes={} conns={} rate={rate}", addrs.len(), c.conns);
     stats.report(&what, elapsed);
     Ok(())
-}
-
-/// Reads one client's lines, counting `bench join` once and every
-/// numbered line.
-async fn reader(mut r: BufReader<tokio::net::tcp::OwnedReadHalf>, t: Arc<Track>) {
-    let mut line = Vec::with_capacity(128);
-    let mut joined = false;
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let Some(rest) = line.strip_prefix(b"bench ") else {
-            continue;
-        };
-        let rest = rest.trim_ascii();
-        if rest == b"join" {
-            if !joined {
-                joined = true;
-                if t.joined.fetch_add(1, Ordering::AcqRel) + 1 == t.conns {
-                    t.all.notify_waiters();
-                }
-            }
-            continue;
-        }
-        let n = std::str::from_utf8(rest)
-            .ok()
-            .and_then(|s| s.parse::<usize>().ok());
-        if let Some(n) = n.filter(|n| *n < t.got.len()) {
-            if t.got[n].fetch_add(1, Ordering::AcqRel) + 1 == t.conns {
-                t.done[n].store(t.now(), Ordering::Release);
-            }
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! `--tls` for `wirekit bench echo` and `bench connect`: the same loads
+//! `--tls` for `wirekit-bench echo` and `wirekit-bench connect`: the same loads
 //! over TLS, against a `SERVICE+tls` listener or any TLS echo server
 //! (`socat OPENSSL-LISTEN:…`), so they can be compared side by side.
 //!
@@ -17,8 +17,8 @@ use rustls::{ClientConfig, ClientConnection};
 use rustls_pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
-use crate::tls::trust::FingerprintVerifier;
-use crate::tls::{format_fingerprint, parse_fingerprint, provider};
+use wirekit_host::tls::trust::FingerprintVerifier;
+use wirekit_host::tls::{format_fingerprint, parse_fingerprint, provider};
 
 /// TLS options of the TCP bench modes.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -103,7 +103,7 @@ pub struct Ahead {
 impl Default for Ahead {
     fn default() -> Self {
         Self {
-            buf: vec![0u8; crate::tls::read_ahead::CHUNK].into_boxed_slice(),
+            buf: vec![0u8; wirekit_host::tls::read_ahead::CHUNK].into_boxed_slice(),
             at: 0,
             len: 0,
         }

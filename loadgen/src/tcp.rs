@@ -1,4 +1,4 @@
-//! `wirekit bench echo` on Linux: TCP round trips of SIZE bytes on
+//! `wirekit-bench echo` on Linux: TCP round trips of SIZE bytes on
 //! `--conns` connections, driven from one thread with level-triggered
 //! epoll, like [`super::udp`]. Each connection has exactly one message in
 //! flight; when all of its echo is back, the round trip is recorded and

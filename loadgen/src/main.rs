@@ -1,14 +1,25 @@
-//! `wirekit bench`: a load generator for the echo and time services and
-//! for any server speaking the same protocols (the seeds' Python servers,
-//! `socat … PIPE`), so they can be measured side by side; `echo` and
-//! `connect` also over TLS (`--tls`, see [`tls`]).
+//! `wirekit-bench`: a load generator for the echo, time and chat services
+//! and for any server speaking the same protocols (the seeds' Python
+//! servers, `socat … PIPE`), so they can be measured side by side; `echo`
+//! and `connect` also over TLS (`--tls`, see [`tls`]).
+//!
+//! It is its own crate and binary, not a `wirekit` subcommand, so that
+//! whoever installs the daemon does not also get a tool that opens ten
+//! thousand connections or floods a UDP port on request; it is built for
+//! the benchmarks (`scripts/bench-*`, docs/BENCHMARKS.md) and the tests.
+//! From `wirekit-host` it takes only what it must agree on with the
+//! product: address and `--timeout` parsing, errors shown with control
+//! characters made visible, and the TLS provider and certificate pinning.
 //!
 //! It runs single-threaded (one tokio current-thread runtime; on Linux the
 //! echo and UDP loops are one thread each driving epoll directly) so that
 //! it takes one of the machine's cores and leaves the rest to the server.
 //! Every run is bounded by `--secs`; every wait by `--timeout`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod chat;
+mod chat_clients;
 mod chat_rate;
 mod load;
 mod stats;
@@ -18,16 +29,43 @@ mod tls;
 #[cfg(target_os = "linux")]
 mod udp;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::client::{parse_timeout, resolve};
+use clap::Parser as _;
+use wirekit_host::client::visible::{visible, Newlines};
+use wirekit_host::client::{parse_timeout, resolve};
 
-/// Options of `wirekit bench`.
-#[derive(Debug, clap::Args)]
-pub struct Args {
+/// Load generator for wirekit's echo, time and chat services (and any
+/// server speaking their protocols), for benchmarks.
+#[derive(Debug, clap::Parser)]
+#[command(name = "wirekit-bench", version, about, long_about = None)]
+#[command(after_long_help = EXAMPLES)]
+pub struct Cli {
     /// What to measure.
     #[command(subcommand)]
     pub mode: Mode,
+}
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  wirekit-bench echo 127.0.0.1:8080 -c 64 --secs 5 --size 64
+  wirekit-bench udp 127.0.0.1:9000 --pid \"$(pidof wirekit)\"
+  wirekit-bench connect 127.0.0.1:8080
+  wirekit-bench chat 127.0.0.1:9999 -c 100";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.mode) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, control characters made visible: causes can quote
+            // a server's words.
+            let text = visible(format!("{e:#}").as_bytes(), Newlines::Escape);
+            eprintln!("wirekit-bench: error: {text}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Options every mode shares.
@@ -113,13 +151,13 @@ pub enum Mode {
     },
 }
 
-/// Runs `wirekit bench`.
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Runs one measurement.
+fn run(mode: Mode) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        match args.mode {
+        match mode {
             Mode::Echo { common, size, tls } => {
                 anyhow::ensure!((1..=1 << 24).contains(&size), "--size must be 1..=16 MiB");
                 let addr = resolve(&common.addr)?;
@@ -137,7 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 };
                 #[cfg(not(target_os = "linux"))]
                 let r = match tls {
-                    Some(_) => Err(anyhow::anyhow!("bench echo --tls needs Linux")),
+                    Some(_) => Err(anyhow::anyhow!("echo --tls needs Linux")),
                     None => load::echo(streams, &common, size, &label).await,
                 };
                 r

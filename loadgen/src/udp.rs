@@ -1,4 +1,4 @@
-//! `wirekit bench udp` on Linux: request/response round trips on `--conns`
+//! `wirekit-bench udp` on Linux: request/response round trips on `--conns`
 //! connected UDP sockets, driven from one thread with level-triggered
 //! epoll. Each socket (a "flow") has exactly one request in flight; when
 //! its reply arrives, the round trip is recorded and the next request goes
