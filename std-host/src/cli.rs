@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 use crate::client::talk;
-use crate::{chat, client, exec, serve};
+use crate::{client, exec, serve};
 
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
@@ -58,7 +58,7 @@ pub enum Command {
     Shell(exec::client::ClientArgs),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
     #[command(after_long_help = with_exit_codes(EX_CHAT))]
-    Chat(chat::client::ChatArgs),
+    Chat(client::chat::ChatArgs),
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
     Talk(talk::TalkArgs),
     /// Download a file from a files server (or a seed's, with --dialect).
@@ -145,7 +145,7 @@ impl Command {
             Command::Time(a) => client(client::time::run(a)),
             Command::Exec(a) => Ok(exec::client::run_exec(&a)),
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
-            Command::Chat(a) => client(chat::client::main(a)),
+            Command::Chat(a) => client(client::chat::main(a)),
             Command::Talk(a) => client(talk::main(a)),
             Command::Get(a) => Ok(crate::files::client::run_get(&a)),
             Command::Put(a) => Ok(crate::files::client::run_put(&a)),

@@ -1,15 +1,14 @@
-//! The group chat service (`chat`, seed 003 `ChatServer`) and its client.
+//! The group chat service (`chat`, seed 003 `ChatServer`); its client,
+//! `wirekit chat ADDR`, is [`crate::client::chat`].
 //!
 //! - [`room`]: membership and bounded fan-out (slow readers are dropped).
 //! - [`session`]: one connection: its reader and its writer.
-//! - [`client`]: `wirekit chat ADDR`.
 //! - [`cluster`]: rooms spanning several nodes through NATS JetStream.
 //! - [`history`]: the last lines, for newcomers (`--chat-history`).
 //!
 //! The line protocol and the frame format live in
 //! `wirekit_core::service::chat`; this module only moves bytes.
 
-pub mod client;
 pub mod cluster;
 pub mod history;
 mod member;

@@ -2,6 +2,7 @@
 //! applies a timeout to every network wait, and reports failures as one
 //! line (the binary turns an `Err` into exit status 1).
 
+pub mod chat;
 pub mod echo;
 pub mod talk;
 pub mod time;

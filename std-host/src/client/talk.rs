@@ -29,7 +29,7 @@ use anyhow::Context;
 use tokio::net::UdpSocket;
 use wirekit_core::service::talk::{parse_contact, Action, Talk};
 
-use crate::chat::client::stdin_lines;
+use super::chat::stdin_lines;
 use crate::client::visible::{visible, Newlines};
 
 /// What stdin lines do: the text of `talk -h`, and the start of `--help`.
