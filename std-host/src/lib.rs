@@ -14,6 +14,7 @@ pub mod exec;
 pub mod files;
 pub mod manual;
 pub mod metrics;
+pub mod runtime;
 pub mod serve;
 pub mod services;
 pub mod tls;

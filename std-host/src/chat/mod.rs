@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use wirekit_core::service::chat::{Relay, MAX_LINE};
 
-use crate::serve::clock::local_now;
-use crate::serve::{Conn, ConnCtx, Launch};
+use crate::runtime::clock::local_now;
+use crate::runtime::{Conn, ConnCtx, Launch};
 use room::{Room, RoomConfig};
 
 /// Default outgoing queue length per client, in frames. A frame is one
@@ -110,7 +110,7 @@ impl Bus {
 
 /// Starts the chat service on `addr` (registry entry `chat`).
 pub fn start(l: &Launch, s: &crate::services::Shared, addr: SocketAddr) -> anyhow::Result<()> {
-    let opts = &l.args().chat;
+    let opts = &s.opts.chat;
     let config = RoomConfig {
         queue: opts.chat_queue,
         max_line: opts.chat_max_line,

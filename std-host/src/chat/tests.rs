@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::room::{Room, RoomConfig};
 use super::session::serve_client;
-use crate::serve::clock::local_now;
+use crate::runtime::clock::local_now;
 use wirekit_core::service::chat::Relay;
 
 /// Every wait in these tests is bounded by this.

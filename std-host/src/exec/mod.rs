@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use wirekit_core::service::exec::{auth, DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_SECS};
 
-use crate::serve::throttle::{Policy, Throttle};
+use crate::runtime::throttle::{Policy, Throttle};
 use server::spool::{SpoolBudget, DEFAULT_MEM_TOTAL};
 
 /// The `wirekit serve` options of the exec services.
@@ -54,7 +54,7 @@ pub struct ExecArgs {
     /// Per-command output cap (stdout and stderr together; bytes, or with
     /// K/M/G/T: 16M); the rest is cut with a marker and the command killed.
     #[arg(long, value_name = "SIZE", default_value_t = DEFAULT_MAX_OUTPUT,
-          value_parser = crate::serve::parse_size)]
+          value_parser = crate::runtime::parse_size)]
     pub exec_max_output: u64,
 
     /// Commands running at once, over all exec connections; more are
@@ -68,7 +68,7 @@ pub struct ExecArgs {
     /// pass it is stopped and its client told to try again later (bytes,
     /// or with K/M/G/T: 256M).
     #[arg(long, value_name = "SIZE", default_value_t = 256 * 1024 * 1024,
-          value_parser = crate::serve::parse_size)]
+          value_parser = crate::runtime::parse_size)]
     pub exec_spool_max: u64,
 }
 

@@ -115,7 +115,7 @@ fn spawn(cmd: &[u8], launcher: &Launcher) -> std::io::Result<(Child, Stopper)> {
         Launcher::Supervised(program) => {
             let mut c = Command::new(program);
             c.arg(supervise::SUBCOMMAND);
-            if let Some(n) = crate::serve::fdlimit::started_with() {
+            if let Some(n) = crate::runtime::fdlimit::started_with() {
                 c.arg(format!("--nofile={n}"));
             }
             c.arg("--");

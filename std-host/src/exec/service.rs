@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use super::server::{handle, Flavor};
 use super::ExecService;
-use crate::serve::{Conn, ConnCtx, Launch};
+use crate::runtime::{Conn, ConnCtx, Launch};
 use crate::services::Shared;
 
 fn shared(l: &Launch, s: &Shared) -> anyhow::Result<Arc<ExecService>> {
     s.exec.get_or_try_init(|| {
-        Ok(ExecService::new(&l.args().exec)?
+        Ok(ExecService::new(&s.opts.exec)?
             .with_shutdown(l.shutdown())
             // This process is the `wirekit` binary; /proc/self/exe stays
             // valid even if the file is replaced while the server runs.

@@ -50,7 +50,7 @@ pub fn run(args: &SuperviseArgs) -> ExitCode {
         return ExitCode::from(126);
     }
     if let Some(n) = args.nofile {
-        if let Err(e) = crate::serve::fdlimit::restore_soft_limit(n) {
+        if let Err(e) = crate::runtime::fdlimit::restore_soft_limit(n) {
             eprintln!("wirekit: cannot set the open-file limit to {n}: {e}");
             return ExitCode::from(126);
         }

@@ -21,7 +21,7 @@ const SMALL: usize = 8 * 1024;
 /// A socket and its read buffer.
 pub struct AsyncConn {
     /// The socket; every byte moved counts as activity for the idle watch.
-    pub stream: crate::serve::Conn,
+    pub stream: crate::runtime::Conn,
     /// The buffer; `buf[lo..hi]` is received but not yet consumed.
     pub buf: Vec<u8>,
     /// Start of the unconsumed bytes.
@@ -34,7 +34,7 @@ pub struct AsyncConn {
     pub metrics: Option<crate::metrics::Metrics>,
     /// Where transfers are shown (the web console's recent events), with
     /// the client's address.
-    pub events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
+    pub events: Option<(crate::runtime::events::Events, std::net::SocketAddr)>,
     /// The listener's address is a loopback one (the upload policy).
     pub loopback: bool,
 }
@@ -53,7 +53,7 @@ impl AsyncConn {
     }
 
     /// Wraps a connected socket.
-    pub fn new(stream: crate::serve::Conn, shutdown: CancellationToken) -> AsyncConn {
+    pub fn new(stream: crate::runtime::Conn, shutdown: CancellationToken) -> AsyncConn {
         AsyncConn {
             stream,
             buf: Vec::new(),

@@ -2,7 +2,7 @@
 //! `--files-token-file`, the native dialect's challenge and proof (see
 //! `wirekit_core::service::file::access`), bound to the TLS session when
 //! there is one, and failed proofs throttled per source address with the
-//! same [`Throttle`](crate::serve::throttle::Throttle) exec uses.
+//! same [`Throttle`](crate::runtime::throttle::Throttle) exec uses.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,7 +18,7 @@ use wirekit_core::service::file::native::error_reply;
 use super::async_conn::AsyncConn;
 use super::serve_native::send_frame;
 use super::Files;
-use crate::serve::throttle::Verdict;
+use crate::runtime::throttle::Verdict;
 
 /// Reads and checks a token file.
 pub fn read_token(path: &Path) -> anyhow::Result<Vec<u8>> {

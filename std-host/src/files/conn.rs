@@ -8,7 +8,7 @@ use std::net::TcpStream;
 
 use rustls::{ClientConnection, StreamOwned};
 
-use crate::serve::conn::Activity;
+use crate::runtime::conn::Activity;
 
 /// A client's byte stream: the socket, or a TLS session on it.
 pub enum Stream {

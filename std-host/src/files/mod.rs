@@ -30,7 +30,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use wirekit_core::service::file::dialect::{detect, Detect, Dialect};
 
-use crate::serve::Launch;
+use crate::runtime::Launch;
 
 use async_conn::AsyncConn;
 use store::Store;
@@ -43,7 +43,7 @@ pub struct FilesConfig {
     pub root: PathBuf,
     /// Largest file a client may upload (bytes, or with K/M/G/T: 64G).
     #[arg(long = "files-max-size", value_name = "SIZE", default_value_t = 64 << 30,
-          value_parser = crate::serve::parse_size)]
+          value_parser = crate::runtime::parse_size)]
     pub max_file_size: u64,
     /// Most transfers (gets and puts) running at once.
     #[arg(long = "files-max-transfers", default_value_t = 16)]
@@ -95,7 +95,7 @@ pub struct Files {
     /// The upload token (`--files-token-file`).
     token: Option<Vec<u8>>,
     /// Failed proofs per source address.
-    throttle: crate::serve::throttle::Throttle,
+    throttle: crate::runtime::throttle::Throttle,
 }
 
 /// Counts a running transfer; released on drop.
@@ -111,7 +111,7 @@ impl Drop for TransferSlot {
 /// transfer limit and the md5 cache cover both.
 fn shared(l: &Launch, s: &crate::services::Shared) -> anyhow::Result<Arc<Files>> {
     s.files.get_or_try_init(|| {
-        let mut f = Files::open(l.args().files.clone())?;
+        let mut f = Files::open(s.opts.files.clone())?;
         f.metrics = Some(l.metrics().clone());
         Ok(f)
     })
@@ -149,8 +149,8 @@ fn start_listener(
     let events = l.events().clone();
     // The listen address decides, not the client's: a wildcard listener
     // is reachable from other hosts whoever connects first.
-    let loopback = crate::serve::exposure::is_local(addr.ip());
-    l.tcp(name, addr, move |conn, ctx: crate::serve::ConnCtx| {
+    let loopback = crate::runtime::is_local(addr.ip());
+    l.tcp(name, addr, move |conn, ctx: crate::runtime::ConnCtx| {
         let events = (events.clone(), ctx.peer);
         Arc::clone(&files).serve_tokio(conn, ack, loopback, ctx.shutdown, Some(events))
     })
@@ -187,7 +187,7 @@ impl Files {
             .transpose()?;
         Ok(Files {
             token,
-            throttle: crate::serve::throttle::Throttle::new(Default::default()),
+            throttle: crate::runtime::throttle::Throttle::new(Default::default()),
             store,
             cfg,
             active: Arc::new(AtomicUsize::new(0)),
@@ -229,11 +229,11 @@ impl Files {
     /// without a token, see `wirekit_core::service::file::access`).
     pub async fn serve_tokio(
         self: Arc<Self>,
-        conn: crate::serve::Conn,
+        conn: crate::runtime::Conn,
         ack: bool,
         loopback: bool,
         shutdown: tokio_util::sync::CancellationToken,
-        events: Option<(crate::serve::events::Events, std::net::SocketAddr)>,
+        events: Option<(crate::runtime::events::Events, std::net::SocketAddr)>,
     ) -> anyhow::Result<()> {
         let mut conn = AsyncConn::new(conn, shutdown);
         conn.metrics = self.metrics.clone();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::client::{self, ClientDialect, Common, GetArgs, PutArgs};
 use super::{Files, FilesConfig};
-use crate::serve::conn::{Activity, Tracked};
+use crate::runtime::conn::{Activity, Tracked};
 
 /// A scratch directory removed again when the test ends (also on panic).
 struct Temp(tempfile::TempDir);
@@ -52,7 +52,7 @@ fn start(root: &Path, ack: bool) -> SocketAddr {
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
             while let Ok((s, _)) = l.accept().await {
-                let conn = Tracked::new(crate::serve::stream::Stream::Plain(s), Activity::new());
+                let conn = Tracked::new(crate::runtime::stream::Stream::Plain(s), Activity::new());
                 let f = files.clone();
                 tokio::spawn(f.serve_tokio(conn, ack, true, Default::default(), None));
             }

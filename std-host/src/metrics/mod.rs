@@ -1,6 +1,7 @@
 //! What `wirekit serve` counts, in Prometheus families (prometheus-client,
-//! one explicit [`Registry`] per run, no global state), and the `GET
-//! /metrics` endpoint behind `--metrics ADDR` ([`http`]).
+//! one explicit [`Registry`] per run, no global state). The `GET /metrics`
+//! endpoint behind `--metrics ADDR` is `crate::serve::metrics_http`: the
+//! runtime counts into this module, so this module uses no runtime.
 //!
 //! Labels name services, operations and outcomes, never a client address:
 //! the number of series stays fixed however many peers come and go.
@@ -13,8 +14,6 @@
 //! assert!(text.contains("wirekit_connections_accepted_total{service=\"echo\"} 1"));
 //! assert!(text.contains("wirekit_received_bytes_total{service=\"echo\"} 5"));
 //! ```
-
-pub mod http;
 
 use std::sync::Arc;
 

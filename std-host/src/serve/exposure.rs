@@ -9,7 +9,7 @@
 //! | `files` otherwise (read-only off loopback) | runs | runs | runs, with one warning line |
 //! | anything else | runs | runs | runs, with one warning line |
 
-use std::net::IpAddr;
+use crate::runtime::is_local;
 
 use anyhow::bail;
 use tracing::warn;
@@ -23,16 +23,6 @@ const COMMAND_SERVICES: &[&str] = &["exec", "exec-len", "exec-ack"];
 /// Services that take uploads when the files options allow them
 /// (`files-ack` is seed 004's download-only exchange).
 const UPLOAD_SERVICES: &[&str] = &["files"];
-
-/// True when only this machine can reach `ip`.
-pub fn is_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
-}
 
 /// Refuses what the policy forbids and warns, once per listener, about
 /// every listener that other hosts reach in clear text. `--exec-insecure`

@@ -5,35 +5,22 @@
 //! - a service: a module with a `start(&Launch, &Shared, SocketAddr)` function and
 //!   one entry in [`crate::services::SERVICES`];
 //! - a serve option: a field (or a `#[command(flatten)]` group) on
-//!   [`Args`], read by the service through [`Launch::args`];
+//!   [`Args`], handed to the services in [`crate::services::Shared`] (the
+//!   runtime gets only its own options, [`RuntimeOpts`]);
 //! - TCP services use [`Launch::tcp`] (the shared accept loop), datagram
 //!   services [`Launch::udp`].
 
-mod accept;
-pub mod clock;
-pub mod conn;
-pub mod events;
 pub mod exposure;
-pub mod fdlimit;
-pub mod http;
-pub mod launch;
+pub mod metrics_http;
 pub mod registry;
-pub mod stream;
-pub mod systemd;
-pub mod tcp;
-pub mod throttle;
-pub mod udp;
-#[cfg(target_os = "linux")]
-mod udp_batch;
-pub mod udp_budget;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tracing::{info, warn};
 
-pub use conn::{Conn, ConnCtx};
-pub use launch::Launch;
+use crate::runtime::{fdlimit, systemd, udp_budget, ConnOpts, RuntimeOpts};
+pub use crate::runtime::{Conn, ConnCtx, Launch};
 
 /// Options of `wirekit serve`.
 #[derive(Debug, Clone, clap::Args)]
@@ -102,37 +89,7 @@ pub struct Args {
     pub udp: udp_budget::UdpOpts,
 }
 
-/// Connection limits and timeouts, shared by every TCP service.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ConnOpts {
-    /// Most TCP connections open at once, over all services; further
-    /// clients get a one-line "server busy" message and are closed.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    pub max_connections: usize,
-
-    /// Close a TCP connection after this many seconds with no byte moving
-    /// in either direction (0 = never).
-    #[arg(long, value_name = "SECS", default_value_t = 300.0, value_parser = parse_secs)]
-    pub idle_timeout: f64,
-
-    /// On Ctrl-C/SIGTERM, seconds in-flight connections get to finish
-    /// before the server exits anyway.
-    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_secs)]
-    pub shutdown_grace: f64,
-}
-
-fn parse_secs(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (0.0..=1e9).contains(&v) => Ok(v),
-        _ => Err(format!("`{s}` is not a number of seconds (0 to 1e9)")),
-    }
-}
-
-/// Parses a size option: bytes, or a number with K, M, G or T (powers of
-/// 1024), e.g. `64G`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    wirekit_core::size::parse_size(s).map_err(|e| format!("`{s}`: {e}"))
-}
+pub use crate::runtime::parse_size;
 
 /// One `--listen SERVICE[+tls]=ADDR`.
 #[derive(Debug, Clone)]
@@ -192,13 +149,23 @@ async fn serve(
     let mut signals = Signals::register()?;
     let metrics_addr = args.metrics;
     let web_addr = args.web.web;
-    let launch = Launch::new(args, tls.clone(), activation);
-    let shared = std::sync::Arc::new(crate::services::Shared::default());
+    let runtime = RuntimeOpts {
+        conn: args.conn.clone(),
+        udp: args.udp.clone(),
+        // The web console shows byte rates from the same counters.
+        count_io: metrics_addr.is_some() || web_addr.is_some(),
+    };
+    let launch = Launch::new(runtime, tls.clone(), activation);
+    let shared = std::sync::Arc::new(crate::services::Shared::new(crate::services::Options {
+        exec: args.exec.clone(),
+        chat: args.chat.clone(),
+        files: args.files.clone(),
+    }));
     // Checked before any listener starts: a console that may not run
     // stops the whole server, before it has announced anything.
     let console = match web_addr {
         Some(addr) => Some((
-            crate::web::Console::new(&launch, shared.clone(), addr)?,
+            crate::web::Console::new(&launch, shared.clone(), addr, &args.web)?,
             addr,
         )),
         None => None,
@@ -207,10 +174,10 @@ async fn serve(
         (spec.service.start)(&launch.for_listener(spec.tls), &shared, spec.addr)?;
     }
     if let Some(addr) = metrics_addr {
-        launch.serve_metrics(addr).await?;
+        serve_metrics(&launch, addr).await?;
     }
     if let Some((console, addr)) = console {
-        launch.serve_web(console, addr).await?;
+        serve_web(&launch, console, addr).await?;
     }
     // Everything is bound: only now may the `listening` lines claim so.
     launch.flush_announcements();
@@ -220,17 +187,48 @@ async fn serve(
     }
     info!("shutting down");
     systemd::notify_stopping();
-    launch.shutdown.cancel();
-    launch.tracker.close();
-    if tokio::time::timeout(grace, launch.tracker.wait())
-        .await
-        .is_err()
-    {
+    if !launch.stop(grace).await {
         warn!(
-            tasks = launch.tracker.len(),
+            tasks = launch.tasks_left(),
             "shutdown grace period over; closing the rest"
         );
     }
+    Ok(())
+}
+
+/// Serves `GET /metrics` on `addr` until shutdown (`--metrics`).
+async fn serve_metrics(launch: &Launch, addr: SocketAddr) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+    launch.announce_http("metrics", l.local_addr()?);
+    let (m, stop) = (launch.metrics().clone(), launch.shutdown());
+    launch.spawn(async move {
+        if let Err(e) = metrics_http::serve(l, m, stop).await {
+            tracing::warn!(error = %e, "metrics endpoint failed");
+        }
+    });
+    Ok(())
+}
+
+/// Serves the web console on `addr` until shutdown (`--web`).
+async fn serve_web(
+    launch: &Launch,
+    console: crate::web::Console,
+    addr: SocketAddr,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for the web console on {addr}"))?;
+    launch.announce_http("web", l.local_addr()?);
+    let stop = launch.shutdown();
+    launch.spawn(async move {
+        if let Err(e) = console.serve(l, stop).await {
+            tracing::warn!(error = %e, "web console failed");
+        }
+    });
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wirekit_core::service::echo::{upper_in_place, MAX_UDP_PAYLOAD};
 
-use crate::serve::{Conn, ConnCtx, Launch};
+use crate::runtime::{Conn, ConnCtx, Launch};
 
 /// Per-connection buffer: one read's worth, written back before the next
 /// read.

@@ -12,20 +12,46 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::exec::service as exec;
-use crate::serve::Launch;
+use crate::runtime::Launch;
 
 /// State that several listeners of one run share (one exec service for all
 /// exec dialects, one files store for `files` and `files-ack`, one chat bus
 /// connection), passed explicitly to every start function. The runtime
 /// never sees it.
-#[derive(Default)]
 pub struct Shared {
+    /// The services' options from the command line and config file.
+    pub opts: Options,
     pub(crate) exec: Once<crate::exec::ExecService>,
     pub(crate) files: Once<crate::files::Files>,
     pub(crate) chat_bus: Once<crate::chat::Bus>,
     /// The room the web console's browser users join: the first chat
     /// listener's (each `--listen chat=…` has a room of its own).
     pub web_room: OnceLock<Arc<crate::chat::room::Room>>,
+}
+
+/// The per-service option groups of `wirekit serve` (the runtime's own,
+/// limits and budgets, go to [`Launch`] instead).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--exec-*`.
+    pub exec: crate::exec::ExecArgs,
+    /// `--chat-*`.
+    pub chat: crate::chat::ChatOpts,
+    /// `--files-*`, `--root`.
+    pub files: crate::files::FilesConfig,
+}
+
+impl Shared {
+    /// Nothing shared yet, with these options.
+    pub fn new(opts: Options) -> Shared {
+        Shared {
+            opts,
+            exec: Once::default(),
+            files: Once::default(),
+            chat_bus: Once::default(),
+            web_room: OnceLock::new(),
+        }
+    }
 }
 
 /// A value created by the first listener that needs it.

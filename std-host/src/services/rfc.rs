@@ -9,7 +9,7 @@ use wirekit_core::service::rfc::{daytime, Chargen, DAYTIME_MAX};
 use wirekit_core::service::time::rfc868;
 
 use super::echo;
-use crate::serve::{clock, Conn, ConnCtx, Launch};
+use crate::runtime::{clock, Conn, ConnCtx, Launch};
 
 pub(super) fn start_echo(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     l.tcp("plain-echo", addr, |c, x| echo::stream(c, x, |_| {}))?;
@@ -25,7 +25,7 @@ pub(super) fn start_discard(l: &Launch, _: &super::Shared, addr: SocketAddr) -> 
 
 pub(super) fn start_chargen(l: &Launch, _: &super::Shared, addr: SocketAddr) -> anyhow::Result<()> {
     // Checked before binding anything, so a refusal leaves nothing half up.
-    if !addr.ip().to_canonical().is_loopback() && !l.args().udp.udp_chargen_public {
+    if !addr.ip().to_canonical().is_loopback() && !l.opts().udp.udp_chargen_public {
         anyhow::bail!(
             "refusing chargen on non-loopback address {addr}: over UDP it answers any \
              (forgeable) source with 444 bytes per empty datagram, an amplifier; \

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use wirekit_core::service::time::answer;
 use wirekit_core::strftime::Tm;
 
-use crate::serve::{clock, Launch};
+use crate::runtime::{clock, Launch};
 
 /// Requests and answers longer than this are not kept (bounded memory; the
 /// common formats are a few dozen bytes).

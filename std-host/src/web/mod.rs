@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::serve::Launch;
+use crate::runtime::Launch;
 
 /// Most console WebSockets (status and chat together) open at once; more
 /// are refused with 503.
@@ -84,9 +84,10 @@ impl Console {
         launch: &Launch,
         shared: Arc<crate::services::Shared>,
         addr: SocketAddr,
+        opts: &WebOpts,
     ) -> anyhow::Result<Console> {
-        let args = launch.args();
-        let file = match (&args.web.web_token_file, &args.exec.exec_token_file) {
+        let exec_token = &shared.opts.exec.exec_token_file;
+        let file = match (&opts.web_token_file, exec_token) {
             (Some(f), _) => Some(f),
             (None, Some(f)) if !addr.ip().is_loopback() => Some(f),
             _ => None,
@@ -111,7 +112,7 @@ impl Console {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
-        crate::serve::http::serve(listener, self.router(), shutdown).await
+        crate::runtime::http::serve(listener, self.router(), shutdown).await
     }
 
     fn router(self) -> Router {

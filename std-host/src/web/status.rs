@@ -15,7 +15,7 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::{Console, TokenQuery};
 use crate::metrics::Snapshot;
-use crate::serve::events::Event;
+use crate::runtime::events::Event;
 
 /// How often a snapshot is pushed.
 const TICK: Duration = Duration::from_secs(1);

@@ -24,7 +24,7 @@ use wirekit_core::service::chat::cluster::{
 
 use super::{Rejected, STREAM};
 use crate::chat::room::{Class, Frame, Room};
-use crate::serve::clock::local_at;
+use crate::runtime::clock::local_at;
 
 /// Stream messages read back at start per line of `--chat-history`, to
 /// find the room's last lines among the other rooms' events (bounded).

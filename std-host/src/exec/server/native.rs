@@ -17,7 +17,7 @@ use super::text::SHUTDOWN;
 use super::Io;
 use crate::exec::run::{RunError, Sink, Stream};
 use crate::exec::{Auth, ExecService};
-use crate::serve::throttle::Verdict;
+use crate::runtime::throttle::Verdict;
 
 /// Writes native frames as the command produces output.
 struct FrameSink<'a, S> {

@@ -86,7 +86,7 @@ impl Launch {
         .with_context(|| format!("cannot bind {service} to udp {addr}"))?;
         self.announce(service, "udp", sock.local_addr()?);
         let shutdown = self.shutdown();
-        let opts = &self.args.udp;
+        let opts = &self.opts.udp;
         let counters = self.metrics_on.then(|| {
             let (rx, tx) = self.metrics.datagram_counters(service);
             let (rx_bytes, tx_bytes) = self.metrics.byte_counters(service);

@@ -1,7 +1,7 @@
 //! `--metrics ADDR`: `GET /metrics` in the OpenMetrics text format, which
 //! Prometheus scrapes (`scrape_configs: - targets: ["HOST:PORT"]`).
 //! Anything else is 404; the server stops with `wirekit serve`. Served by
-//! the runtime's HTTP driver (`crate::serve::http`: header timeout and
+//! the runtime's HTTP driver (`crate::runtime::http`: header timeout and
 //! connection limits).
 
 use axum::http::header::CONTENT_TYPE;
@@ -10,7 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::Metrics;
+use crate::metrics::Metrics;
 
 /// The media type of the OpenMetrics text format.
 pub const CONTENT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -32,5 +32,5 @@ pub async fn serve(
     metrics: Metrics,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    crate::serve::http::serve(listener, router(metrics), shutdown).await
+    crate::runtime::http::serve(listener, router(metrics), shutdown).await
 }

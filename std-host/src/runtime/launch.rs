@@ -1,7 +1,7 @@
 //! [`Launch`]: what a service's start function gets. It binds sockets
 //! (printing the `listening SERVICE PROTO ADDR` line the tests and scripts
 //! read), spawns the service's tasks so shutdown can wait for them, and
-//! gives access to the serve options and the shutdown signal.
+//! gives access to the runtime's options and the shutdown signal.
 
 use std::future::Future;
 use std::io::Write;
@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::systemd::Activation;
-use super::Args;
+use super::RuntimeOpts;
 use crate::metrics::Metrics;
 use crate::tls::server::ServerTls;
 
@@ -22,7 +22,7 @@ use crate::tls::server::ServerTls;
 /// start function.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    pub(super) args: Arc<Args>,
+    pub(super) opts: Arc<RuntimeOpts>,
     pub(super) shutdown: CancellationToken,
     pub(super) tracker: TaskTracker,
     /// Permits for open TCP connections, shared by all TCP services so the
@@ -49,12 +49,12 @@ pub struct Launch {
 }
 
 impl Launch {
-    pub(super) fn new(args: Args, tls: Option<ServerTls>, activation: Activation) -> Self {
-        let limit = args.conn.max_connections;
-        // The web console shows byte rates from the same counters.
-        let metrics_on = args.metrics.is_some() || args.web.web.is_some();
+    /// A run with these options; `tls` is the acceptor of `+tls` listeners.
+    pub fn new(opts: RuntimeOpts, tls: Option<ServerTls>, activation: Activation) -> Self {
+        let limit = opts.conn.max_connections;
+        let metrics_on = opts.count_io;
         Launch {
-            args: Arc::new(args),
+            opts: Arc::new(opts),
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
             conn_limit: Arc::new(Semaphore::new(limit)),
@@ -69,55 +69,11 @@ impl Launch {
     }
 
     /// This launch as seen by one listener's start function: TLS or not.
-    pub(super) fn for_listener(&self, tls: bool) -> Launch {
+    pub fn for_listener(&self, tls: bool) -> Launch {
         Launch {
             tls_here: tls,
             ..self.clone()
         }
-    }
-
-    /// Serves `GET /metrics` on `addr` until shutdown (`--metrics`).
-    pub(super) async fn serve_metrics(&self, addr: SocketAddr) -> anyhow::Result<()> {
-        use anyhow::Context as _;
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for metrics on {addr}"))?;
-        let here = Launch {
-            tls_here: false,
-            ..self.clone()
-        };
-        here.announce("metrics", "http", l.local_addr()?);
-        let (m, stop) = (self.metrics.clone(), self.shutdown.clone());
-        self.spawn(async move {
-            if let Err(e) = crate::metrics::http::serve(l, m, stop).await {
-                tracing::warn!(error = %e, "metrics endpoint failed");
-            }
-        });
-        Ok(())
-    }
-
-    /// Serves the web console on `addr` until shutdown (`--web`).
-    pub(super) async fn serve_web(
-        &self,
-        console: crate::web::Console,
-        addr: SocketAddr,
-    ) -> anyhow::Result<()> {
-        use anyhow::Context as _;
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen for the web console on {addr}"))?;
-        let here = Launch {
-            tls_here: false,
-            ..self.clone()
-        };
-        here.announce("web", "http", l.local_addr()?);
-        let stop = self.shutdown.clone();
-        self.spawn(async move {
-            if let Err(e) = console.serve(l, stop).await {
-                tracing::warn!(error = %e, "web console failed");
-            }
-        });
-        Ok(())
     }
 
     /// Listeners and recent connection events, for the web console.
@@ -130,9 +86,34 @@ impl Launch {
         &self.metrics
     }
 
-    /// All `wirekit serve` options, including per-service groups.
-    pub fn args(&self) -> &Args {
-        &self.args
+    /// The runtime's options (limits, UDP budgets).
+    pub fn opts(&self) -> &RuntimeOpts {
+        &self.opts
+    }
+
+    /// Starts shutting down: no new connections, every task told; then
+    /// waits up to `grace` for them. `false` if some were still running.
+    pub async fn stop(&self, grace: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tracker.close();
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+
+    /// Tasks still running (after [`Launch::stop`] gave up on them).
+    pub fn tasks_left(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Announces an HTTP endpoint (`listening NAME http ADDR`) bound by
+    /// the caller, never as TLS.
+    pub fn announce_http(&self, name: &str, addr: SocketAddr) {
+        Launch {
+            tls_here: false,
+            ..self.clone()
+        }
+        .announce(name, "http", addr);
     }
 
     /// Cancelled when the server starts shutting down.
@@ -151,7 +132,7 @@ impl Launch {
 
     /// Idle timeout for TCP connections; `None` when disabled.
     pub fn idle_timeout(&self) -> Option<Duration> {
-        let secs = self.args.conn.idle_timeout;
+        let secs = self.opts.conn.idle_timeout;
         (secs > 0.0).then(|| Duration::from_secs_f64(secs))
     }
 
@@ -176,7 +157,7 @@ impl Launch {
 
     /// Prints the held `listening` lines, once every listener is bound;
     /// later announcements print at once.
-    pub(super) fn flush_announcements(&self) {
+    pub fn flush_announcements(&self) {
         let held = self.held.lock().ok().and_then(|mut h| h.take());
         for line in held.unwrap_or_default() {
             print_line(&line);
