@@ -12,7 +12,6 @@ pub mod client;
 pub mod config;
 pub mod exec;
 pub mod files;
-pub mod manual;
 pub mod metrics;
 pub mod runtime;
 pub mod serve;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _};
 use clap::CommandFactory as _;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use super::Cli;
 
 /// Options of `wirekit man`.
 #[derive(Debug, clap::Args)]

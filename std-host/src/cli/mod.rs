@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use crate::client::talk;
 use crate::{client, exec, serve};
 
+pub mod manual;
+
 /// Classic socket services (echo, time, remote exec, file transfer, chat) on
 /// one no_std protocol core.
 #[derive(Debug, Parser)]
@@ -69,10 +71,10 @@ pub enum Command {
     Ls(crate::files::client::LsArgs),
     /// Print a manual page (roff), or write them all with --out-dir.
     #[command(after_long_help = EX_MAN)]
-    Man(crate::manual::ManArgs),
+    Man(manual::ManArgs),
     /// Print a shell completion script.
     #[command(after_long_help = EX_COMPLETIONS)]
-    Completions(crate::manual::CompletionsArgs),
+    Completions(manual::CompletionsArgs),
     /// Internal: the exec server runs each command under this supervisor.
     #[command(name = "exec-supervise", hide = true)]
     ExecSupervise(exec::supervise::SuperviseArgs),
@@ -150,8 +152,8 @@ impl Command {
             Command::Get(a) => Ok(crate::files::client::run_get(&a)),
             Command::Put(a) => Ok(crate::files::client::run_put(&a)),
             Command::Ls(a) => Ok(crate::files::client::run_ls(&a)),
-            Command::Man(a) => done(crate::manual::man(&a)),
-            Command::Completions(a) => done(crate::manual::completions(&a)),
+            Command::Man(a) => done(manual::man(&a)),
+            Command::Completions(a) => done(manual::completions(&a)),
             Command::ExecSupervise(a) => Ok(exec::supervise::run(&a)),
         }
     }
