@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -43,7 +43,7 @@ pub struct Args {
 
     /// Chat service options.
     #[command(flatten, next_help_heading = "Chat")]
-    pub chat: crate::chat::ChatOpts,
+    pub chat: crate::services::chat::ChatOpts,
 
     /// Worker threads for the async runtime (0 = one per CPU core).
     #[arg(long, value_name = "N", default_value_t = 0, help_heading = "Runtime")]

@@ -1,9 +1,11 @@
 //! The services `wirekit serve` can run, one module each, and the one table
 //! naming them: name → start function and default address. Adding a
 //! service is a module plus one entry in [`SERVICES`] (and a line in
-//! [`SERVICES_HELP`]). Services use the runtime ([`crate::serve`]); the
-//! runtime's accept loops and limits know no service.
+//! [`SERVICES_HELP`]). Services use the runtime ([`crate::runtime`]); the
+//! runtime's accept loops and limits know no service. `chat` lives here;
+//! `exec` and `files` (which still carry their clients) beside it.
 
+pub mod chat;
 pub mod echo;
 pub mod rfc;
 pub mod time;
@@ -23,10 +25,10 @@ pub struct Shared {
     pub opts: Options,
     pub(crate) exec: Once<crate::exec::ExecService>,
     pub(crate) files: Once<crate::files::Files>,
-    pub(crate) chat_bus: Once<crate::chat::Bus>,
+    pub(crate) chat_bus: Once<crate::services::chat::Bus>,
     /// The room the web console's browser users join: the first chat
     /// listener's (each `--listen chat=…` has a room of its own).
-    pub web_room: OnceLock<Arc<crate::chat::room::Room>>,
+    pub web_room: OnceLock<Arc<crate::services::chat::room::Room>>,
 }
 
 /// The per-service option groups of `wirekit serve` (the runtime's own,
@@ -36,7 +38,7 @@ pub struct Options {
     /// `--exec-*`.
     pub exec: crate::exec::ExecArgs,
     /// `--chat-*`.
-    pub chat: crate::chat::ChatOpts,
+    pub chat: crate::services::chat::ChatOpts,
     /// `--files-*`, `--root`.
     pub files: crate::files::FilesConfig,
 }
@@ -161,7 +163,7 @@ pub static SERVICES: &[Service] = &[
     Service {
         name: "chat",
         default: Some("127.0.0.1:9999"),
-        start: crate::chat::start,
+        start: crate::services::chat::start,
     },
 ];
 

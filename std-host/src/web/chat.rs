@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 
 use super::{Console, TokenQuery};
-use crate::chat::room::Room;
-use crate::chat::session;
+use crate::services::chat::room::Room;
+use crate::services::chat::session;
 
 /// Bytes buffered in the pipe each way. When the browser stops reading,
 /// the pipe fills, the session's writer stalls and the room's queue for

@@ -135,7 +135,7 @@ impl Console {
     }
 
     /// The chat room browser users join, if a chat listener runs.
-    fn room(&self) -> Option<Arc<crate::chat::room::Room>> {
+    fn room(&self) -> Option<Arc<crate::services::chat::room::Room>> {
         self.shared.web_room.get().cloned()
     }
 

@@ -23,8 +23,8 @@ use wirekit_core::service::chat::cluster::{
 };
 
 use super::{Rejected, STREAM};
-use crate::chat::room::{Class, Frame, Room};
 use crate::runtime::clock::local_at;
+use crate::services::chat::room::{Class, Frame, Room};
 
 /// Stream messages read back at start per line of `--chat-history`, to
 /// find the room's last lines among the other rooms' events (bounded).

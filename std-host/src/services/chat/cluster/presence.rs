@@ -23,7 +23,7 @@ use wirekit_core::service::chat::cluster::{validate_name, BusMessage, Kind};
 use wirekit_core::service::chat::validate_nick;
 
 use super::{Link, Rejected};
-use crate::chat::room::Room;
+use crate::services::chat::room::Room;
 
 /// How often a node announces its members.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
