@@ -35,4 +35,5 @@ fn every_error_type_implements_core_error() {
     is_error::<wirekit_core::session::files::Error>();
     is_error::<wirekit_core::session::chat::Error>();
     is_error::<wirekit_core::session::exec::Error>();
+    is_error::<wirekit_core::session::exec::ClientError>();
 }

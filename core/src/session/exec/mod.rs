@@ -1,4 +1,5 @@
-//! The exec conversation as a session: [`ExecServer`] holds everything a
+//! The exec conversation as sessions: [`ExecClient`] is `wirekit exec`'s
+//! side of it, [`ExecServer`] holds everything a
 //! `wirekit serve` exec listener says and decides, for every dialect it
 //! speaks (native frames with challenge-response authentication, and the
 //! seeds' text dialects: JSON header, 4-byte length, size text + ack).
@@ -23,9 +24,13 @@
 //! command's timeout, the connection's idle limit) belong to the command
 //! runner and the transport.
 
+mod client;
 mod outbox;
 mod server;
 
+pub use client::{
+    ClientError, ClientEvent, ExecClient, Framing, CLIENT_OUTBOX, MAX_SEED_REPLY, REFUSAL_PEEK,
+};
 pub use outbox::Outbox;
 pub use server::{Config, Event, ExecServer, Flavor};
 
