@@ -10,7 +10,7 @@ use wirekit_core::service::exec::Ending;
 use wirekit_core::session::exec::{Config, Event, ExecServer, Flavor, Held, Stream};
 use wirekit_core::wire::Digest;
 
-type S<'a> = ExecServer<'a, 2048, 2600>;
+type S<'a> = ExecServer<'a, 2600>;
 
 const TOKEN: &[u8] = b"0123456789abcdef";
 

@@ -36,13 +36,14 @@ pub use server::{Config, Event, ExecServer, Flavor};
 
 use crate::wire::Digest;
 
-/// The default capacity of a session's output buffer: a 32 KiB chunk of
-/// command output (what a host reads from a pipe at once) plus the room of
-/// its frame header, so each chunk goes out as one frame.
+/// The default capacity of a server session's output buffer: a chunk of
+/// command output plus the room of its frame header. Every connection
+/// holds one, idle or not, so it is kept small.
 pub const DEFAULT_OUTBOX: usize = CHUNK + HEADER_ROOM;
 
-/// Largest piece of command output put in one native frame by default.
-pub const CHUNK: usize = 32 * 1024;
+/// Largest piece of command output put in one native frame by default
+/// (a larger read from the command goes out as several frames).
+pub const CHUNK: usize = 8 * 1024;
 
 /// Room kept for a frame header in front of a chunk of output (the
 /// longest exec header, an error or exit note of [`crate::wire::TEXT_CAP`]

@@ -17,7 +17,7 @@ use crate::wire::{emit_frame_header, Digest, Header};
 const TOKEN: &[u8] = b"0123456789abcdef-token";
 const RANDOM: [u8; auth::NONCE_LEN] = [7; auth::NONCE_LEN];
 
-type Server<'a> = ExecServer<'a, 4096, 4096>;
+type Server<'a> = ExecServer<'a, 4096>;
 
 fn cfg(flavor: Flavor, token: Option<&[u8]>) -> Config<'_> {
     Config {
@@ -270,12 +270,14 @@ fn native_refusals() {
 #[test]
 fn native_command_refusals_keep_the_session() {
     let mut s = Server::new(cfg(Flavor::Exec, None));
-    let (_, ev) = s.handle_input(&exec(b"   "));
+    let blank = exec(b"   ");
+    let (_, ev) = s.handle_input(&blank);
     assert_eq!(ev, Some(Event::Refused));
     let mut buf = [0u8; 4096];
     let n = s.poll_output(&mut buf);
     assert_eq!(&buf[..n], reply(ServerMsg::Error("empty command"), b""));
-    let (_, ev) = s.handle_input(&exec(b"ls"));
+    let ls = exec(b"ls");
+    let (_, ev) = s.handle_input(&ls);
     assert!(matches!(ev, Some(Event::Run { .. })));
     // No free slot: told, and the next command may come.
     s.refuse_command("too many commands running").unwrap();
@@ -295,6 +297,37 @@ fn native_command_refusals_keep_the_session() {
     assert_eq!(h.exit_code, Some(124));
     assert!(h.error.unwrap().contains("timed out after 2 s"));
     assert_eq!(s.challenge(&RANDOM), Err(Error::OutOfOrder("challenge")));
+}
+
+#[test]
+fn a_session_is_small() {
+    // Every connection holds one, idle or not: commands stay in the
+    // driver's input, output frames are a few KiB.
+    let size = core::mem::size_of::<ExecServer<'static>>();
+    assert!(size <= 16 * 1024, "{size} bytes");
+}
+
+#[test]
+fn a_native_body_is_taken_whole() {
+    let mut s = Server::new(cfg(Flavor::Exec, None));
+    let c = exec(b"echo hi");
+    let head = c.len() - 7;
+    assert_eq!(s.handle_input(&c[..head + 3]), (head, None));
+    assert_eq!(
+        s.handle_input(&c[head..head + 3]),
+        (0, None),
+        "waits for the rest"
+    );
+    let (used, ev) = s.handle_input(&c[head..]);
+    assert_eq!(
+        (used, ev),
+        (
+            7,
+            Some(Event::Run {
+                command: b"echo hi"
+            })
+        )
+    );
 }
 
 /// The seed JSON reply a seed client reads.

@@ -78,7 +78,7 @@ impl<S: Io> Driver<'_, S> {
         let mut sink = SessionSink {
             session: &mut self.session,
             stream: &mut self.stream,
-            out: &mut self.out,
+            out: &mut self.buf,
         };
         match self.svc.run(cmd, permit, &mut sink).await {
             Ok(o) => {

@@ -43,8 +43,9 @@ const READ: usize = 8192;
 struct Driver<'a, S> {
     session: Box<ExecServer<'a>>,
     stream: S,
-    /// Lent to [`ExecServer::poll_output`]: one native output frame fits.
-    out: Vec<u8>,
+    /// Reads land here, and it is lent to [`ExecServer::poll_output`]
+    /// (one native output frame fits): the two never overlap.
+    buf: Vec<u8>,
     peer: SocketAddr,
     svc: &'a ExecService,
     /// The seed-dialect output being sent, and how much of it is left.
@@ -74,7 +75,7 @@ pub async fn handle(
     let mut d = Driver {
         session: Box::new(ExecServer::new(cfg)),
         stream,
-        out: vec![0u8; DEFAULT_OUTBOX],
+        buf: vec![0u8; DEFAULT_OUTBOX.max(READ)],
         peer,
         svc: &svc,
         held: None,
@@ -97,7 +98,7 @@ async fn flush(
     }
 }
 
-/// An event without its borrow of the session, and the command it names.
+/// An event without its borrow of the input, and the command it names.
 fn detach(e: Event<'_>) -> (Event<'static>, Option<Vec<u8>>) {
     match e {
         Event::Run { command } => (Event::Run { command: &[] }, Some(command.to_vec())),
@@ -116,7 +117,6 @@ impl<S: Io> Driver<'_, S> {
     /// input, act on its events; read only when it waits for the client.
     async fn serve(&mut self) -> anyhow::Result<()> {
         let mut pending = Vec::new();
-        let mut buf = vec![0u8; READ];
         loop {
             self.flush().await?;
             if self.session.wants_close() {
@@ -140,7 +140,7 @@ impl<S: Io> Driver<'_, S> {
                     continue;
                 }
             }
-            let n = self.stream.read(&mut buf).await?;
+            let n = self.stream.read(&mut self.buf[..READ]).await?;
             if n == 0 {
                 let r = self.session.handle_eof();
                 self.flush().await?;
@@ -149,12 +149,12 @@ impl<S: Io> Driver<'_, S> {
                 }
                 return r.map_err(|e| anyhow!("{e}"));
             }
-            pending.extend_from_slice(&buf[..n]);
+            pending.extend_from_slice(&self.buf[..n]);
         }
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {
-        flush(&mut self.session, &mut self.stream, &mut self.out).await
+        flush(&mut self.session, &mut self.stream, &mut self.buf).await
     }
 
     /// Hands the session the next piece of a seed reply's held output.
@@ -165,14 +165,14 @@ impl<S: Io> Driver<'_, S> {
             .as_mut()
             .ok_or_else(|| anyhow!("the session asks for output nobody holds"))?;
         let n = spool
-            .read(&mut self.out[..want.min(DEFAULT_OUTBOX)])
+            .read(&mut self.buf[..want.min(DEFAULT_OUTBOX)])
             .await?;
         if n == 0 {
             anyhow::bail!("held output ended before its announced size");
         }
         let took = self
             .session
-            .handle_child_output(wirekit_core::session::exec::Stream::Stdout, &self.out[..n])?;
+            .handle_child_output(wirekit_core::session::exec::Stream::Stdout, &self.buf[..n])?;
         // `want` bytes were asked for, so all of them were taken.
         debug_assert_eq!(took, n);
         *left -= n as u64;

@@ -217,7 +217,7 @@ fn seed_json_replies() {
 fn converse(framing: Framing, flavor: Flavor, cmds: &[&[u8]], cut: usize) -> Vec<String> {
     const TOKEN: &[u8] = b"0123456789abcdef";
     let token = (framing == Framing::Native).then_some(TOKEN);
-    let mut s: ExecServer<'_, 2048, 2600> = ExecServer::new(Config {
+    let mut s: ExecServer<'_, 2600> = ExecServer::new(Config {
         flavor,
         token,
         binding: b"",

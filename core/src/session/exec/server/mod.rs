@@ -9,7 +9,7 @@
 
 use core::fmt::Write as _;
 
-use heapless::{String, Vec};
+use heapless::String;
 
 use super::{Error, Held, Outbox, Stream, DEFAULT_OUTBOX, HEADER_ROOM};
 use crate::codec::frame::{Event as FrameEvent, FrameDecoder, Limits};
@@ -50,7 +50,7 @@ pub struct Config<'a> {
 
 /// What a step did, for the driver to act on or log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'s> {
+pub enum Event<'i> {
     /// Another protocol's message reached a port that runs what it reads:
     /// nothing was run or answered, the session closes.
     Foreign(Foreign),
@@ -72,8 +72,8 @@ pub enum Event<'s> {
     /// Run this command (raw bytes for `sh -c`); then call
     /// [`ExecServer::handle_child_exit`] or [`ExecServer::refuse_command`].
     Run {
-        /// The command.
-        command: &'s [u8],
+        /// The command, in the input given to `handle_input`.
+        command: &'i [u8],
     },
 }
 
@@ -107,18 +107,29 @@ enum Phase {
     Closed,
 }
 
+/// What one step of the frame decoder gave, without its borrow.
+enum Part {
+    Header(u64),
+    Body(usize),
+    End,
+}
+
 /// The header limit of native client frames (the host's).
 const HEADER_CAP: usize = 1024;
 
 /// Longest text of a refusal's body in the seed dialects.
 const NOTE_CAP: usize = TEXT_CAP + 16;
 
-/// One connection's exec session. `C` bytes hold a command (at least
-/// [`crate::service::exec::MAX_TEXT_COMMAND`]; native commands up to `C`, default
-/// [`MAX_NATIVE_COMMAND`]); `O` is the output buffer (at least
+/// One connection's exec session; `O` is its output buffer (at least
 /// [`HEADER_ROOM`] + 1; each native output frame carries at most
 /// `O - HEADER_ROOM` bytes).
-pub struct ExecServer<'a, const C: usize = MAX_NATIVE_COMMAND, const O: usize = DEFAULT_OUTBOX> {
+///
+/// It holds no command: a command is handed to the driver from the
+/// driver's own input ([`Event::Run`] borrows it), so a native frame's body
+/// (at most [`MAX_NATIVE_COMMAND`] bytes) is taken only once it is whole in
+/// the input; until then `handle_input` consumes nothing more and the
+/// driver reads on. An idle connection costs the session's few KiB only.
+pub struct ExecServer<'a, const O: usize = DEFAULT_OUTBOX> {
     cfg: Config<'a>,
     mode: Mode,
     phase: Phase,
@@ -127,8 +138,8 @@ pub struct ExecServer<'a, const C: usize = MAX_NATIVE_COMMAND, const O: usize = 
     nonce: Option<[u8; 2 * auth::NONCE_LEN]>,
     dec: FrameDecoder<HEADER_CAP>,
     ack: AckServer,
-    /// The command (or a native frame's body) being read.
-    cmd: Vec<u8, C>,
+    /// The size of the native frame body the input must hold whole.
+    body_wait: Option<u64>,
     /// A seed-dialect refusal's body, sent after its header (and ack).
     note: String<NOTE_CAP>,
     /// Close once the current reply is out.
@@ -138,7 +149,7 @@ pub struct ExecServer<'a, const C: usize = MAX_NATIVE_COMMAND, const O: usize = 
     out: Outbox<O>,
 }
 
-impl<'a, const C: usize, const O: usize> ExecServer<'a, C, O> {
+impl<'a, const O: usize> ExecServer<'a, O> {
     /// A session for one new connection.
     pub fn new(cfg: Config<'a>) -> Self {
         ExecServer {
@@ -149,11 +160,11 @@ impl<'a, const C: usize, const O: usize> ExecServer<'a, C, O> {
             nonce: None,
             dec: FrameDecoder::with_limits(Limits {
                 max_header: HEADER_CAP as u32,
-                max_body: C.min(MAX_NATIVE_COMMAND) as u64,
+                max_body: MAX_NATIVE_COMMAND as u64,
                 ..Limits::default()
             }),
             ack: AckServer::new(),
-            cmd: Vec::new(),
+            body_wait: None,
             note: String::new(),
             close_after: false,
             first: true,
@@ -192,7 +203,7 @@ impl<'a, const C: usize, const O: usize> ExecServer<'a, C, O> {
     /// Consumes received bytes up to the end of the next request (native:
     /// a frame; seed dialects: this call's bytes are one read, one
     /// command, as the seeds' `recv(1024)`), and says what to do.
-    pub fn handle_input(&mut self, input: &[u8]) -> (usize, Option<Event<'_>>) {
+    pub fn handle_input<'i>(&mut self, input: &'i [u8]) -> (usize, Option<Event<'i>>) {
         if input.is_empty() || !self.out.is_empty() {
             return (0, None);
         }
@@ -223,35 +234,40 @@ impl<'a, const C: usize, const O: usize> ExecServer<'a, C, O> {
     }
 
     /// Decodes native frames until one is whole, then answers it.
-    fn native_input(&mut self, input: &[u8]) -> (usize, Option<Event<'_>>) {
-        let mut used = 0;
+    fn native_input<'i>(&mut self, input: &'i [u8]) -> (usize, Option<Event<'i>>) {
+        let (mut used, mut body) = (0, 0..0);
         loop {
-            match self.dec.decode(&input[used..]) {
+            if let Some(n) = self.body_wait {
+                // A body is taken whole: wait until the input holds it.
+                if ((input.len() - used) as u64) < n {
+                    return (used, None);
+                }
+                self.body_wait = None;
+            }
+            let (n, part) = match self.dec.decode(&input[used..]) {
                 Ok((n, None)) => return (used + n, None),
-                Ok((n, Some(FrameEvent::Header(_)))) => {
-                    self.cmd.clear();
-                    used += n;
-                }
-                Ok((n, Some(FrameEvent::Body(b)))) => {
-                    // The decoder's body limit is at most C.
-                    let _ = self.cmd.extend_from_slice(b);
-                    used += n;
-                }
-                Ok((n, Some(FrameEvent::End(_)))) => {
-                    return (used + n, self.on_frame());
-                }
+                Ok((n, Some(FrameEvent::Header(h)))) => (n, Part::Header(h.total_size)),
+                Ok((n, Some(FrameEvent::Body(b)))) => (n, Part::Body(b.len())),
+                Ok((n, Some(FrameEvent::End(_)))) => (n, Part::End),
                 Err(e) => {
                     let mut msg: String<TEXT_CAP> = String::new();
                     let _ = write!(msg, "bad frame: {e}");
                     let _ = self.refuse(&msg);
                     return (input.len(), Some(Event::Refused));
                 }
+            };
+            let start = used;
+            used += n;
+            match part {
+                Part::Header(size) => self.body_wait = (size > 0).then_some(size),
+                Part::Body(len) => body = start..start + len,
+                Part::End => return (used, self.on_frame(&input[body])),
             }
         }
     }
 
-    /// Answers a whole native frame.
-    fn on_frame(&mut self) -> Option<Event<'_>> {
+    /// Answers a whole native frame whose body is `body`.
+    fn on_frame<'i>(&mut self, body: &'i [u8]) -> Option<Event<'i>> {
         let h = self.dec.header();
         let msg = match ClientMsg::parse(h, MAX_NATIVE_COMMAND as u64) {
             Ok(m) => m,
@@ -295,20 +311,20 @@ impl<'a, const C: usize, const O: usize> ExecServer<'a, C, O> {
                 let _ = self.refuse(msg);
                 Some(Event::Unauthenticated)
             }
-            ClientMsg::Exec(_) => self.command(MAX_NATIVE_COMMAND),
+            ClientMsg::Exec(_) => self.command(body, MAX_NATIVE_COMMAND),
         }
     }
 
-    /// Checks the command in `cmd` and starts it, or refuses it.
-    fn command(&mut self, limit: usize) -> Option<Event<'_>> {
+    /// Checks a command and starts it, or refuses it.
+    fn command<'i>(&mut self, cmd: &'i [u8], limit: usize) -> Option<Event<'i>> {
         self.phase = Phase::Running;
-        if let Err(e) = check_command(&self.cmd, limit) {
+        if let Err(e) = check_command(cmd, limit) {
             let mut msg: String<TEXT_CAP> = String::new();
             let _ = write!(msg, "{e}");
             let _ = self.refuse_command(&msg);
             return Some(Event::Refused);
         }
-        Some(Event::Run { command: &self.cmd })
+        Some(Event::Run { command: cmd })
     }
 
     /// Answers [`Event::NeedChallenge`]: sends a challenge for the nonce

@@ -13,9 +13,9 @@ use crate::service::exec::foreign::classify;
 use crate::service::exec::{seed_reply_header, EXIT_REFUSED, MAX_TEXT_COMMAND};
 use crate::wire::{emit_prefix, Digest, TEXT_CAP};
 
-impl<const C: usize, const O: usize> ExecServer<'_, C, O> {
+impl<const O: usize> ExecServer<'_, O> {
     /// A seed dialect's read: one command.
-    pub(super) fn text_input(&mut self, input: &[u8]) -> (usize, Option<Event<'_>>) {
+    pub(super) fn text_input<'i>(&mut self, input: &'i [u8]) -> (usize, Option<Event<'i>>) {
         let (used, read) = if self.mode == Mode::Ack {
             match self.ack.on_read(input) {
                 Ok((used, Some(AckEvent::Command(cmd)))) => (used, cmd),
@@ -39,16 +39,13 @@ impl<const C: usize, const O: usize> ExecServer<'_, C, O> {
             self.refuse_read("authentication required: this server needs a token; use `wirekit exec --token-file`");
             return (used, Some(Event::Unauthenticated));
         }
-        if read.len() > MAX_TEXT_COMMAND.min(C) {
+        if read.len() > MAX_TEXT_COMMAND {
             let mut msg: String<TEXT_CAP> = String::new();
             let _ = write!(msg, "command longer than {MAX_TEXT_COMMAND} bytes");
             self.refuse_read(&msg);
             return (used, Some(Event::Refused));
         }
-        self.cmd.clear();
-        // Fits: checked just above.
-        let _ = self.cmd.extend_from_slice(read);
-        (used, self.command(MAX_TEXT_COMMAND))
+        (used, self.command(read, MAX_TEXT_COMMAND))
     }
 
     /// Refuses the command just read and closes.
@@ -60,7 +57,7 @@ impl<const C: usize, const O: usize> ExecServer<'_, C, O> {
     }
 
     /// Seed 004: the client's ack releases the body.
-    pub(super) fn ack_input(&mut self, input: &[u8], note: bool) -> (usize, Option<Event<'_>>) {
+    pub(super) fn ack_input<'i>(&mut self, input: &[u8], note: bool) -> (usize, Option<Event<'i>>) {
         match self.ack.on_read(input) {
             Ok((used, Some(AckEvent::Acked { size }))) => {
                 if note {
