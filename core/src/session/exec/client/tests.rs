@@ -212,20 +212,22 @@ fn seed_json_replies() {
 }
 
 /// A client and a server session joined by a pipe whose server-to-client
-/// direction is cut into `cut`-byte pieces; the server "runs" a command by printing it on stdout
-/// and exiting with its length. Returns the client's events.
+/// direction is cut into `cut`-byte pieces. Returns the client's events.
 fn converse(framing: Framing, flavor: Flavor, cmds: &[&[u8]], cut: usize) -> Vec<String> {
     const TOKEN: &[u8] = b"0123456789abcdef";
     let token = (framing == Framing::Native).then_some(TOKEN);
-    let mut s: ExecServer<'_, 2600> = ExecServer::new(Config {
-        flavor,
-        token,
-        binding: b"",
-        allowed: true,
-    });
+    let mut s = Peer {
+        s: ExecServer::new(Config {
+            flavor,
+            token,
+            binding: b"",
+            allowed: true,
+        }),
+        input: Vec::new(),
+        held: Vec::new(),
+    };
     let mut c = Client::new(framing);
-    let (mut to_s, mut to_c, mut events) = (Vec::new(), Vec::new(), Vec::new());
-    let mut held: Vec<u8> = Vec::new();
+    let (mut to_c, mut events) = (Vec::new(), Vec::new());
     let mut cmds = cmds.iter();
     let mut buf = std::vec![0u8; cut];
     for _ in 0..10_000 {
@@ -240,45 +242,14 @@ fn converse(framing: Framing, flavor: Flavor, cmds: &[&[u8]], cut: usize) -> Vec
         // dialect by the first read.
         loop {
             let n = c.poll_output(&mut buf);
-            to_s.extend_from_slice(&buf[..n]);
+            s.input.extend_from_slice(&buf[..n]);
             if n == 0 {
                 break;
             }
         }
-        let n = s.poll_output(&mut buf);
+        let n = s.s.poll_output(&mut buf);
         to_c.extend_from_slice(&buf[..n]);
-        let want = s.output_wanted().min(held.len());
-        if want > 0 {
-            let took = s
-                .handle_child_output(Stream::Stdout, &held[..want])
-                .unwrap();
-            held.drain(..took);
-        }
-        let (used, ev) = s.handle_input(&to_s);
-        if ev == Some(Event::NeedChallenge) {
-            to_s.drain(..used);
-            s.challenge(&[5; 32]).unwrap();
-            continue;
-        }
-        let cmd = match ev {
-            Some(Event::Run { command }) => Some(command.to_vec()),
-            _ => None,
-        };
-        to_s.drain(..used);
-        if let Some(cmd) = cmd {
-            let ending = Ending::Exited(cmd.len() as i32);
-            if s.is_native() {
-                s.handle_child_output(Stream::Stdout, &cmd).unwrap();
-                s.handle_child_exit(ending, false, Held::NONE).unwrap();
-            } else {
-                let h = Held {
-                    len: cmd.len() as u64,
-                    md5: Digest::of(&cmd),
-                };
-                s.handle_child_exit(ending, false, h).unwrap();
-                held = cmd;
-            }
-        }
+        s.turn();
         let take = to_c.len().min(cut);
         let (used, ev) = c.handle_input(&to_c[..take]).unwrap();
         let challenged = ev == Some(ClientEvent::Challenge);
@@ -291,6 +262,51 @@ fn converse(framing: Framing, flavor: Flavor, cmds: &[&[u8]], cut: usize) -> Vec
         to_c.drain(..used);
     }
     panic!("no progress: {events:?}");
+}
+
+/// The server end of [`converse`]: it "runs" a command by printing it on
+/// stdout and exiting with its length.
+struct Peer<'a> {
+    s: ExecServer<'a, 2600>,
+    input: Vec<u8>,
+    /// A seed reply's output, held until the session asks for it.
+    held: Vec<u8>,
+}
+
+impl Peer<'_> {
+    fn turn(&mut self) {
+        let s = &mut self.s;
+        let want = s.output_wanted().min(self.held.len());
+        if want > 0 {
+            let took = s
+                .handle_child_output(Stream::Stdout, &self.held[..want])
+                .unwrap();
+            self.held.drain(..took);
+        }
+        let (used, ev) = s.handle_input(&self.input);
+        let cmd = match ev {
+            Some(Event::Run { command }) => Some(command.to_vec()),
+            _ => None,
+        };
+        let challenged = ev == Some(Event::NeedChallenge);
+        self.input.drain(..used);
+        if challenged {
+            s.challenge(&[5; 32]).unwrap();
+        }
+        let Some(cmd) = cmd else { return };
+        let ending = Ending::Exited(cmd.len() as i32);
+        if s.is_native() {
+            s.handle_child_output(Stream::Stdout, &cmd).unwrap();
+            s.handle_child_exit(ending, false, Held::NONE).unwrap();
+        } else {
+            let h = Held {
+                len: cmd.len() as u64,
+                md5: Digest::of(&cmd),
+            };
+            s.handle_child_exit(ending, false, h).unwrap();
+            self.held = cmd;
+        }
+    }
 }
 
 proptest! {
