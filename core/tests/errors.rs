@@ -34,4 +34,6 @@ fn every_error_type_implements_core_error() {
     is_error::<wirekit_core::service::talk::ContactError>();
     is_error::<wirekit_core::session::files::Error>();
     is_error::<wirekit_core::session::chat::Error>();
+    is_error::<wirekit_core::session::exec::Error>();
+    is_error::<wirekit_core::session::exec::ClientError>();
 }

@@ -16,8 +16,13 @@
 //! - [`chat`]: the group chat room (seed 003 line format): membership,
 //!   nicknames, `/who`, `quit`, line limits, what goes to whom, and the
 //!   slow-reader decision.
+//! - [`exec`]: remote command execution, every dialect of the exec
+//!   listeners: the handshake, authentication, commands, their framed
+//!   output and exit.
 
 #[cfg(feature = "chat")]
 pub mod chat;
+#[cfg(feature = "exec")]
+pub mod exec;
 #[cfg(feature = "files")]
 pub mod files;

@@ -18,16 +18,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
-use wirekit_core::codec::length::{LengthDecoder, LengthEvent};
-use wirekit_core::service::exec::ack::{parse_size_text, CLIENT_ACK};
-use wirekit_core::service::exec::native::{ClientMsg, ServerMsg, MAX_CHUNK};
-use wirekit_core::service::exec::{
-    auth, check_command, EXIT_REFUSED, MAX_NATIVE_COMMAND, MAX_TEXT_COMMAND,
-};
-use wirekit_core::wire::{emit_frame_header, Header};
-
-use wirekit_core::service::answer::{seed_exec_refusal, Answer};
+use wirekit_core::service::answer::Answer;
+use wirekit_core::service::exec::{auth, check_command, EXIT_REFUSED};
+use wirekit_core::session::exec::{ClientEvent, ExecClient, Framing, Stream};
 
 use crate::client::visible::{visible, Newlines};
 use crate::tls::client::TlsClientOpts;
@@ -36,13 +29,6 @@ use link::Link;
 pub mod help;
 pub mod link;
 pub mod probe;
-
-/// Seed-dialect replies up to this size are looked at whole before being
-/// printed: wirekit's server words a refusal as one short line.
-const REFUSAL_PEEK: u64 = 512;
-
-/// Largest reply a seed dialect client accepts (the `i` length's range).
-const MAX_SEED_REPLY: u64 = i32::MAX as u64;
 
 /// Which framing to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -104,16 +90,25 @@ pub struct ExecArgs {
     pub cmd: Vec<String>,
 }
 
-/// A connection to an exec server.
+/// A connection to an exec server: the core's [`ExecClient`] session
+/// driven over a blocking [`Link`].
 pub struct Session {
     stream: Link,
     dialect: ClientDialect,
+    core: Box<ExecClient>,
     /// Bytes read but not yet decoded.
     pending: Vec<u8>,
     /// Connect and first-answer timeout.
     timeout: Duration,
     /// Whether the server's first answer was checked.
     probed: bool,
+}
+
+/// Where a run of the session stopped.
+enum Stop {
+    Ready,
+    Challenge,
+    Exit(i32),
 }
 
 impl Session {
@@ -136,9 +131,16 @@ impl Session {
         stream.tcp().set_read_timeout(
             (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         )?;
+        let framing = match args.dialect {
+            ClientDialect::Native => Framing::Native,
+            ClientDialect::Exec => Framing::Json,
+            ClientDialect::Len => Framing::Len,
+            ClientDialect::Ack => Framing::Ack,
+        };
         let mut s = Session {
             stream,
             dialect: args.dialect,
+            core: Box::new(ExecClient::new(framing)),
             pending: Vec::new(),
             timeout,
             probed: false,
@@ -149,52 +151,88 @@ impl Session {
         Ok(s)
     }
 
+    /// The native handshake: the hello (queued by the session), and the
+    /// token's proof if the server asks for it.
     fn hello(&mut self, token: Option<&[u8]>) -> anyhow::Result<()> {
-        let sent = self.send(&ClientMsg::Hello.header(), b"")?;
+        let sent = self.flush()?;
         self.probe(&sent, self.timeout)?;
-        let h = self.read_frame(&mut std::io::sink(), &mut std::io::sink())?;
-        let msg = ServerMsg::parse(&h).map_err(|e| {
-            let said = h
-                .error
-                .as_deref()
-                .map(|e| format!(" (it said: {e})"))
-                .unwrap_or_default();
-            anyhow!("bad reply: {e}{said}; is this a wirekit `exec` listener?")
-        })?;
-        match msg {
-            ServerMsg::Ready => Ok(()),
-            ServerMsg::Challenge(nonce) => {
-                let token = token
-                    .ok_or_else(|| anyhow!("the server requires a token: give --token-file"))?;
-                let proof = auth::proof(token, nonce, &self.stream.binding()?);
-                let proof = String::from_utf8_lossy(&proof).into_owned();
-                self.send(&ClientMsg::Auth(&proof).header(), b"")?;
-                let h = self.read_frame(&mut std::io::sink(), &mut std::io::sink())?;
-                match ServerMsg::parse(&h).map_err(|e| anyhow!("bad reply: {e}"))? {
-                    ServerMsg::Ready => Ok(()),
-                    ServerMsg::Error(e) => bail!("server: {e}"),
-                    other => bail!("unexpected reply {other:?}"),
-                }
-            }
-            ServerMsg::Error(e) => bail!("server: {e}"),
-            other => bail!("unexpected reply {other:?}"),
+        let (mut out, mut err) = (std::io::sink(), std::io::sink());
+        match self.drive(&mut out, &mut err)? {
+            Stop::Ready => return Ok(()),
+            Stop::Challenge => {}
+            Stop::Exit(_) => bail!("unexpected reply before the session opened"),
+        }
+        let token =
+            token.ok_or_else(|| anyhow!("the server requires a token: give --token-file"))?;
+        self.core
+            .authenticate(token, &self.stream.binding()?)
+            .map_err(|e| anyhow!("{e}"))?;
+        self.flush()?;
+        match self.drive(&mut out, &mut err)? {
+            Stop::Ready => Ok(()),
+            _ => bail!("unexpected reply to the token's proof"),
         }
     }
 
-    /// Sends one frame; returns its bytes (for [`Session::probe`]).
-    fn send(&mut self, header: &Header, body: &[u8]) -> anyhow::Result<Vec<u8>> {
-        let mut frame = vec![0u8; 512];
-        let n = emit_frame_header(header, &mut frame).map_err(|e| anyhow!("{e}"))?;
-        frame.truncate(n);
-        frame.extend_from_slice(body);
-        self.write(&frame)?;
-        Ok(frame)
+    /// Sends what the session queued, in one write (TLS buffers it
+    /// otherwise); returns the bytes (for [`Session::probe`]).
+    fn flush(&mut self) -> anyhow::Result<Vec<u8>> {
+        let mut sent = Vec::new();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = self.core.poll_output(&mut buf);
+            if n == 0 {
+                break;
+            }
+            sent.extend_from_slice(&buf[..n]);
+        }
+        if !sent.is_empty() {
+            self.stream.write_all(&sent)?;
+            self.stream.flush()?;
+        }
+        Ok(sent)
     }
 
-    /// Sends bytes at once (TLS buffers them otherwise).
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(bytes)?;
-        self.stream.flush()
+    /// Feeds the session the server's bytes, writing output as it comes,
+    /// until the session opened, asks for the token, or a command ended.
+    fn drive(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Stop> {
+        loop {
+            let (used, ev) = self
+                .core
+                .handle_input(&self.pending)
+                .map_err(|e| anyhow!("{e}"))?;
+            let progressed = used > 0 || ev.is_some();
+            let stop = match ev {
+                None => None,
+                Some(ClientEvent::Output(stream, b)) => {
+                    let w: &mut dyn Write = match stream {
+                        Stream::Stderr => err,
+                        Stream::Stdout => out,
+                    };
+                    w.write_all(b)?;
+                    w.flush()?;
+                    None
+                }
+                Some(ClientEvent::Refused(why)) => {
+                    let why = visible(why, Newlines::Escape);
+                    writeln!(err, "wirekit: server refused: {why}")?;
+                    Some(Stop::Exit(EXIT_REFUSED))
+                }
+                Some(ClientEvent::Exit { code }) => Some(Stop::Exit(code)),
+                Some(ClientEvent::Ready) => Some(Stop::Ready),
+                Some(ClientEvent::Challenge) => Some(Stop::Challenge),
+            };
+            self.pending.drain(..used);
+            // The session may have something to say (seed 004's ack).
+            self.flush()?;
+            if let Some(stop) = stop {
+                return Ok(stop);
+            }
+            if !progressed && !self.fill()? {
+                self.core.handle_eof().map_err(|e| anyhow!("{e}"))?;
+                bail!("server closed the connection");
+            }
+        }
     }
 
     /// Checks the first answer to `sent`: a busy or refusing server, or
@@ -258,65 +296,9 @@ impl Session {
         Ok(n > 0)
     }
 
-    /// Reads one whole frame, writing a `stdout`/`stderr` body to `out` /
-    /// `err` as it arrives (any other body goes to `out`); returns its header.
-    fn read_frame(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Header> {
-        let mut dec: FrameDecoder<1024> = FrameDecoder::with_limits(Limits {
-            max_header: 1024,
-            max_body: if self.dialect == ClientDialect::Native {
-                MAX_CHUNK
-            } else {
-                MAX_SEED_REPLY
-            },
-            // The seeds' servers send a placeholder md5.
-            strict_md5: false,
-            reject_mismatch: true,
-        });
-        let mut header: Option<Header> = None;
-        loop {
-            let mut used = 0;
-            loop {
-                let (n, ev) = dec
-                    .decode(&self.pending[used..])
-                    .map_err(|e| anyhow!("bad reply: {e}"))?;
-                used += n;
-                match ev {
-                    None => break,
-                    Some(Event::Header(h)) => header = Some(h.clone()),
-                    Some(Event::Body(b)) => {
-                        // A seed JSON reply with `error` is wirekit refusing:
-                        // its body repeats the reason, which is told once, on
-                        // stderr, by the caller.
-                        if header
-                            .as_ref()
-                            .is_some_and(|h| h.error.is_some() && h.op.is_none())
-                        {
-                            continue;
-                        }
-                        let to_err = header.as_ref().is_some_and(|h| h.is_op("stderr"));
-                        let w: &mut dyn Write = if to_err { err } else { out };
-                        w.write_all(b)?;
-                        w.flush()?;
-                    }
-                    Some(Event::End(_)) => {
-                        self.pending.drain(..used);
-                        return header.ok_or_else(|| anyhow!("frame without header"));
-                    }
-                }
-            }
-            self.pending.drain(..used);
-            if !self.fill()? {
-                bail!("server closed the connection");
-            }
-        }
-    }
-
     /// Longest command this dialect can carry.
     pub fn command_limit(&self) -> usize {
-        match self.dialect {
-            ClientDialect::Native => MAX_NATIVE_COMMAND,
-            _ => MAX_TEXT_COMMAND,
-        }
+        self.core.command_limit()
     }
 
     /// Runs one command; returns its exit code (255 when the server refused
@@ -327,158 +309,15 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> anyhow::Result<i32> {
-        check_command(cmd, self.command_limit()).map_err(|e| anyhow!("{e}"))?;
-        match self.dialect {
-            ClientDialect::Native => self.run_native(cmd, out, err),
-            ClientDialect::Exec => {
-                self.write(cmd)?;
-                self.probe(cmd, self.command_wait())?;
-                let h = self.read_frame(out, err)?;
-                if let Some(e) = &h.error {
-                    writeln!(
-                        err,
-                        "wirekit: server refused: {}",
-                        visible(e.as_bytes(), Newlines::Escape)
-                    )?;
-                    return Ok(EXIT_REFUSED);
-                }
-                Ok(h.exit_code.unwrap_or(0))
-            }
-            ClientDialect::Len => self.run_len(cmd, out, err),
-            ClientDialect::Ack => self.run_ack(cmd, out, err),
+        self.core.send_command(cmd).map_err(|e| anyhow!("{e}"))?;
+        let sent = self.flush()?;
+        if self.dialect != ClientDialect::Native {
+            self.probe(&sent, self.command_wait())?;
         }
-    }
-
-    fn run_native(
-        &mut self,
-        cmd: &[u8],
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> anyhow::Result<i32> {
-        self.send(&ClientMsg::Exec(cmd.len() as u64).header(), cmd)?;
-        loop {
-            let h = self.read_frame(out, err)?;
-            match ServerMsg::parse(&h).map_err(|e| anyhow!("bad reply: {e}"))? {
-                ServerMsg::Stdout(_) | ServerMsg::Stderr(_) => {}
-                ServerMsg::Exit { code, .. } => return Ok(code),
-                ServerMsg::Error(e) => {
-                    writeln!(err, "wirekit: server refused: {e}")?;
-                    return Ok(EXIT_REFUSED);
-                }
-                other => bail!("unexpected reply {other:?}"),
-            }
+        match self.drive(out, err)? {
+            Stop::Exit(code) => Ok(code),
+            _ => bail!("unexpected reply to a command"),
         }
-    }
-
-    fn run_len(
-        &mut self,
-        cmd: &[u8],
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> anyhow::Result<i32> {
-        self.write(cmd)?;
-        self.probe(cmd, self.command_wait())?;
-        let mut dec = LengthDecoder::new(MAX_SEED_REPLY as u32);
-        let mut held = SmallReply::default();
-        loop {
-            let mut used = 0;
-            loop {
-                let (n, ev) = dec
-                    .decode(&self.pending[used..])
-                    .map_err(|e| anyhow!("bad reply: {e}"))?;
-                used += n;
-                match ev {
-                    None => break,
-                    Some(LengthEvent::Start { len }) => held.start(u64::from(len)),
-                    Some(LengthEvent::Body(b)) => held.body(b, out)?,
-                    Some(LengthEvent::End) => {
-                        self.pending.drain(..used);
-                        return held.end(out, err);
-                    }
-                }
-            }
-            self.pending.drain(..used);
-            if !self.fill()? {
-                bail!("server closed the connection");
-            }
-        }
-    }
-
-    fn run_ack(
-        &mut self,
-        cmd: &[u8],
-        out: &mut dyn Write,
-        err: &mut dyn Write,
-    ) -> anyhow::Result<i32> {
-        self.write(cmd)?;
-        self.probe(cmd, self.command_wait())?;
-        // The size comes alone: the server waits for the ack before
-        // sending anything else (that is the dialect's point).
-        if self.pending.is_empty() && !self.fill()? {
-            bail!("server closed the connection");
-        }
-        let size_text = std::mem::take(&mut self.pending);
-        let mut left = parse_size_text(&size_text, MAX_SEED_REPLY)
-            .map_err(|e| anyhow!("bad size from server: {e}"))?;
-        self.write(CLIENT_ACK)?;
-        let mut held = SmallReply::default();
-        held.start(left);
-        while left > 0 {
-            if self.pending.is_empty() && !self.fill()? {
-                bail!("server closed the connection");
-            }
-            let take = self
-                .pending
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            held.body(&self.pending[..take], out)?;
-            self.pending.drain(..take);
-            left -= take as u64;
-        }
-        held.end(out, err)
-    }
-}
-
-/// A seed-dialect reply on its way to stdout: a short one is held whole,
-/// to tell wirekit's refusal line (exit 255) from a command's output.
-#[derive(Default)]
-struct SmallReply {
-    held: Option<Vec<u8>>,
-}
-
-impl SmallReply {
-    fn start(&mut self, len: u64) {
-        self.held = (len <= REFUSAL_PEEK).then(Vec::new);
-    }
-
-    fn body(&mut self, b: &[u8], out: &mut dyn Write) -> std::io::Result<()> {
-        match &mut self.held {
-            Some(v) => v.extend_from_slice(b),
-            None => {
-                out.write_all(b)?;
-                out.flush()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The exit code: 255 for a refusal (told on `err`), else 0 (these
-    /// dialects carry no exit code).
-    fn end(self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<i32> {
-        let Some(body) = self.held else {
-            return Ok(0);
-        };
-        if let Some(why) = seed_exec_refusal(&body) {
-            writeln!(
-                err,
-                "wirekit: server refused: {}",
-                visible(why, Newlines::Escape)
-            )?;
-            return Ok(EXIT_REFUSED);
-        }
-        out.write_all(&body)?;
-        out.flush()?;
-        Ok(0)
     }
 }
 

@@ -3,9 +3,11 @@
 //! seeds' JSON-header dialect on one port), `exec-len` and `exec-ack`;
 //! `wirekit exec` and `wirekit shell`.
 //!
-//! Protocol logic is in [`wirekit_core::service::exec`]; this module holds
-//! the policy (who may run what, for how long), runs commands ([`run`]),
-//! moves bytes ([`server`]) and talks to servers ([`client`]).
+//! The conversations are the core's sans-I/O sessions
+//! ([`wirekit_core::session::exec`]: `ExecServer`, `ExecClient`); this
+//! module holds the policy (who may run what, for how long), runs commands
+//! ([`run`]), and drives the sessions: one tokio loop per server
+//! connection ([`server`]), one blocking loop per client ([`client`]).
 
 pub mod client;
 pub mod run;

@@ -24,14 +24,8 @@ use super::supervise;
 const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 const SAFE_LANG: &str = "C.UTF-8";
 
-/// Which output stream a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    /// Standard output.
-    Stdout,
-    /// Standard error.
-    Stderr,
-}
+/// Which output stream a chunk came from (the session's name for it).
+pub use wirekit_core::session::exec::Stream;
 
 /// Where a command's output goes as it is produced.
 pub trait Sink {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use wirekit_core::wire::Digest;
 
 use crate::exec::run::{Sink, Stream};
@@ -149,6 +149,9 @@ impl Part {
 pub(super) struct Spool {
     out: Part,
     err: Part,
+    /// Where [`Spool::read`] is: the part (0 stdout, 1 stderr) and the
+    /// position in its memory.
+    at: (usize, usize),
 }
 
 impl Sink for Spool {
@@ -166,17 +169,7 @@ impl Spool {
         Spool {
             out: Part::new(budget),
             err: Part::new(budget),
-        }
-    }
-
-    /// A reply body given whole (a short refusal text, not counted).
-    pub(super) fn of(text: &[u8]) -> Spool {
-        let mut out = Part::default();
-        out.mem = text.to_vec();
-        out.len = text.len() as u64;
-        Spool {
-            out,
-            err: Part::default(),
+            at: (0, 0),
         }
     }
 
@@ -203,21 +196,36 @@ impl Spool {
         Ok(Digest(h.finalize().into()))
     }
 
-    /// Writes stdout, then stderr, to `to`.
-    pub(super) async fn send(&mut self, to: &mut (impl AsyncWrite + Unpin)) -> std::io::Result<()> {
-        let mut buf = vec![0u8; CHUNK];
-        for part in [&mut self.out, &mut self.err] {
-            to.write_all(&part.mem).await?;
-            part.rewind().await?;
-            loop {
-                let n = part.read(&mut buf).await?;
-                if n == 0 {
-                    break;
-                }
-                to.write_all(&buf[..n]).await?;
-            }
-        }
+    /// Goes back to the start, for [`Spool::read`].
+    pub(super) async fn rewind(&mut self) -> std::io::Result<()> {
+        self.out.rewind().await?;
+        self.err.rewind().await?;
+        self.at = (0, 0);
         Ok(())
+    }
+
+    /// The next bytes: stdout (memory, then file), then stderr; 0 at the
+    /// end.
+    pub(super) async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let (part, mem_at) = &mut self.at;
+            let p = match part {
+                0 => &mut self.out,
+                1 => &mut self.err,
+                _ => return Ok(0),
+            };
+            if *mem_at < p.mem.len() {
+                let n = buf.len().min(p.mem.len() - *mem_at);
+                buf[..n].copy_from_slice(&p.mem[*mem_at..*mem_at + n]);
+                *mem_at += n;
+                return Ok(n);
+            }
+            let n = p.read(buf).await?;
+            if n > 0 {
+                return Ok(n);
+            }
+            self.at = (*part + 1, 0);
+        }
     }
 }
 
@@ -238,10 +246,17 @@ mod tests {
         want.extend_from_slice(b"err");
         assert_eq!(s.len(), want.len() as u64);
         assert_eq!(s.md5().await.unwrap(), Digest::of(&want));
+        s.rewind().await.unwrap();
         let mut got = Vec::new();
-        s.send(&mut got).await.unwrap();
-        assert_eq!(got, want, "sent whole, and again after the md5 pass");
-        assert_eq!(Spool::of(b"x").len(), 1);
+        let mut buf = [0u8; 1000];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, want, "read whole after the md5 pass");
         drop(s);
         assert_eq!(budget.mem.load(Ordering::Acquire), 0, "released");
         assert_eq!(budget.disk.load(Ordering::Acquire), 0, "released");
