@@ -6,44 +6,118 @@ use core::fmt::{self, Write};
 
 use heapless::String;
 
+use super::{FileStore, Refusal};
 use crate::codec::frame::FrameError;
-use crate::service::file::native::RequestError;
-use crate::wire::TEXT_CAP;
+use crate::service::file::access;
+use crate::service::file::native::{RequestError, TransferError};
+use crate::wire::{Digest, TEXT_CAP};
+
+/// What the server says while it stops (between requests, or between two
+/// segments of a segmented get).
+pub const SHUTTING_DOWN: &str = "server is shutting down";
 
 /// What a refusal says, formatted when it is written (with the request's
 /// name, which the decoder still holds).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Why {
     Request(RequestError),
-    Store(&'static str),
-    PastEnd { offset: u64, size: u64 },
+    /// The store's refusal: its text comes from [`FileStore::describe`].
+    Store(Refusal),
+    PastEnd {
+        offset: u64,
+        size: u64,
+    },
     Changed,
     ReadOnly,
     BadRequest(FrameError),
+    ShuttingDown,
+    /// `challenge` on a server without a token.
+    NoToken,
+    /// Too many failed proofs from the client's address.
+    Throttled {
+        secs: u64,
+    },
+    AuthFailed,
+    Upload(access::Refusal),
+    TooBig {
+        size: u64,
+        max: u64,
+    },
+    DataMismatch {
+        offset: u64,
+    },
+    Data(TransferError),
+    Md5Mismatch {
+        expected: Digest,
+        actual: Digest,
+    },
+    /// The driver's own text (a failed write, a busy server), kept by the
+    /// session's upload state.
+    Driver,
 }
 
 impl Why {
-    /// The text, cut at the header's error capacity like the host's.
-    pub(super) fn text(self, name: &str) -> String<TEXT_CAP> {
-        let mut msg = String::new();
-        let mut w = Cut(&mut msg);
-        // Cut never fails.
-        let _ = match self {
+    /// Writes the text; `driver` is the driver's text for [`Why::Driver`].
+    pub(super) fn write<S: FileStore>(
+        self,
+        name: &str,
+        store: &mut S,
+        driver: &str,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        match self {
             Why::Request(e) => write!(w, "{e}"),
-            Why::Store(what) => write!(w, "{name}: {what}"),
+            Why::Store(r) => store.describe(r, name, w),
             Why::PastEnd { offset, size } => {
                 write!(w, "{name}: offset {offset} is past the end ({size} bytes)")
             }
             Why::Changed => write!(w, "{name}: file changed while being sent"),
             Why::ReadOnly => write!(w, "{name}: this server is read-only"),
             Why::BadRequest(e) => write!(w, "bad request: {e}"),
-        };
+            Why::ShuttingDown => w.write_str(SHUTTING_DOWN),
+            Why::NoToken => w.write_str(
+                "this server has no upload token (no --files-token-file): \
+                 do not give --token-file",
+            ),
+            Why::Throttled { secs } => write!(
+                w,
+                "too many failed logins from your address; try again in {secs} s"
+            ),
+            Why::AuthFailed => w.write_str("authentication failed: wrong token"),
+            Why::Upload(r) => write!(w, "{r}"),
+            Why::TooBig { size, max } => {
+                write!(w, "{name}: {size} bytes exceeds the limit of {max} bytes")
+            }
+            Why::DataMismatch { offset } => write!(
+                w,
+                "{name}: data frame does not match the offer (offset {offset}); upload discarded"
+            ),
+            Why::Data(e) => write!(w, "{name}: {e}; upload discarded"),
+            Why::Md5Mismatch { expected, actual } => write!(
+                w,
+                "{name}: md5 mismatch: client says {expected}, received data is {actual}; \
+                 upload discarded"
+            ),
+            Why::Driver => w.write_str(driver),
+        }
+    }
+
+    /// The text, cut at the header's error capacity like the host's.
+    pub(super) fn text<S: FileStore>(
+        self,
+        name: &str,
+        store: &mut S,
+        driver: &str,
+    ) -> String<TEXT_CAP> {
+        let mut msg = String::new();
+        // Cut never fails.
+        let _ = self.write(name, store, driver, &mut Cut(&mut msg));
         msg
     }
 }
 
 /// A `fmt::Write` into a bounded string that keeps what fits.
-struct Cut<'a, const N: usize>(&'a mut String<N>);
+pub(super) struct Cut<'a, const N: usize>(pub(super) &'a mut String<N>);
 
 impl<const N: usize> Write for Cut<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
