@@ -91,14 +91,8 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 (n, next)
             }
             Reply::ListBody { .. } => return self.list_body(store, buf),
-            Reply::Challenge => {
-                let nonce = self.ext.full_ref().map_or("", |x| x.nonce());
-                (emit(&challenge_reply(nonce), buf)?, Reply::None)
-            }
-            Reply::AuthOk => (emit(&auth_ok(), buf)?, Reply::None),
-            Reply::Ready { kept, prefix } => (emit(&ready_reply(kept, prefix), buf)?, Reply::None),
-            Reply::PutOk { size, md5 } => {
-                (emit(&file_reply("put", size, md5, None), buf)?, Reply::None)
+            Reply::Challenge | Reply::AuthOk | Reply::Ready { .. } | Reply::PutOk { .. } => {
+                (self.host_reply(buf)?, Reply::None)
             }
         };
         // Nothing written: the header waits for a larger buffer.
@@ -106,6 +100,22 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             self.reply = next;
         }
         Ok(n)
+    }
+
+    /// The host extension's replies; none in a read-only session (so its
+    /// image holds none of this code).
+    fn host_reply(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let Some(x) = self.ext.full_ref() else {
+            return Ok(0);
+        };
+        let h = match self.reply {
+            Reply::Challenge => challenge_reply(x.nonce()),
+            Reply::AuthOk => auth_ok(),
+            Reply::Ready { kept, prefix } => ready_reply(kept, prefix),
+            Reply::PutOk { size, md5 } => file_reply("put", size, md5, None),
+            _ => return Ok(0),
+        };
+        emit(&h, buf)
     }
 
     /// Asks the store about the request just parsed: the reply to write.
@@ -133,7 +143,8 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                         file,
                         meta,
                         offset,
-                        segmented,
+                        // Known false read-only: the segment code goes.
+                        segmented: segmented && self.ext.full_ref().is_some(),
                     },
                 },
             },
@@ -189,7 +200,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             _ => return Ok(Some((0, Reply::None))),
         };
         let left = meta.size - pos;
-        if seg == Some(0) {
+        if seg == Some(0) && self.ext.full_ref().is_some() {
             if self.stopping {
                 // Between two segments: the client keeps what it has.
                 self.reply = refuse("end", Why::ShuttingDown);
@@ -299,8 +310,11 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
         buf: &mut [u8],
     ) -> Result<usize, Error> {
         let name = self.dec.header().filename.as_deref().unwrap_or("");
-        let driver = self.ext.full_ref().map_or("", |x| x.text());
-        let text = why.text(name, store, driver);
+        let host = |w: &mut dyn core::fmt::Write| match self.ext.full_ref() {
+            Some(x) => x.why().write(name, x.text(), w),
+            None => Ok(()),
+        };
+        let text = why.text(name, store, host);
         let n = emit(&error_reply(op, &text), buf)?;
         if n > 0 {
             store.refused(op, &text);

@@ -31,6 +31,14 @@ pub(super) enum Why {
     ReadOnly,
     BadRequest(FrameError),
     ShuttingDown,
+    /// A refusal of the host's extension: the reason is kept there
+    /// ([`HostWhy`]), so a read-only image holds none of its texts.
+    Host,
+}
+
+/// The reasons only the host's extension ([`super::Full`]) gives.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum HostWhy {
     /// `challenge` on a server without a token.
     NoToken,
     /// Too many failed proofs from the client's address.
@@ -51,18 +59,51 @@ pub(super) enum Why {
         expected: Digest,
         actual: Digest,
     },
-    /// The driver's own text (a failed write, a busy server), kept by the
-    /// session's upload state.
+    /// The driver's own text (a failed write, a busy server).
     Driver,
 }
 
+impl HostWhy {
+    /// Writes the text; `driver` is the driver's text for
+    /// [`HostWhy::Driver`].
+    pub(super) fn write(self, name: &str, driver: &str, w: &mut dyn Write) -> fmt::Result {
+        match self {
+            HostWhy::NoToken => w.write_str(
+                "this server has no upload token (no --files-token-file): \
+                 do not give --token-file",
+            ),
+            HostWhy::Throttled { secs } => write!(
+                w,
+                "too many failed logins from your address; try again in {secs} s"
+            ),
+            HostWhy::AuthFailed => w.write_str("authentication failed: wrong token"),
+            HostWhy::Upload(r) => write!(w, "{r}"),
+            HostWhy::TooBig { size, max } => {
+                write!(w, "{name}: {size} bytes exceeds the limit of {max} bytes")
+            }
+            HostWhy::DataMismatch { offset } => write!(
+                w,
+                "{name}: data frame does not match the offer (offset {offset}); upload discarded"
+            ),
+            HostWhy::Data(e) => write!(w, "{name}: {e}; upload discarded"),
+            HostWhy::Md5Mismatch { expected, actual } => write!(
+                w,
+                "{name}: md5 mismatch: client says {expected}, received data is {actual}; \
+                 upload discarded"
+            ),
+            HostWhy::Driver => w.write_str(driver),
+        }
+    }
+}
+
 impl Why {
-    /// Writes the text; `driver` is the driver's text for [`Why::Driver`].
+    /// Writes the text; `host` writes a [`Why::Host`] reason (nothing
+    /// for a read-only session, which never has one).
     pub(super) fn write<S: FileStore>(
         self,
         name: &str,
         store: &mut S,
-        driver: &str,
+        host: impl FnOnce(&mut dyn Write) -> fmt::Result,
         w: &mut dyn Write,
     ) -> fmt::Result {
         match self {
@@ -75,30 +116,7 @@ impl Why {
             Why::ReadOnly => write!(w, "{name}: this server is read-only"),
             Why::BadRequest(e) => write!(w, "bad request: {e}"),
             Why::ShuttingDown => w.write_str(SHUTTING_DOWN),
-            Why::NoToken => w.write_str(
-                "this server has no upload token (no --files-token-file): \
-                 do not give --token-file",
-            ),
-            Why::Throttled { secs } => write!(
-                w,
-                "too many failed logins from your address; try again in {secs} s"
-            ),
-            Why::AuthFailed => w.write_str("authentication failed: wrong token"),
-            Why::Upload(r) => write!(w, "{r}"),
-            Why::TooBig { size, max } => {
-                write!(w, "{name}: {size} bytes exceeds the limit of {max} bytes")
-            }
-            Why::DataMismatch { offset } => write!(
-                w,
-                "{name}: data frame does not match the offer (offset {offset}); upload discarded"
-            ),
-            Why::Data(e) => write!(w, "{name}: {e}; upload discarded"),
-            Why::Md5Mismatch { expected, actual } => write!(
-                w,
-                "{name}: md5 mismatch: client says {expected}, received data is {actual}; \
-                 upload discarded"
-            ),
-            Why::Driver => w.write_str(driver),
+            Why::Host => host(w),
         }
     }
 
@@ -107,11 +125,11 @@ impl Why {
         self,
         name: &str,
         store: &mut S,
-        driver: &str,
+        host: impl FnOnce(&mut dyn Write) -> fmt::Result,
     ) -> String<TEXT_CAP> {
         let mut msg = String::new();
         // Cut never fails.
-        let _ = self.write(name, store, driver, &mut Cut(&mut msg));
+        let _ = self.write(name, store, host, &mut Cut(&mut msg));
         msg
     }
 }

@@ -26,8 +26,8 @@
 
 use heapless::String;
 
-use super::refusal::{Cut, Why};
-use super::{refuse, Event, FilesServer, Reply};
+use super::refusal::{Cut, HostWhy, Why};
+use super::{Event, FilesServer, Reply};
 use crate::service::auth::{nonce_hex, verify_in, NONCE_LEN};
 use crate::service::file::access::{may_upload, Policy, Uploader, DOMAIN};
 use crate::service::file::native::{Request, Transfer, TransferEvent};
@@ -132,6 +132,8 @@ pub struct Full {
     data: Transfer,
     /// The driver's refusal text ([`FilesServer::put_refused`]).
     text: String<TEXT_CAP>,
+    /// Why the pending refusal refuses ([`Why::Host`]).
+    why: HostWhy,
 }
 
 impl Full {
@@ -144,7 +146,19 @@ impl Full {
             phase: Phase::Idle,
             data: Transfer::new("data", 0),
             text: String::new(),
+            why: HostWhy::Driver,
         }
+    }
+
+    /// A refusal of `op` for `why`, which this extension keeps for when
+    /// the refusal is written.
+    pub(super) fn host<F>(&mut self, op: &'static str, why: HostWhy) -> Reply<F> {
+        self.why = why;
+        Reply::Refuse { op, why: Why::Host }
+    }
+
+    pub(super) fn why(&self) -> HostWhy {
+        self.why
     }
 
     pub(super) fn nonce(&self) -> &str {
@@ -160,7 +174,7 @@ impl Full {
     pub(super) fn start<F>(&mut self, req: Request<'_>) -> (Reply<F>, Event<'static>) {
         match req {
             Request::Challenge if !self.cfg.policy.token => {
-                (refuse("challenge", Why::NoToken), Event::Refused)
+                (self.host("challenge", HostWhy::NoToken), Event::Refused)
             }
             Request::Challenge => (self.wait(Phase::Challenge), Event::Challenge),
             Request::Auth { .. } => (self.wait(Phase::Proof), Event::Auth),
@@ -169,11 +183,14 @@ impl Full {
                     authenticated: self.authed,
                 };
                 if let Err(r) = may_upload(self.cfg.policy, who) {
-                    return (refuse("put", Why::Upload(r)), Event::Refused);
+                    return (self.host("put", HostWhy::Upload(r)), Event::Refused);
                 }
                 if size > self.cfg.max_size {
                     let max = self.cfg.max_size;
-                    return (refuse("put", Why::TooBig { size, max }), Event::Refused);
+                    return (
+                        self.host("put", HostWhy::TooBig { size, max }),
+                        Event::Refused,
+                    );
                 }
                 (self.wait(Phase::Offer { size }), Event::Put)
             }
@@ -236,9 +253,9 @@ impl<F: Copy, const H: usize> FilesServer<F, H, Full> {
             return;
         }
         self.ext.phase = Phase::Idle;
-        self.reply = refuse(
+        self.reply = self.ext.host(
             "challenge",
-            Why::Throttled {
+            HostWhy::Throttled {
                 secs: retry_after_secs,
             },
         );
@@ -268,7 +285,7 @@ impl<F: Copy, const H: usize> FilesServer<F, H, Full> {
             self.ext.authed = true;
             self.reply = Reply::AuthOk;
         } else {
-            self.reply = refuse("auth", Why::AuthFailed);
+            self.reply = self.ext.host("auth", HostWhy::AuthFailed);
             self.closing = true;
         }
         ok
@@ -298,7 +315,7 @@ impl<F: Copy, const H: usize> FilesServer<F, H, Full> {
         self.ext.text.clear();
         let _ = core::fmt::Write::write_str(&mut Cut(&mut self.ext.text), text);
         self.ext.phase = next;
-        self.reply = refuse("put", Why::Driver);
+        self.reply = self.ext.host("put", HostWhy::Driver);
     }
 
     /// Answers [`Event::PutEnd`] with the md5 of what the partial holds.
@@ -310,7 +327,9 @@ impl<F: Copy, const H: usize> FilesServer<F, H, Full> {
         };
         if actual != expected {
             self.ext.phase = Phase::Idle;
-            self.reply = refuse("put", Why::Md5Mismatch { expected, actual });
+            self.reply = self
+                .ext
+                .host("put", HostWhy::Md5Mismatch { expected, actual });
             return false;
         }
         self.ext.phase = Phase::Commit { size, md5: actual };
@@ -363,7 +382,7 @@ impl<F: Copy, const H: usize, X: super::Extension> FilesServer<F, H, X> {
                 if draining {
                     return (input.len(), Some(None));
                 }
-                self.reply = refuse("put", Why::Data(e));
+                self.reply = x.host("put", HostWhy::Data(e));
                 return (input.len(), Some(Some(Step::Failed)));
             }
             Ok((used, Some(TransferEvent::Data(b)))) => (used, Step::Data(b.len())),
@@ -415,7 +434,7 @@ impl<F: Copy, const H: usize, X: super::Extension> FilesServer<F, H, X> {
             {
                 x.phase = Phase::Idle;
                 self.closing = true;
-                self.reply = refuse("put", Why::DataMismatch { offset });
+                self.reply = x.host("put", HostWhy::DataMismatch { offset });
                 Some(Event::PutFailed)
             }
             // The client starts over rather than resume.
