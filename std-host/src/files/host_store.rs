@@ -93,6 +93,14 @@ impl HostStore {
         }
     }
 
+    /// Lets go of the last request's file and listing (the client is
+    /// idle: it holds no descriptor or memory meanwhile).
+    pub fn rest(&mut self) {
+        self.open = None;
+        self.listing = None;
+        self.last = String::new();
+    }
+
     /// Refuses with the store's own text.
     fn refuse(&mut self, text: String) -> Refusal {
         self.last = text;

@@ -48,6 +48,8 @@ enum Todo {
 /// One connection: the session, its store, and the upload under way.
 struct Driver {
     files: Arc<Files>,
+    uploads: Uploads,
+    /// `None` while the client idles between requests (see `rest`).
     session: Option<Box<Session>>,
     store: Option<HostStore>,
     up: Option<Upload>,
@@ -55,6 +57,12 @@ struct Driver {
     /// Output buffer size for the current reply.
     out: usize,
     stopping: bool,
+}
+
+/// A session for a listener with `uploads`.
+fn new_session(uploads: Uploads) -> Session {
+    // The runtime's idle watch ends silent connections, not the session.
+    Session::with_extension(0, u64::MAX, Full::new(uploads))
 }
 
 /// Serves requests until the client closes the connection.
@@ -67,11 +75,10 @@ pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<(
         metrics: conn.metrics.clone(),
         events: conn.events.clone(),
     };
-    // The runtime's idle watch ends silent connections, not the session.
-    let session = Session::with_extension(0, u64::MAX, Full::new(uploads));
     let mut d = Driver {
         files: Arc::clone(files),
-        session: Some(Box::new(session)),
+        uploads,
+        session: None,
         store: Some(HostStore::new(Arc::clone(files), report.clone())),
         up: None,
         report,
@@ -98,8 +105,28 @@ impl Driver {
             .ok_or_else(|| anyhow::anyhow!("files session lost"))
     }
 
+    /// The session, made afresh if it was let go while the client idled.
+    fn wake(&mut self) -> &mut Session {
+        let uploads = self.uploads;
+        self.session
+            .get_or_insert_with(|| Box::new(new_session(uploads)))
+    }
+
+    /// Between requests, a session that holds nothing of the client's is
+    /// dropped with the store's open file: an idle connection then holds
+    /// neither its ~7.5 KiB nor a descriptor.
+    fn rest(&mut self) {
+        if self.session.as_deref().is_some_and(|s| s.is_resting()) && self.up.is_none() {
+            self.session = None;
+            if let Some(st) = &mut self.store {
+                st.rest();
+            }
+        }
+    }
+
     async fn run(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
         loop {
+            self.wake();
             self.write_output(conn).await?;
             if self.session()?.wants_close() {
                 return Ok(());
@@ -120,20 +147,26 @@ impl Driver {
             conn.shrink();
             self.out = SMALL_OUT;
         }
+        if conn.is_drained() {
+            self.rest();
+        }
         let n = if self.stopping {
             conn.fill().await?
         } else {
             let stop = conn.shutdown.clone();
             tokio::select! {
                 biased;
-                _ = stop.cancelled() => return Ok(true),
+                _ = stop.cancelled() => {
+                    self.wake();
+                    return Ok(true);
+                }
                 n = conn.fill() => n?,
             }
         };
         if n > 0 {
             return Ok(true);
         }
-        match self.session()?.handle_eof() {
+        match self.wake().handle_eof() {
             Ok(()) => {
                 self.write_output(conn).await?;
                 Ok(false)
@@ -144,10 +177,7 @@ impl Driver {
 
     /// Hands the buffered bytes to the session.
     fn input(&mut self, conn: &mut AsyncConn) -> anyhow::Result<Todo> {
-        let s = self
-            .session
-            .as_deref_mut()
-            .ok_or_else(|| anyhow::anyhow!("files session lost"))?;
+        let s = self.wake();
         let (used, ev) = s.handle_input(0, &conn.buf[conn.lo..conn.hi]);
         conn.lo += used;
         let todo = match ev {

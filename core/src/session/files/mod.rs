@@ -310,6 +310,19 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
         !matches!(self.reply, Reply::None)
     }
 
+    /// True between requests when the session holds nothing a new one
+    /// would not (no reply, no exchange or upload under way, no proof
+    /// made or nonce given, no shutdown): a driver may then drop it while
+    /// the client is idle and start a new one for its next bytes, so an
+    /// idle connection holds no session memory.
+    pub fn is_resting(&self) -> bool {
+        matches!(self.reply, Reply::None)
+            && !(self.closing || self.failed || self.stopping)
+            // Between frames (a body-less request's end counts).
+            && self.dec.finish().is_ok()
+            && self.ext.fresh()
+    }
+
     /// When [`FilesServer::handle_timeout`] is due (idle limit).
     pub fn poll_timeout(&self) -> Option<u64> {
         (!self.wants_close()).then(|| self.last.saturating_add(self.idle_ms))

@@ -362,6 +362,31 @@ fn a_resumed_upload_started_over_and_one_cut_short() {
     assert!(s.wants_close());
 }
 
+#[test]
+fn a_session_rests_between_requests_until_it_learns_something() {
+    let mut s = host(true, false);
+    let mut store = Mem::new();
+    let mut buf = [0u8; MIN_OUTPUT];
+    assert!(s.is_resting());
+    let r = request(r#"{"op":"stat","filename":"empty"}"#);
+    s.handle_input(0, &r[..5]);
+    assert!(!s.is_resting(), "inside a request");
+    s.handle_input(0, &r[5..]);
+    assert!(!s.is_resting(), "replying");
+    while let Ok(1..) = s.poll_output(0, &mut store, &mut buf) {}
+    assert!(s.is_resting());
+    // A nonce given, then a proof made: the connection has state.
+    s.handle_input(0, &request(r#"{"op":"challenge"}"#));
+    s.send_challenge(&RANDOM);
+    while let Ok(1..) = s.poll_output(0, &mut store, &mut buf) {}
+    assert!(!s.is_resting());
+    let auth = request(&std::format!(r#"{{"op":"auth","token":"{}"}}"#, proof()));
+    s.handle_input(0, &auth);
+    assert!(s.verify(Some(TOKEN), b""));
+    while let Ok(1..) = s.poll_output(0, &mut store, &mut buf) {}
+    assert!(!s.is_resting());
+}
+
 fn script() -> Vec<u8> {
     let mut v = Vec::new();
     for r in [

@@ -48,6 +48,12 @@ pub trait Extension {
     fn busy(&self) -> bool {
         self.full_ref().is_some_and(|x| x.phase != Phase::Idle)
     }
+    /// Nothing learnt on this connection (a proof, a nonce) and nothing
+    /// under way: a new session would be the same.
+    fn fresh(&self) -> bool {
+        self.full_ref()
+            .is_none_or(|x| x.phase == Phase::Idle && !x.authed && x.nonce.is_none())
+    }
     /// An upload's data frame is being received.
     fn receiving(&self) -> bool {
         self.full_ref()
