@@ -117,7 +117,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let whole = run(rest, rest.len().max(1), 4096);
-    let split = run(rest, usize::from(first % 31) + 1, MIN_OUTPUT + usize::from(first));
+    let split = run(
+        rest,
+        usize::from(first % 31) + 1,
+        MIN_OUTPUT + usize::from(first),
+    );
     assert_eq!(split, whole);
     let sent = &whole.0;
     let mut at = 0;
