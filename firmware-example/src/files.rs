@@ -118,7 +118,7 @@ pub fn serve(s: &mut tcp::Socket<'_>, session: &mut Option<Session>, now_ms: u64
             break;
         }
         let used = s.recv(|input| {
-            let (n, _) = sess.handle_input(now_ms, store, input);
+            let (n, _) = sess.handle_input(now_ms, input);
             (n, n)
         });
         if !matches!(used, Ok(1..)) {

@@ -63,7 +63,7 @@ fn run(input: &[u8], chunk: usize, out: usize) -> Vec<u8> {
             if s.wants_close() {
                 return sent;
             }
-            let (n, ev) = s.handle_input(0, &mut Store, piece);
+            let (n, ev) = s.handle_input(0, piece);
             piece = &piece[n..];
             if ev.is_none() && piece.is_empty() {
                 break;

@@ -18,9 +18,9 @@ use wirekit_core::wire::{Digest, Header};
 
 use super::client_seed;
 use super::conn::Conn;
+use super::frames::send;
 use super::hasher::BgHasher;
 use super::progress::Progress;
-use super::serve_native::send;
 use super::store::{hash_prefix, IO_CHUNK};
 
 mod check;

@@ -1,333 +1,413 @@
-//! The server side of the native files protocol (see
-//! `wirekit_core::service::file::native` and `docs/PROTOCOL.md`).
+//! The native files server: a tokio driver of the core's session
+//! (`wirekit_core::session::files`, the same code the board runs). The
+//! session decides every byte on the wire; this driver moves them, and
+//! does what the session asks through its events: nonces and the
+//! per-address throttle of the token exchange, the partial file of an
+//! upload (`serve_put`).
 //!
-//! Waiting on the client is async; the file system is used in short
-//! blocking steps ([`Files::blocking`]) that never wait on the network.
+//! Waiting on the client is async. The session's output, the only place
+//! it reads files ([`HostStore`]), runs on a blocking thread while the
+//! previous output is being written to the socket, so a get costs about
+//! max(disk + hash, network) and a slow client holds no thread.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::time::Instant;
 
-use anyhow::{bail, Context as _};
-use md5::{Digest as _, Md5};
-use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
-use wirekit_core::service::file::native::{
-    self, error_reply, file_reply, get_reply, list_reply, parse_request, segments, Request,
-    HEADER_CAP,
-};
-use wirekit_core::wire::{emit_frame_header, Digest, Header};
+use anyhow::bail;
+use wirekit_core::service::auth::NONCE_LEN;
+use wirekit_core::service::file::native::{Request, HEADER_CAP};
+use wirekit_core::session::files::{self, Event, FilesServer, Full, Uploads, MIN_OUTPUT};
 
 use super::async_conn::AsyncConn;
-use super::auth::{self, Gate};
-use super::conn::Conn;
-use super::store::{hash_prefix, FileInfo};
+use super::host_store::{HostStore, Report};
+use super::serve_put::Upload;
 use super::Files;
+use crate::runtime::throttle::Verdict;
 
-/// Most entries one listing returns.
-const MAX_LIST: usize = 10_000;
-/// What a client is told when the server stops serving it.
-pub const SHUTTING_DOWN: &str = "server is shutting down";
-/// Bytes a get reads from the file per blocking step (and a segmented
-/// get's segment).
-const READ_STEP: usize = segments::SEGMENT_MAX as usize;
+/// The session of one native connection.
+type Session = FilesServer<u32, HEADER_CAP, Full>;
+
+/// Output buffer during a get: a segment and its header per blocking step.
+const GET_OUT: usize = (1 << 20) + MIN_OUTPUT;
+/// Output buffer for other replies (listings stream through it).
+const SMALL_OUT: usize = 64 * 1024;
+
+/// What the session asked for, copied out of it (an event borrows it).
+enum Todo {
+    Nothing,
+    Challenge,
+    Auth,
+    Put,
+    Restart,
+    Flush,
+    End,
+    Failed,
+    Abandoned,
+}
+
+/// One connection: the session, its store, and the upload under way.
+struct Driver {
+    files: Arc<Files>,
+    uploads: Uploads,
+    /// `None` while the client idles between requests (see `rest`).
+    session: Option<Box<Session>>,
+    store: Option<HostStore>,
+    up: Option<Upload>,
+    report: Report,
+    /// Output buffer size for the current reply.
+    out: usize,
+    stopping: bool,
+}
+
+/// A session for a listener with `uploads`.
+fn new_session(uploads: Uploads) -> Session {
+    // The runtime's idle watch ends silent connections, not the session.
+    Session::with_extension(0, u64::MAX, Full::new(uploads))
+}
 
 /// Serves requests until the client closes the connection.
 pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    let mut gate = Gate::default();
-    while let Some(req) = read_request(conn).await? {
-        let op = req.op.as_deref().unwrap_or("?");
-        match parse_request(&req) {
-            Err(e) => send_frame(conn, &error_reply(op, &e.to_string()), b"").await?,
-            Ok(Request::Get {
-                name,
-                offset,
-                segmented,
-            }) => Box::pin(serve_get(files, conn, name, offset, segmented)).await?,
-            Ok(Request::Put {
-                name,
-                size,
-                force,
-                resume,
-            }) => match files.may_upload(conn, gate.uploader()) {
-                Err(r) => refuse(conn, "put", &r.to_string()).await?,
-                Ok(()) => {
-                    let put = super::serve_put::serve_put(files, conn, name, size, force, resume);
-                    Box::pin(put).await?
-                }
-            },
-            Ok(Request::Stat { name }) => serve_stat(files, conn, name).await?,
-            Ok(Request::Challenge) => {
-                if !auth::challenge(files, conn, &mut gate).await? {
-                    return Ok(());
-                }
-            }
-            Ok(Request::Auth { proof }) => {
-                if !auth::prove(files, conn, &mut gate, proof).await? {
-                    return Ok(());
-                }
-            }
-            Ok(Request::List { dir }) => {
-                let d = dir.to_owned();
-                match files.blocking(move |f| f.store.list(&d, MAX_LIST)).await? {
-                    Ok((text, cut)) => {
-                        let h = list_reply(text.len() as u64, cut);
-                        send_frame(conn, &h, text.as_bytes()).await?
-                    }
-                    Err(r) => send_frame(conn, &error_reply("list", &r.0), b"").await?,
-                }
-            }
-        }
-        conn.shrink();
-    }
-    Ok(())
-}
-
-/// Encodes a frame header.
-fn header_bytes(h: &Header, buf: &mut [u8; HEADER_CAP]) -> anyhow::Result<usize> {
-    emit_frame_header(h, buf).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// Writes a frame on a client's blocking connection: header, then
-/// `body` (whose length must be the header's `total_size`, or the body
-/// follows separately).
-pub fn send(conn: &mut Conn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
-    let mut buf = [0u8; HEADER_CAP];
-    let n = header_bytes(h, &mut buf)?;
-    conn.send(&buf[..n])?;
-    if !body.is_empty() {
-        conn.send(body)?;
-    }
-    Ok(())
-}
-
-/// [`send`] for the server's connections.
-pub async fn send_frame(conn: &mut AsyncConn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
-    let mut buf = [0u8; HEADER_CAP];
-    let n = header_bytes(h, &mut buf)?;
-    conn.send(&buf[..n]).await?;
-    if !body.is_empty() {
-        conn.send(body).await?;
-    }
-    Ok(())
-}
-
-/// Reads the next request header; `None` when the client closed cleanly.
-async fn read_request(conn: &mut AsyncConn) -> anyhow::Result<Option<Header>> {
-    // Requests carry no body; a fresh decoder per request keeps no state
-    // between them.
-    let limits = Limits {
-        max_body: 0,
-        ..Limits::default()
+    let uploads = Uploads {
+        policy: files.policy(conn.loopback),
+        max_size: files.cfg.max_file_size,
     };
-    let mut dec: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(limits);
-    match conn.next_request().await? {
-        None => {
-            // Said between requests, so any client can read it as the
-            // answer to whatever it asks next.
-            send_frame(conn, &error_reply("error", SHUTTING_DOWN), b"").await?;
-            return Ok(None);
+    let report = Report {
+        metrics: conn.metrics.clone(),
+        events: conn.events.clone(),
+    };
+    let mut d = Driver {
+        files: Arc::clone(files),
+        uploads,
+        session: None,
+        store: Some(HostStore::new(Arc::clone(files), report.clone())),
+        up: None,
+        report,
+        out: SMALL_OUT,
+        stopping: false,
+    };
+    let r = d.run(conn).await;
+    if let Some(up) = d.up.take() {
+        // The client went away or broke off: its partial stays for
+        // --resume.
+        let name = up.name.clone();
+        up.keep().await;
+        if r.is_err() {
+            bail!("client closed during the upload of {name}; partial kept for --resume");
         }
-        Some(false) => return Ok(None),
-        Some(true) => {}
     }
-    loop {
-        if conn.is_drained() && conn.fill().await? == 0 {
-            if dec.is_idle() {
-                return Ok(None);
+    r
+}
+
+impl Driver {
+    fn session(&mut self) -> anyhow::Result<&mut Session> {
+        self.session
+            .as_deref_mut()
+            .ok_or_else(|| anyhow::anyhow!("files session lost"))
+    }
+
+    /// The session, made afresh if it was let go while the client idled.
+    fn wake(&mut self) -> &mut Session {
+        let uploads = self.uploads;
+        self.session
+            .get_or_insert_with(|| Box::new(new_session(uploads)))
+    }
+
+    /// Between requests, a session that holds nothing of the client's is
+    /// dropped with the store's open file: an idle connection then holds
+    /// neither its ~7.5 KiB nor a descriptor.
+    fn rest(&mut self) {
+        if self.session.as_deref().is_some_and(|s| s.is_resting()) && self.up.is_none() {
+            self.session = None;
+            if let Some(st) = &mut self.store {
+                st.rest();
             }
-            bail!("client closed the connection inside a request");
         }
-        let res = dec.decode(&conn.buf[conn.lo..conn.hi]);
-        let (used, ev) = match res {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!("bad request: {e}");
-                send_frame(conn, &error_reply("error", &msg), b"").await?;
-                bail!(msg);
+    }
+
+    async fn run(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        loop {
+            self.wake();
+            self.write_output(conn).await?;
+            if self.session()?.wants_close() {
+                return Ok(());
+            }
+            if conn.is_drained() && !self.fill(conn).await? {
+                return Ok(());
+            }
+            let todo = self.input(conn)?;
+            self.act(conn, todo).await?;
+        }
+    }
+
+    /// Waits for bytes (or the server's shutdown); false once the session
+    /// is over at the client's end of stream.
+    async fn fill(&mut self, conn: &mut AsyncConn) -> anyhow::Result<bool> {
+        if !self.session()?.is_replying() && self.up.is_none() {
+            // Between requests: no transfer-sized buffer is kept.
+            conn.shrink();
+            self.out = SMALL_OUT;
+        }
+        if conn.is_drained() {
+            self.rest();
+        }
+        let n = if self.stopping {
+            conn.fill().await?
+        } else {
+            let stop = conn.shutdown.clone();
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.wake();
+                    return Ok(true);
+                }
+                n = conn.fill() => n?,
             }
         };
-        conn.lo += used;
-        if let Some(Event::Header(h)) = ev {
-            return Ok(Some(h.clone()));
+        if n > 0 {
+            return Ok(true);
         }
-    }
-}
-
-/// Tells the client `op` was refused, and why.
-pub async fn refuse(conn: &mut AsyncConn, op: &str, msg: &str) -> anyhow::Result<()> {
-    tracing::info!("files: {op} refused: {msg}");
-    if matches!(op, "get" | "put") {
-        conn.transfer_done(op, "refused", msg, 0, 0.0);
-    }
-    send_frame(conn, &error_reply(op, msg), b"").await
-}
-
-async fn serve_get(
-    files: &Arc<Files>,
-    conn: &mut AsyncConn,
-    name: &str,
-    offset: u64,
-    segmented: bool,
-) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let n = name.to_owned();
-    let (file, info) = match files.blocking(move |f| f.store.open_read(&n)).await? {
-        Ok(f) => f,
-        Err(r) => return refuse(conn, "get", &r.0).await,
-    };
-    if offset > info.size {
-        let msg = format!(
-            "{name}: offset {offset} is past the end ({} bytes)",
-            info.size
-        );
-        return refuse(conn, "get", &msg).await;
-    }
-    let Some(_slot) = files.transfer_slot() else {
-        let msg = "server busy: too many transfers, try again later";
-        return refuse(conn, "get", msg).await;
-    };
-    let cached = files.store.cached_md5(name, &info);
-    // Without a cached digest, hash while sending; a resumed get first
-    // hashes the part the client already has.
-    let (file, md5) = files
-        .blocking(move |_| -> std::io::Result<(File, Option<Md5>)> {
-            let mut file = file;
-            let md5 = match cached {
-                Some(_) => None,
-                None => Some(hash_prefix(&mut file, offset)?.0),
-            };
-            file.seek(SeekFrom::Start(offset))?;
-            Ok((file, md5))
-        })
-        .await??;
-    let reply = match segmented {
-        true => segments::reply(info.size, offset, info.mtime),
-        false => get_reply(info.size, offset, info.mtime),
-    };
-    send_frame(conn, &reply, b"").await?;
-    let len = info.size - offset;
-    let sent = stream_file(conn, file, len, md5, segmented)
-        .await
-        .with_context(|| format!("sending {name}"))?;
-    let Some((file, md5)) = sent else {
-        // Between two segments: the client can be told, and keeps what
-        // it has for --resume.
-        tracing::info!(name, "files: get stopped: {SHUTTING_DOWN}");
-        return refuse(conn, "end", SHUTTING_DOWN).await;
-    };
-    let now = files.blocking(move |_| FileInfo::of(&file)).await??;
-    if now != info {
-        let msg = format!("{name}: file changed while being sent");
-        return refuse(conn, "end", &msg).await;
-    }
-    let digest = match (cached, md5) {
-        (Some(d), _) => d,
-        (None, Some(m)) => {
-            let d = Digest(m.finalize().into());
-            files.store.remember_md5(name, &info, d);
-            d
-        }
-        (None, None) => bail!("no digest"),
-    };
-    tracing::info!(name, size = info.size, offset, "files: get done");
-    let secs = started.elapsed().as_secs_f64();
-    conn.transfer_done("get", "ok", name, info.size - offset, secs);
-    send_frame(conn, &native::end_header(digest), b"").await
-}
-
-/// One blocking read step of [`send_body`]: up to [`READ_STEP`] bytes
-/// into `buf`, hashed into `md5` if given.
-type Step = (File, Option<Md5>, Vec<u8>, std::io::Result<()>);
-
-fn read_step(mut file: File, mut md5: Option<Md5>, mut buf: Vec<u8>, want: usize) -> Step {
-    buf.resize(want, 0);
-    let r = file.read_exact(&mut buf).map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => std::io::Error::other("file shrank while being sent"),
-        _ => e,
-    });
-    if let (Ok(()), Some(m)) = (&r, md5.as_mut()) {
-        m.update(&buf);
-    }
-    (file, md5, buf, r)
-}
-
-/// Streams `len` bytes of `file` from its position to the socket,
-/// feeding `md5` if given; returns both for the trailer. The next step is
-/// read (and hashed) on a blocking thread while the current one is
-/// written, so a get costs about max(disk + hash, network), and the
-/// blocking thread is never held while the client is slow. A file that
-/// shrank is an error (the frame cannot be completed, so the connection
-/// must close).
-pub async fn send_body(
-    conn: &mut AsyncConn,
-    file: File,
-    len: u64,
-    md5: Option<Md5>,
-) -> anyhow::Result<(File, Option<Md5>)> {
-    stream_file(conn, file, len, md5, false)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("{SHUTTING_DOWN}"))
-}
-
-/// [`send_body`], or with `segmented` each step as a `data` frame (see
-/// `wirekit_core::service::file::native::segments`); then `None` when the
-/// server began shutting down before all segments were sent.
-async fn stream_file(
-    conn: &mut AsyncConn,
-    file: File,
-    len: u64,
-    md5: Option<Md5>,
-    segmented: bool,
-) -> anyhow::Result<Option<(File, Option<Md5>)>> {
-    if len == 0 {
-        return Ok(Some((file, md5)));
-    }
-    let step = |left: u64| usize::try_from(left).map_or(READ_STEP, |l| l.min(READ_STEP));
-    let mut left = len;
-    let mut spare = Vec::new();
-    let want = step(left);
-    let mut pending = tokio::task::spawn_blocking(move || read_step(file, md5, Vec::new(), want));
-    loop {
-        let (file, md5, buf, r) = pending.await?;
-        r?;
-        if segmented {
-            // The read in flight (if any) just finishes and is dropped.
-            if conn.shutdown.is_cancelled() {
-                return Ok(None);
+        match self.wake().handle_eof() {
+            Ok(()) => {
+                self.write_output(conn).await?;
+                Ok(false)
             }
-            send_frame(conn, &segments::segment_header(buf.len() as u64), b"").await?;
+            Err(e) => bail!("{e}"),
         }
-        left -= buf.len() as u64;
-        if left == 0 {
-            conn.send(&buf).await?;
-            return Ok(Some((file, md5)));
+    }
+
+    /// Hands the buffered bytes to the session.
+    fn input(&mut self, conn: &mut AsyncConn) -> anyhow::Result<Todo> {
+        let s = self.wake();
+        let (used, ev) = s.handle_input(0, &conn.buf[conn.lo..conn.hi]);
+        conn.lo += used;
+        let todo = match ev {
+            None if used == 0 && !conn.is_drained() && !s.is_replying() && !s.wants_close() => {
+                bail!("files session made no progress")
+            }
+            None => Todo::Nothing,
+            Some(Event::Get) => {
+                self.out = GET_OUT;
+                Todo::Nothing
+            }
+            Some(Event::Stat | Event::List | Event::Refused) => Todo::Nothing,
+            Some(Event::BadRequest(e)) => {
+                tracing::info!("files: bad request: {e}");
+                Todo::Nothing
+            }
+            Some(Event::Challenge) => Todo::Challenge,
+            Some(Event::Auth) => Todo::Auth,
+            Some(Event::Put) => Todo::Put,
+            Some(Event::PutRestart) => Todo::Restart,
+            Some(Event::Data(b)) => match self.up.as_mut().map(|up| up.stage(b)) {
+                Some(true) => Todo::Flush,
+                _ => Todo::Nothing,
+            },
+            Some(Event::PutEnd) => Todo::End,
+            Some(Event::PutFailed) => Todo::Failed,
+            Some(Event::PutAbandoned) => Todo::Abandoned,
+        };
+        Ok(todo)
+    }
+
+    /// Does what the session asked for.
+    async fn act(&mut self, conn: &mut AsyncConn, todo: Todo) -> anyhow::Result<()> {
+        match todo {
+            Todo::Nothing => {}
+            Todo::Challenge => self.challenge(conn)?,
+            Todo::Auth => self.prove(conn)?,
+            Todo::Put => self.begin_put(conn).await?,
+            Todo::Restart => {
+                if let Some(up) = &mut self.up {
+                    up.restart().await?;
+                }
+            }
+            Todo::Flush => {
+                if let Some(Err(text)) = self.flush().await? {
+                    self.refuse_put(&text).await?;
+                }
+            }
+            Todo::End => self.end_put(conn).await?,
+            Todo::Failed => {
+                if let Some(up) = self.up.take() {
+                    up.discard().await;
+                }
+            }
+            Todo::Abandoned => {
+                let name = self.up.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+                bail!("client abandoned the upload of {name}");
+            }
         }
-        let want = step(left);
-        let into = std::mem::take(&mut spare);
-        pending = tokio::task::spawn_blocking(move || read_step(file, md5, into, want));
-        // If this fails the read in flight just finishes and is dropped.
-        conn.send(&buf).await?;
-        spare = buf;
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> anyhow::Result<Option<Result<(), String>>> {
+        Ok(match &mut self.up {
+            Some(up) => Some(up.flush().await?),
+            None => None,
+        })
+    }
+
+    /// Refuses the upload under way with `text`; its partial goes.
+    async fn refuse_put(&mut self, text: &str) -> anyhow::Result<()> {
+        self.session()?.put_refused(text);
+        if let Some(up) = self.up.take() {
+            up.discard().await;
+        }
+        Ok(())
+    }
+
+    /// Opens the partial of an accepted `put`.
+    async fn begin_put(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        let Some(Request::Put {
+            name,
+            size,
+            force,
+            resume,
+        }) = self.session()?.request()
+        else {
+            bail!("put event without a put request");
+        };
+        let name = name.to_owned();
+        // Held until the upload is over, however it ends.
+        let Some(slot) = self.files.transfer_slot() else {
+            let msg = "server busy: too many transfers, try again later";
+            self.session()?.put_refused(msg);
+            return Ok(());
+        };
+        match Upload::begin(&self.files, &name, size, force, resume).await? {
+            Err(text) => self.session()?.put_refused(&text),
+            Ok((up, kept, prefix)) => {
+                self.up = Some(up.with_slot(slot));
+                self.session()?.put_ready(kept, prefix);
+                conn.grow();
+            }
+        }
+        Ok(())
+    }
+
+    /// All bytes are in: the md5 check, then the commit.
+    async fn end_put(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        let Some(mut up) = self.up.take() else {
+            return Ok(());
+        };
+        let actual = match up.finish().await? {
+            Ok(d) => d,
+            Err(text) => {
+                self.session()?.put_refused(&text);
+                up.discard().await;
+                return Ok(());
+            }
+        };
+        if !self.session()?.put_check(actual) {
+            if let Some(m) = &conn.metrics {
+                m.md5_mismatch();
+            }
+            up.discard().await;
+            return Ok(());
+        }
+        let (name, size, secs) = (up.name.clone(), up.size, up.secs());
+        match up.commit(&self.files, actual).await? {
+            Err(text) => self.session()?.put_refused(&text),
+            Ok(()) => {
+                tracing::info!(name, size, "files: put done");
+                self.report.transfer_done("put", "ok", &name, size, secs);
+                self.session()?.put_stored();
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers a `challenge`: a nonce, unless the address failed too often.
+    fn challenge(&mut self, conn: &AsyncConn) -> anyhow::Result<()> {
+        if let Some(ip) = super::auth::peer(conn).map(|p| p.ip()) {
+            let log = &mut |l: String| tracing::warn!("files: {l}");
+            let verdict = self.files.throttle.check(ip, Instant::now(), log);
+            if let Verdict::Refuse { retry_after } = verdict {
+                if let Some(m) = &self.files.metrics {
+                    m.refused("files", "rate_limited");
+                }
+                self.session()?.refuse_throttled(retry_after.as_secs() + 1);
+                return Ok(());
+            }
+        }
+        let mut random = [0u8; NONCE_LEN];
+        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("{e}"))?;
+        self.session()?.send_challenge(&random);
+        Ok(())
+    }
+
+    /// Answers an `auth`: the session checks the proof, the throttle
+    /// counts a failure.
+    fn prove(&mut self, conn: &AsyncConn) -> anyhow::Result<()> {
+        let binding = super::auth::binding(conn);
+        let files = Arc::clone(&self.files);
+        let ok = self.session()?.verify(files.token.as_deref(), &binding);
+        let ip = super::auth::peer(conn).map(|p| p.ip());
+        if ok {
+            if let Some(ip) = ip {
+                files.throttle.succeeded(ip);
+            }
+            return Ok(());
+        }
+        let log = &mut |l: String| tracing::warn!("files: {l}");
+        if let Some(ip) = ip {
+            files.throttle.failed(ip, Instant::now(), log);
+        }
+        if let Some(m) = &files.metrics {
+            m.auth_failure("files");
+        }
+        Ok(())
+    }
+
+    /// Writes the session's output until it has none, each next piece
+    /// produced on a blocking thread while the last one is sent.
+    async fn write_output(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        let mut ready: Option<Vec<u8>> = None;
+        let mut spare: Vec<u8> = Vec::new();
+        loop {
+            if conn.shutdown.is_cancelled() && !self.stopping {
+                // A segmented get stops at its next segment boundary.
+                self.stopping = true;
+                self.session()?.handle_shutdown();
+            }
+            if ready.is_none() && !self.session()?.has_output() {
+                return Ok(());
+            }
+            let (mut s, mut store) = match (self.session.take(), self.store.take()) {
+                (Some(s), Some(st)) => (s, st),
+                _ => bail!("files session lost"),
+            };
+            let mut buf = std::mem::take(&mut spare);
+            buf.resize(self.out, 0);
+            let job = tokio::task::spawn_blocking(move || {
+                let r = produce(&mut s, &mut store, &mut buf);
+                (s, store, buf, r)
+            });
+            if let Some(b) = ready.take() {
+                conn.send(&b).await?;
+                spare = b;
+            }
+            let (s, store, mut buf, r) = job.await?;
+            self.session = Some(s);
+            self.store = Some(store);
+            let n = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.truncate(n);
+            ready = Some(buf);
+        }
     }
 }
 
-async fn serve_stat(files: &Arc<Files>, conn: &mut AsyncConn, name: &str) -> anyhow::Result<()> {
-    let n = name.to_owned();
-    let found = files
-        .blocking(move |f| {
-            let (mut file, info) = f.store.open_read(&n)?;
-            let md5 = f
-                .store
-                .md5_of(&n, &mut file, &info)
-                .map_err(|e| super::store::Refusal::io(&n, &e))?;
-            Ok::<_, super::store::Refusal>((info, md5))
-        })
-        .await?;
-    match found {
-        Ok((info, md5)) => {
-            let h = file_reply("stat", info.size, md5, Some(info.mtime));
-            send_frame(conn, &h, b"").await
+/// Fills `buf` with as much output as the session has for it.
+fn produce(s: &mut Session, store: &mut HostStore, buf: &mut [u8]) -> Result<usize, files::Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match s.poll_output(0, store, &mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
         }
-        Err(r) => refuse(conn, "stat", &r.0).await,
     }
+    Ok(filled)
 }

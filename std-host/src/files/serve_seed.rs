@@ -20,7 +20,7 @@ use wirekit_core::service::file::{name, seed000, seed002, seed004};
 use wirekit_core::wire::Digest;
 
 use super::async_conn::AsyncConn;
-use super::serve_native::{send_body, SHUTTING_DOWN};
+use super::frames::{send_body, SHUTTING_DOWN};
 use super::store::{FileInfo, PutSlot, Refusal};
 use super::Files;
 

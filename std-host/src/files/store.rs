@@ -257,9 +257,9 @@ impl Store {
         BusyGuard::take(&self.busy, name)
     }
 
-    /// Lists the directory `dir` (empty: the root), at most `max` entries,
-    /// as JSON lines; returns the text and whether entries were left out.
-    pub fn list(&self, dir: &str, max: usize) -> Result<(String, bool), Refusal> {
+    /// The entries of directory `dir` (empty: the root), partials left
+    /// out, at most `max`; and whether entries were left out beyond it.
+    pub fn entries(&self, dir: &str, max: usize) -> Result<(Vec<ListEntry>, bool), Refusal> {
         name::check(dir, true).map_err(|e| Refusal(format!("{dir}: {e}")))?;
         let d = if name::components(dir).next().is_none() {
             self.root.try_clone()
@@ -267,35 +267,42 @@ impl Store {
             self.root.open_dir(dir)
         }
         .map_err(|e| Refusal::io(dir, &e))?;
-        let mut out = String::new();
-        let mut truncated = false;
-        let mut n = 0;
+        let mut out = Vec::new();
         for entry in d.entries().map_err(|e| Refusal::io(dir, &e))? {
             let Ok(entry) = entry else { continue };
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.ends_with(PARTIAL_SUFFIX) {
                 continue;
             }
-            if n == max {
-                truncated = true;
-                break;
+            if out.len() == max {
+                return Ok((out, true));
             }
-            n += 1;
             let meta = entry.metadata().ok();
-            let line = serde_json::json!({
-                "name": name,
-                "dir": meta.as_ref().is_some_and(|m| m.is_dir()),
-                "size": meta.as_ref().map_or(0, |m| m.len()),
-                "mtime": meta
+            out.push(ListEntry {
+                name,
+                dir: meta.as_ref().is_some_and(|m| m.is_dir()),
+                size: meta.as_ref().map_or(0, |m| m.len()),
+                mtime: meta
                     .and_then(|m| m.modified().ok())
                     .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_secs()),
             });
-            out.push_str(&line.to_string());
-            out.push('\n');
         }
-        Ok((out, truncated))
+        Ok((out, false))
     }
+}
+
+/// One entry of a listing ([`Store::entries`]).
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    /// The name within its directory.
+    pub name: String,
+    /// Whether it is a directory.
+    pub dir: bool,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
 }
 
 /// Writes `b` at the file's position, leaving a hole instead where `b`

@@ -1,14 +1,27 @@
-//! The read-only native files server as a session: the same exchanges and
-//! bytes as `wirekit serve --listen files=…` (see
-//! [`crate::service::file::native`] and `docs/PROTOCOL.md`), for `get`,
-//! `list` and `stat`; a `put` is refused with the protocol's error form
-//! (`{op: put, status: error, error: "NAME: this server is read-only"}`).
+//! The native files server as a session: the same exchanges and bytes as
+//! `wirekit serve --listen files=…` (see [`crate::service::file::native`]
+//! and `docs/PROTOCOL.md`). The host and the board run this code.
 //!
-//! The files come from a [`FileStore`] the driver passes to each call (so
-//! one store serves any number of sessions): flash on a board, a directory
-//! on a host. Its md5s are known in advance ([`FileMeta::md5`]), so a get
-//! never hashes; a store whose file changed while it was sent is caught by
-//! comparing [`FileStore::meta`] before the trailer, as the host does.
+//! What a session offers is chosen by its extension type `X`:
+//! - [`ReadOnly`] (the default, the board's): `get`, `list` and `stat`; a
+//!   `put` is refused with the protocol's error form (`{op: put, status:
+//!   error, error: "NAME: this server is read-only"}`), `get-segmented`,
+//!   `challenge` and `auth` are unknown operations (clients fall back). It
+//!   is a zero-sized type, so none of the upload code or state reaches a
+//!   read-only image.
+//! - [`Full`] (the host's): also segmented gets, the token exchange and
+//!   uploads under an [`access::Policy`](crate::service::file::access).
+//!   What needs the driver (random nonces, the per-address throttle, the
+//!   partial file and its writes) is asked for with an [`Event`] and
+//!   answered through the session's methods ([`upload`]).
+//!
+//! The files come from a [`FileStore`] the driver passes to each output
+//! call (so one store serves any number of sessions): flash on a board, a
+//! directory on a host. The store is only called from
+//! [`FilesServer::poll_output`], so a driver can run input handling
+//! inline and output (which reads files) where blocking is allowed. A
+//! store whose file changed while it was sent is caught by comparing
+//! [`FileStore::meta`] before the trailer, as the host does.
 //!
 //! One request at a time, as the protocol is used: while a reply is being
 //! written, [`FilesServer::handle_input`] consumes nothing, so a pipelining
@@ -17,21 +30,23 @@
 
 use core::fmt;
 
-use heapless::String;
-
 use crate::codec::frame::{Event as FrameEvent, FrameDecoder, FrameError, Limits};
-use crate::service::file::native::{
-    end_header, error_reply, file_reply, get_reply, list_reply, parse_request, Request,
-};
-use crate::wire::{emit_frame_header, Header, WORD_CAP};
+use crate::service::file::native::{parse_request, Request, RequestError};
+use crate::wire::Digest;
 
 mod list;
+mod output;
 mod refusal;
+pub mod upload;
 pub use list::Entry;
 use refusal::Why;
+pub use refusal::SHUTTING_DOWN;
+pub use upload::{Extension, Full, ReadOnly, Uploads};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_full;
 
 /// Most entries one listing returns (the host's limit too); more are cut
 /// and the reply says `truncated`.
@@ -48,7 +63,8 @@ pub const REQUEST_HEADER_CAP: usize = crate::service::file::native::HEADER_CAP;
 pub const MIN_OUTPUT: usize = 768;
 
 /// Why a store refused a file: the words after `NAME: ` in the reply (the
-/// host's texts: `no such file`, `is a directory`, …).
+/// host's texts: `no such file`, `is a directory`, …), unless the store
+/// words it itself ([`FileStore::describe`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refusal(pub &'static str);
 
@@ -59,9 +75,9 @@ pub struct FileMeta {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: u64,
-    /// The whole file's md5, known in advance (computed at build time for
-    /// flash, cached by a host).
-    pub md5: crate::wire::Digest,
+    /// The whole file's md5 if known at open (computed at build time for
+    /// flash); otherwise [`FileStore::digest`] supplies it when needed.
+    pub md5: Digest,
 }
 
 /// Where the files come from. Names have passed
@@ -78,12 +94,34 @@ pub trait FileStore {
     /// Entry `index` of directory `dir` (`""` is the root), in a stable
     /// order; `Ok(None)` past the last one.
     fn entry(&mut self, dir: &str, index: usize) -> Result<Option<Entry<'_>>, Refusal>;
+
+    /// The whole file's md5, for a `stat` and a `get`'s trailer: by
+    /// default the one [`FileStore::open`] reported. A host that hashes
+    /// while it reads (a first get) answers it here.
+    fn digest(&mut self, _file: Self::File, meta: &FileMeta) -> Result<Digest, Refusal> {
+        Ok(meta.md5)
+    }
+    /// A get's bytes are about to be sent: a host counts running
+    /// transfers here, and a refusal is sent instead.
+    fn start_get(&mut self, _file: Self::File) -> Result<(), Refusal> {
+        Ok(())
+    }
+    /// A get's trailer went out after `bytes` bytes of the file.
+    fn get_done(&mut self, _file: Self::File, _bytes: u64) {}
+    /// Writes the text of a refusal this store returned for `name`; by
+    /// default `NAME: WHAT`. A store with texts of its own (an I/O error
+    /// on a host) writes those.
+    fn describe(&mut self, r: Refusal, name: &str, w: &mut dyn fmt::Write) -> fmt::Result {
+        write!(w, "{name}: {}", r.0)
+    }
+    /// A refusal of `op` was sent (a host logs and counts it).
+    fn refused(&mut self, _op: &str, _text: &str) {}
 }
 
-/// What a request was, for the driver's log.
+/// What a request was, and what the driver must do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// A `get` is being answered.
+pub enum Event<'a> {
+    /// A `get` (plain or segmented) is being answered.
     Get,
     /// A `stat` is being answered.
     Stat,
@@ -94,6 +132,28 @@ pub enum Event {
     /// The bytes were no request frame: an error reply, then the session
     /// closes (as the host does).
     BadRequest(FrameError),
+    /// [`Full`]: a `challenge` on a server with a token. Answer with
+    /// [`FilesServer::send_challenge`] or [`FilesServer::refuse_throttled`].
+    Challenge,
+    /// [`Full`]: an `auth` proof arrived. Answer with
+    /// [`FilesServer::verify`] (false: count a failed proof).
+    Auth,
+    /// [`Full`]: an upload the policy and the size limit allow
+    /// ([`FilesServer::request`] has it). Open its partial, then
+    /// [`FilesServer::put_ready`] or [`FilesServer::put_refused`].
+    Put,
+    /// The client starts over instead of resuming: empty the partial.
+    PutRestart,
+    /// The next bytes of the upload, for the partial.
+    Data(&'a [u8]),
+    /// All bytes and the client's md5 arrived: finish the writes, then
+    /// [`FilesServer::put_check`] with the md5 of what was written.
+    PutEnd,
+    /// The upload was refused (bad data frame): discard the partial.
+    PutFailed,
+    /// The client gave up (or closed) during the upload: keep the partial
+    /// for a `--resume`.
+    PutAbandoned,
 }
 
 /// Why the session cannot go on; the driver closes the connection.
@@ -110,6 +170,8 @@ pub enum Error {
     Encode,
     /// The client closed the connection inside a request.
     Truncated(FrameError),
+    /// The client closed the connection during an upload.
+    UploadCut,
 }
 
 impl fmt::Display for Error {
@@ -120,6 +182,7 @@ impl fmt::Display for Error {
             Self::ListChanged => f.write_str("directory changed while being listed"),
             Self::Encode => f.write_str("reply header does not fit the output buffer"),
             Self::Truncated(e) => write!(f, "client closed the connection inside a request: {e}"),
+            Self::UploadCut => f.write_str("client closed the connection during an upload"),
         }
     }
 }
@@ -130,10 +193,13 @@ impl core::error::Error for Error {}
 #[derive(Debug, Clone, Copy)]
 enum Reply<F> {
     None,
+    /// A request was parsed; the store is asked at the first output.
+    Start,
     Refuse {
         op: &'static str,
         why: Why,
     },
+    /// A refusal under the request's own `op`.
     RefuseAs {
         why: Why,
     },
@@ -141,17 +207,23 @@ enum Reply<F> {
         file: F,
         meta: FileMeta,
         offset: u64,
+        segmented: bool,
     },
+    /// `seg`: bytes left in the current `data` segment of a segmented get
+    /// (`Some(0)`: its next header is due); `None` for a plain get.
     GetBody {
         file: F,
         meta: FileMeta,
+        offset: u64,
         pos: u64,
+        seg: Option<u64>,
     },
     GetEnd {
         file: F,
         meta: FileMeta,
+        offset: u64,
     },
-    Stat(FileMeta),
+    Stat(F, FileMeta),
     ListHeader {
         len: u64,
         count: usize,
@@ -163,24 +235,46 @@ enum Reply<F> {
         skip: usize,
         left: u64,
     },
+    /// [`Full`]'s replies (nonce, upload state in the extension).
+    Challenge,
+    AuthOk,
+    Ready {
+        kept: u64,
+        prefix: Option<Digest>,
+    },
+    PutOk {
+        size: u64,
+        md5: Digest,
+    },
 }
 
-/// One client's session with a read-only native files server; `H` is the
-/// request header capacity.
-pub struct FilesServer<F: Copy, const H: usize = REQUEST_HEADER_CAP> {
+/// One client's session with a native files server; `H` is the request
+/// header capacity, `X` what is offered beyond reading ([`ReadOnly`] or
+/// [`Full`]).
+pub struct FilesServer<F: Copy, const H: usize = REQUEST_HEADER_CAP, X = ReadOnly> {
     dec: FrameDecoder<H>,
     reply: Reply<F>,
     /// Close once the reply is out (bad request, end of input).
     closing: bool,
     failed: bool,
+    /// The server is stopping: no new request, segmented gets end early.
+    stopping: bool,
     idle_ms: u64,
     last: u64,
+    ext: X,
 }
 
-impl<F: Copy, const H: usize> FilesServer<F, H> {
-    /// A session that started at `now` and closes after `idle_ms` without
-    /// a byte moving either way.
+impl<F: Copy, const H: usize> FilesServer<F, H, ReadOnly> {
+    /// A read-only session that started at `now` and closes after
+    /// `idle_ms` without a byte moving either way.
     pub fn new(now: u64, idle_ms: u64) -> Self {
+        Self::with_extension(now, idle_ms, ReadOnly)
+    }
+}
+
+impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
+    /// A session offering what `ext` adds to reading.
+    pub fn with_extension(now: u64, idle_ms: u64, ext: X) -> Self {
         let limits = Limits {
             max_body: 0,
             ..Limits::default()
@@ -190,21 +284,43 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
             reply: Reply::None,
             closing: false,
             failed: false,
+            stopping: false,
             idle_ms,
             last: now,
+            ext,
         }
     }
 
     /// True when the driver should close the connection: after a bad
-    /// request or the end of input once the reply is out, after an
-    /// [`Error`], or after the idle timeout.
+    /// request, the end of input or a shutdown once the reply is out,
+    /// after an [`Error`], or after the idle timeout.
     pub fn wants_close(&self) -> bool {
         self.failed || (self.closing && matches!(self.reply, Reply::None))
     }
 
-    /// True while a reply is being written (input waits).
+    /// True while a reply is being written or the session waits for the
+    /// driver's answer to an [`Event`] (input waits meanwhile).
     pub fn is_replying(&self) -> bool {
+        !matches!(self.reply, Reply::None) || self.ext.waiting()
+    }
+
+    /// True while a reply is being written: [`FilesServer::poll_output`]
+    /// has bytes (unless the buffer is too small for the next header).
+    pub fn has_output(&self) -> bool {
         !matches!(self.reply, Reply::None)
+    }
+
+    /// True between requests when the session holds nothing a new one
+    /// would not (no reply, no exchange or upload under way, no proof
+    /// made or nonce given, no shutdown): a driver may then drop it while
+    /// the client is idle and start a new one for its next bytes, so an
+    /// idle connection holds no session memory.
+    pub fn is_resting(&self) -> bool {
+        matches!(self.reply, Reply::None)
+            && !(self.closing || self.failed || self.stopping)
+            // Between frames (a body-less request's end counts).
+            && self.dec.finish().is_ok()
+            && self.ext.fresh()
     }
 
     /// When [`FilesServer::handle_timeout`] is due (idle limit).
@@ -219,36 +335,71 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
         }
     }
 
+    /// The server is stopping: a request being answered finishes (a
+    /// segmented get at its next segment boundary, with an `end` error),
+    /// then the client is told `server is shutting down` and the session
+    /// closes. No new request starts.
+    pub fn handle_shutdown(&mut self) {
+        self.stopping = true;
+        self.stop_if_idle();
+    }
+
+    /// After a shutdown: the goodbye once nothing else is under way.
+    fn stop_if_idle(&mut self) {
+        let idle = matches!(self.reply, Reply::None) && !self.ext.busy();
+        if self.stopping && idle && !self.closing && !self.failed {
+            self.reply = Reply::Refuse {
+                op: "error",
+                why: Why::ShuttingDown,
+            };
+            self.closing = true;
+        }
+    }
+
     /// The client closed its side. Call it once `handle_input` consumed
-    /// all input; a request cut short is an error.
+    /// all input; a request cut short is an error, and so is an upload
+    /// cut short (the driver keeps its partial).
     pub fn handle_eof(&mut self) -> Result<(), Error> {
         self.closing = true;
+        if self.ext.busy() {
+            self.failed = true;
+            return Err(Error::UploadCut);
+        }
         self.dec.finish().map_err(|e| {
             self.failed = true;
             Error::Truncated(e)
         })
     }
 
-    /// Consumes received bytes up to the end of the next request and
-    /// starts its reply; consumes nothing while a reply is being written.
-    pub fn handle_input<S: FileStore<File = F>>(
-        &mut self,
-        now: u64,
-        store: &mut S,
-        input: &[u8],
-    ) -> (usize, Option<Event>) {
+    /// The request being answered (the name, size and flags of a
+    /// [`Event::Put`]).
+    pub fn request(&self) -> Option<Request<'_>> {
+        parse_request(self.dec.header()).ok()
+    }
+
+    /// Consumes received bytes up to the end of the next request (or the
+    /// next piece of an upload) and reports it; consumes nothing while a
+    /// reply is being written or an [`Event`] awaits the driver.
+    pub fn handle_input<'a>(&mut self, now: u64, input: &'a [u8]) -> (usize, Option<Event<'a>>) {
         if self.is_replying() || self.closing || self.failed {
             return (0, None);
         }
         if !input.is_empty() {
             self.last = now;
         }
+        if self.ext.receiving() {
+            return self.receive(input);
+        }
+        self.stop_if_idle();
+        if self.closing {
+            return (0, None);
+        }
         let mut used = 0;
         loop {
             match self.dec.decode(&input[used..]) {
                 Ok((n, None)) => return (used + n, None),
                 Ok((n, Some(FrameEvent::Header(_)))) => {
-                    return (used + n, Some(self.start(store)));
+                    return (used + n, Some(self.start_request()));
                 }
                 // The end of a body-less request; a request's md5 (of
                 // nothing) is not checked by the host either.
@@ -266,257 +417,44 @@ impl<F: Copy, const H: usize> FilesServer<F, H> {
         }
     }
 
-    /// Starts the reply to the request the decoder just parsed.
-    fn start<S: FileStore<File = F>>(&mut self, store: &mut S) -> Event {
-        let h = self.dec.header();
-        let (reply, event) = match parse_request(h) {
-            Err(e) => (
+    /// Reads the request the decoder just parsed; what needs the store
+    /// waits for the output ([`Reply::Start`]).
+    fn start_request(&mut self) -> Event<'static> {
+        let unknown = Why::Request(RequestError::UnknownOp);
+        let full = self.ext.full();
+        let (reply, event) = match (parse_request(self.dec.header()), full) {
+            (Err(e), _) => (
                 Reply::RefuseAs {
                     why: Why::Request(e),
                 },
                 Event::Refused,
             ),
-            Ok(Request::Put { .. }) => (refuse("put", Why::ReadOnly), Event::Refused),
-            // Not offered here: segmented bodies (clients then fall back to
-            // a plain get, as with an older host) and the upload token (a
-            // read-only server has none).
-            Ok(Request::Get {
-                segmented: true, ..
-            })
-            | Ok(Request::Challenge)
-            | Ok(Request::Auth { .. }) => (
-                Reply::RefuseAs {
-                    why: Why::Request(crate::service::file::native::RequestError::UnknownOp),
-                },
-                Event::Refused,
-            ),
-            Ok(Request::Get {
-                name,
-                offset,
-                segmented: false,
-            }) => match store.open(name) {
-                Err(r) => (refuse("get", Why::Store(r.0)), Event::Refused),
-                Ok((_, meta)) if offset > meta.size => {
-                    let why = Why::PastEnd {
-                        offset,
-                        size: meta.size,
-                    };
-                    (refuse("get", why), Event::Refused)
-                }
-                Ok((file, meta)) => (Reply::GetHeader { file, meta, offset }, Event::Get),
-            },
-            Ok(Request::Stat { name }) => match store.open(name) {
-                Err(r) => (refuse("stat", Why::Store(r.0)), Event::Refused),
-                Ok((_, meta)) => (Reply::Stat(meta), Event::Stat),
-            },
-            Ok(Request::List { dir }) => match listing_size(store, dir) {
-                Err(r) => (refuse("list", Why::Store(r.0)), Event::Refused),
-                Ok((len, count, truncated)) => (
-                    Reply::ListHeader {
-                        len,
-                        count,
-                        truncated,
-                    },
-                    Event::List,
-                ),
-            },
+            (Ok(Request::Put { .. }), None) => (refuse("put", Why::ReadOnly), Event::Refused),
+            // Not offered read-only: segmented bodies (clients then fall
+            // back to a plain get, as with an older host) and the upload
+            // token (a read-only server has none).
+            (
+                Ok(Request::Get {
+                    segmented: true, ..
+                }),
+                None,
+            )
+            | (Ok(Request::Challenge | Request::Auth { .. }), None) => {
+                (Reply::RefuseAs { why: unknown }, Event::Refused)
+            }
+            (
+                Ok(req @ (Request::Put { .. } | Request::Challenge | Request::Auth { .. })),
+                Some(x),
+            ) => x.start(req),
+            (Ok(Request::Get { .. }), _) => (Reply::Start, Event::Get),
+            (Ok(Request::Stat { .. }), _) => (Reply::Start, Event::Stat),
+            (Ok(Request::List { .. }), _) => (Reply::Start, Event::List),
         };
         self.reply = reply;
         event
-    }
-
-    /// Writes the next bytes of the reply into `buf`; 0 when there is
-    /// nothing to send (or the next header needs a larger `buf`).
-    pub fn poll_output<S: FileStore<File = F>>(
-        &mut self,
-        now: u64,
-        store: &mut S,
-        buf: &mut [u8],
-    ) -> Result<usize, Error> {
-        if self.failed {
-            return Ok(0);
-        }
-        let n = self
-            .output(store, buf)
-            .inspect_err(|_| self.failed = true)?;
-        if n > 0 {
-            self.last = now;
-        }
-        Ok(n)
-    }
-
-    fn output<S: FileStore<File = F>>(
-        &mut self,
-        store: &mut S,
-        buf: &mut [u8],
-    ) -> Result<usize, Error> {
-        let (n, next) = match self.reply {
-            Reply::None => return Ok(0),
-            Reply::Refuse { op, why } => (self.refusal(op, why, buf)?, Reply::None),
-            Reply::RefuseAs { why } => {
-                let mut op: String<WORD_CAP> = String::new();
-                let _ = op.push_str(self.dec.header().op.as_deref().unwrap_or("?"));
-                (self.refusal(&op, why, buf)?, Reply::None)
-            }
-            Reply::GetHeader { .. } | Reply::GetBody { .. } | Reply::GetEnd { .. } => {
-                match self.get_step(store, buf)? {
-                    Some(step) => step,
-                    // The file changed: the refusal goes out instead.
-                    None => return self.output(store, buf),
-                }
-            }
-            Reply::Stat(m) => {
-                let h = file_reply("stat", m.size, m.md5, Some(m.mtime));
-                (emit(&h, buf)?, Reply::None)
-            }
-            Reply::ListHeader {
-                len,
-                count,
-                truncated,
-            } => {
-                let n = emit(&list_reply(len, truncated), buf)?;
-                let next = match len {
-                    0 => Reply::None,
-                    _ => Reply::ListBody {
-                        index: 0,
-                        count,
-                        skip: 0,
-                        left: len,
-                    },
-                };
-                (n, next)
-            }
-            Reply::ListBody { .. } => return self.list_body(store, buf),
-        };
-        // Nothing written: the header waits for a larger buffer.
-        if n > 0 {
-            self.reply = next;
-        }
-        Ok(n)
-    }
-
-    /// The next piece of a `get`: header, bytes, then the md5 trailer
-    /// (`None`: the file changed, a refusal replaces the trailer).
-    fn get_step<S: FileStore<File = F>>(
-        &mut self,
-        store: &mut S,
-        buf: &mut [u8],
-    ) -> Result<Option<(usize, Reply<F>)>, Error> {
-        let (file, meta, pos) = match self.reply {
-            Reply::GetHeader { file, meta, offset } => {
-                let n = emit(&get_reply(meta.size, offset, meta.mtime), buf)?;
-                return Ok(Some((n, after_body(file, meta, offset))));
-            }
-            Reply::GetBody { file, meta, pos } => (file, meta, pos),
-            Reply::GetEnd { file, meta } => {
-                if store.meta(file).ok() != Some(meta) {
-                    self.reply = refuse("end", Why::Changed);
-                    return Ok(None);
-                }
-                return Ok(Some((emit(&end_header(meta.md5), buf)?, Reply::None)));
-            }
-            _ => return Ok(Some((0, Reply::None))),
-        };
-        let want = usize::try_from(meta.size - pos).map_or(buf.len(), |r| r.min(buf.len()));
-        let n = store
-            .read(file, pos, &mut buf[..want])
-            .map_err(Error::Store)?;
-        if n == 0 && want > 0 {
-            return Err(Error::Shrank);
-        }
-        Ok(Some((n, after_body(file, meta, pos + n as u64))))
-    }
-
-    /// Streams the listing's lines, formatted again from the store.
-    fn list_body<S: FileStore<File = F>>(
-        &mut self,
-        store: &mut S,
-        buf: &mut [u8],
-    ) -> Result<usize, Error> {
-        let Reply::ListBody {
-            mut index,
-            count,
-            mut skip,
-            mut left,
-        } = self.reply
-        else {
-            return Ok(0);
-        };
-        let dir = self.dec.header().filename.as_deref().unwrap_or("");
-        let mut written = 0;
-        while written < buf.len() && index < count {
-            let entry = store
-                .entry(dir, index)
-                .map_err(Error::Store)?
-                .ok_or(Error::ListChanged)?;
-            let mut w = list::Window::new(&mut buf[written..], skip);
-            // Window never fails.
-            let _ = list::write_line(&entry, &mut w);
-            let kept = w.kept as u64;
-            if kept > left {
-                return Err(Error::ListChanged);
-            }
-            written += w.kept;
-            left -= kept;
-            if skip + w.kept == w.seen {
-                index += 1;
-                skip = 0;
-            } else {
-                skip += w.kept;
-            }
-        }
-        self.reply = match (index == count, left) {
-            (true, 0) => Reply::None,
-            (true, _) => return Err(Error::ListChanged),
-            _ => Reply::ListBody {
-                index,
-                count,
-                skip,
-                left,
-            },
-        };
-        Ok(written)
-    }
-
-    /// Writes a refusal header; its text names the request's file.
-    fn refusal(&self, op: &str, why: Why, buf: &mut [u8]) -> Result<usize, Error> {
-        let name = self.dec.header().filename.as_deref().unwrap_or("");
-        emit(&error_reply(op, &why.text(name)), buf)
     }
 }
 
 fn refuse<F>(op: &'static str, why: Why) -> Reply<F> {
     Reply::Refuse { op, why }
-}
-
-/// A `get` at `pos`: more bytes, or the trailer.
-fn after_body<F>(file: F, meta: FileMeta, pos: u64) -> Reply<F> {
-    match pos == meta.size {
-        true => Reply::GetEnd { file, meta },
-        false => Reply::GetBody { file, meta, pos },
-    }
-}
-
-/// The listing's length in bytes, its entry count and whether it was cut
-/// at [`MAX_LIST`].
-fn listing_size<S: FileStore>(store: &mut S, dir: &str) -> Result<(u64, usize, bool), Refusal> {
-    let mut len = 0u64;
-    for i in 0..MAX_LIST {
-        match store.entry(dir, i)? {
-            Some(e) => len += list::line_len(&e) as u64,
-            None => return Ok((len, i, false)),
-        }
-    }
-    let more = store.entry(dir, MAX_LIST)?.is_some();
-    Ok((len, MAX_LIST, more))
-}
-
-/// Writes a header frame if it fits: `Ok(0)` asks for a larger buffer,
-/// unless the buffer was [`MIN_OUTPUT`] already.
-fn emit(h: &Header, buf: &mut [u8]) -> Result<usize, Error> {
-    match emit_frame_header(h, buf) {
-        Ok(n) => Ok(n),
-        Err(_) if buf.len() < MIN_OUTPUT => Ok(0),
-        Err(_) => Err(Error::Encode),
-    }
 }

@@ -6,44 +6,136 @@ use core::fmt::{self, Write};
 
 use heapless::String;
 
+use super::{FileStore, Refusal};
 use crate::codec::frame::FrameError;
-use crate::service::file::native::RequestError;
-use crate::wire::TEXT_CAP;
+use crate::service::file::access;
+use crate::service::file::native::{RequestError, TransferError};
+use crate::wire::{Digest, TEXT_CAP};
+
+/// What the server says while it stops (between requests, or between two
+/// segments of a segmented get).
+pub const SHUTTING_DOWN: &str = "server is shutting down";
 
 /// What a refusal says, formatted when it is written (with the request's
 /// name, which the decoder still holds).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Why {
     Request(RequestError),
-    Store(&'static str),
-    PastEnd { offset: u64, size: u64 },
+    /// The store's refusal: its text comes from [`FileStore::describe`].
+    Store(Refusal),
+    PastEnd {
+        offset: u64,
+        size: u64,
+    },
     Changed,
     ReadOnly,
     BadRequest(FrameError),
+    ShuttingDown,
+    /// A refusal of the host's extension: the reason is kept there
+    /// ([`HostWhy`]), so a read-only image holds none of its texts.
+    Host,
+}
+
+/// The reasons only the host's extension ([`super::Full`]) gives.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum HostWhy {
+    /// `challenge` on a server without a token.
+    NoToken,
+    /// Too many failed proofs from the client's address.
+    Throttled {
+        secs: u64,
+    },
+    AuthFailed,
+    Upload(access::Refusal),
+    TooBig {
+        size: u64,
+        max: u64,
+    },
+    DataMismatch {
+        offset: u64,
+    },
+    Data(TransferError),
+    Md5Mismatch {
+        expected: Digest,
+        actual: Digest,
+    },
+    /// The driver's own text (a failed write, a busy server).
+    Driver,
+}
+
+impl HostWhy {
+    /// Writes the text; `driver` is the driver's text for
+    /// [`HostWhy::Driver`].
+    pub(super) fn write(self, name: &str, driver: &str, w: &mut dyn Write) -> fmt::Result {
+        match self {
+            HostWhy::NoToken => w.write_str(
+                "this server has no upload token (no --files-token-file): \
+                 do not give --token-file",
+            ),
+            HostWhy::Throttled { secs } => write!(
+                w,
+                "too many failed logins from your address; try again in {secs} s"
+            ),
+            HostWhy::AuthFailed => w.write_str("authentication failed: wrong token"),
+            HostWhy::Upload(r) => write!(w, "{r}"),
+            HostWhy::TooBig { size, max } => {
+                write!(w, "{name}: {size} bytes exceeds the limit of {max} bytes")
+            }
+            HostWhy::DataMismatch { offset } => write!(
+                w,
+                "{name}: data frame does not match the offer (offset {offset}); upload discarded"
+            ),
+            HostWhy::Data(e) => write!(w, "{name}: {e}; upload discarded"),
+            HostWhy::Md5Mismatch { expected, actual } => write!(
+                w,
+                "{name}: md5 mismatch: client says {expected}, received data is {actual}; \
+                 upload discarded"
+            ),
+            HostWhy::Driver => w.write_str(driver),
+        }
+    }
 }
 
 impl Why {
-    /// The text, cut at the header's error capacity like the host's.
-    pub(super) fn text(self, name: &str) -> String<TEXT_CAP> {
-        let mut msg = String::new();
-        let mut w = Cut(&mut msg);
-        // Cut never fails.
-        let _ = match self {
+    /// Writes the text; `host` writes a [`Why::Host`] reason (nothing
+    /// for a read-only session, which never has one).
+    pub(super) fn write<S: FileStore>(
+        self,
+        name: &str,
+        store: &mut S,
+        host: impl FnOnce(&mut dyn Write) -> fmt::Result,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        match self {
             Why::Request(e) => write!(w, "{e}"),
-            Why::Store(what) => write!(w, "{name}: {what}"),
+            Why::Store(r) => store.describe(r, name, w),
             Why::PastEnd { offset, size } => {
                 write!(w, "{name}: offset {offset} is past the end ({size} bytes)")
             }
             Why::Changed => write!(w, "{name}: file changed while being sent"),
             Why::ReadOnly => write!(w, "{name}: this server is read-only"),
             Why::BadRequest(e) => write!(w, "bad request: {e}"),
-        };
+            Why::ShuttingDown => w.write_str(SHUTTING_DOWN),
+            Why::Host => host(w),
+        }
+    }
+
+    /// The text, cut at the header's error capacity like the host's.
+    pub(super) fn text<S: FileStore>(
+        self,
+        name: &str,
+        store: &mut S,
+        host: impl FnOnce(&mut dyn Write) -> fmt::Result,
+    ) -> String<TEXT_CAP> {
+        let mut msg = String::new();
+        // Cut never fails.
+        let _ = self.write(name, store, host, &mut Cut(&mut msg));
         msg
     }
 }
 
 /// A `fmt::Write` into a bounded string that keeps what fits.
-struct Cut<'a, const N: usize>(&'a mut String<N>);
+pub(super) struct Cut<'a, const N: usize>(pub(super) &'a mut String<N>);
 
 impl<const N: usize> Write for Cut<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {

@@ -11,20 +11,20 @@ use proptest::prelude::*;
 use super::*;
 use crate::wire::Digest;
 
-struct Mem {
-    files: Vec<(&'static str, Vec<u8>, u64)>,
+pub(super) struct Mem {
+    pub(super) files: Vec<(&'static str, Vec<u8>, u64)>,
     /// Bytes a read may still return (a file "shrinking").
     read_limit: Option<u64>,
     /// mtime reported after opening (a file "changing").
     touched: bool,
 }
 
-fn md5_of(b: &[u8]) -> Digest {
+pub(super) fn md5_of(b: &[u8]) -> Digest {
     Digest(Md5::digest(b).into())
 }
 
 impl Mem {
-    fn new() -> Mem {
+    pub(super) fn new() -> Mem {
         Mem {
             files: std::vec![
                 ("README.txt", b"hello board\n".to_vec(), 1_700_000_000),
@@ -93,7 +93,7 @@ fn frame(json: &str) -> Vec<u8> {
     v
 }
 
-fn request(json: &str) -> Vec<u8> {
+pub(super) fn request(json: &str) -> Vec<u8> {
     frame(json)
 }
 
@@ -121,7 +121,7 @@ fn run(store: &mut Mem, chunks: &[&[u8]], out: usize) -> (Vec<u8>, Option<Error>
             if s.wants_close() {
                 return (sent, None);
             }
-            let (n, ev) = s.handle_input(0, store, rest);
+            let (n, ev) = s.handle_input(0, rest);
             rest = &rest[n..];
             if ev.is_none() && rest.is_empty() {
                 break;
@@ -140,7 +140,7 @@ fn serve(input: &[u8]) -> (Vec<u8>, Option<Error>) {
 }
 
 /// Splits `bytes` into frames: (header JSON, body).
-fn frames(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(super) fn frames(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
         let n = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
@@ -287,10 +287,7 @@ fn a_changed_file_ends_with_a_refusal_a_shrunk_one_fails() {
     let mut store = Mem::new();
     let mut s = Session::new(0, 1000);
     let r = request(r#"{"op":"get","filename":"README.txt"}"#);
-    assert_eq!(
-        s.handle_input(0, &mut store, &r),
-        (r.len(), Some(Event::Get))
-    );
+    assert_eq!(s.handle_input(0, &r), (r.len(), Some(Event::Get)));
     let mut buf = [0u8; MIN_OUTPUT];
     let mut out = Vec::new();
     for _ in 0..2 {
@@ -317,13 +314,12 @@ fn a_changed_file_ends_with_a_refusal_a_shrunk_one_fails() {
 
 #[test]
 fn idle_sessions_time_out_and_activity_moves_the_deadline() {
-    let mut store = Mem::new();
     let mut s = Session::new(100, 1000);
     assert_eq!(s.poll_timeout(), Some(1100));
     s.handle_timeout(1099);
     assert!(!s.wants_close());
     let r = request(r#"{"op":"stat","filename":"empty"}"#);
-    s.handle_input(600, &mut store, &r[..3]);
+    s.handle_input(600, &r[..3]);
     assert_eq!(s.poll_timeout(), Some(1600));
     s.handle_timeout(1600);
     assert!(s.wants_close());
@@ -334,7 +330,7 @@ fn small_output_buffers_wait_for_room_for_a_header() {
     let mut store = Mem::new();
     let mut s = Session::new(0, 1000);
     let r = request(r#"{"op":"stat","filename":"README.txt"}"#);
-    s.handle_input(0, &mut store, &r);
+    s.handle_input(0, &r);
     let mut buf = [0u8; 512];
     assert_eq!(s.poll_output(0, &mut store, &mut buf[..10]), Ok(0));
     assert!(s.is_replying());
@@ -434,7 +430,7 @@ fn listings_are_cut_at_max_list_and_say_so() {
         let mut store = Many(n, String::new());
         let mut s = Session::new(0, 1000);
         let r = request(r#"{"op":"list"}"#);
-        assert_eq!(s.handle_input(0, &mut store, &r).1, Some(Event::List));
+        assert_eq!(s.handle_input(0, &r).1, Some(Event::List));
         let mut out = Vec::new();
         let mut buf = [0u8; 1000];
         while let Ok(k @ 1..) = s.poll_output(0, &mut store, &mut buf) {
@@ -452,7 +448,7 @@ fn listings_are_cut_at_max_list_and_say_so() {
 fn a_directory_that_changes_while_listed_fails() {
     let mut store = Many(3, String::new());
     let mut s = Session::new(0, 1000);
-    s.handle_input(0, &mut store, &request(r#"{"op":"list"}"#));
+    s.handle_input(0, &request(r#"{"op":"list"}"#));
     let mut buf = [0u8; 1000];
     assert!(s.poll_output(0, &mut store, &mut buf).unwrap() > 0);
     store.0 = 2;

@@ -11,7 +11,7 @@ use wirekit_core::wire::Digest;
 
 use super::{request, wire_err, ClientDialect, LocalPartial};
 use crate::files::conn::Conn;
-use crate::files::serve_native::SHUTTING_DOWN;
+use crate::files::frames::SHUTTING_DOWN;
 
 /// What an old server answers for an op it does not know.
 const UNKNOWN_OP: &str = "unknown operation";
