@@ -9,8 +9,6 @@
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod exec;
-pub mod files;
 pub mod metrics;
 pub mod runtime;
 pub mod serve;

@@ -143,7 +143,7 @@ fn repeated_gets_use_the_cached_md5_until_the_file_changes() {
     let mut cmd = std::process::Command::new(wirekit_tests::wirekit_bin());
     cmd.args(["serve", "--listen", "files=127.0.0.1:0", "--root"])
         .arg(&root)
-        .env("RUST_LOG", "wirekit_host::files=debug");
+        .env("RUST_LOG", "wirekit_host::services::files=debug");
     let srv = Server::spawn(cmd, 1);
     let a = srv.addr("files", "tcp").to_string();
     let mut log = Vec::new();

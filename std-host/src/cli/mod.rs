@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 use crate::client::talk;
-use crate::{client, exec, serve};
+use crate::services::exec;
+use crate::{client, serve};
 
 pub mod manual;
 
@@ -64,11 +65,11 @@ pub enum Command {
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
     Talk(talk::TalkArgs),
     /// Download a file from a files server (or a seed's, with --dialect).
-    Get(crate::files::client::GetArgs),
+    Get(crate::services::files::client::GetArgs),
     /// Upload a file to a files server (or seed 002's, with --dialect).
-    Put(crate::files::client::PutArgs),
+    Put(crate::services::files::client::PutArgs),
     /// List a directory on a files server.
-    Ls(crate::files::client::LsArgs),
+    Ls(crate::services::files::client::LsArgs),
     /// Print a manual page (roff), or write them all with --out-dir.
     #[command(after_long_help = EX_MAN)]
     Man(manual::ManArgs),
@@ -149,9 +150,9 @@ impl Command {
             Command::Shell(a) => Ok(exec::client::run_shell(&a)),
             Command::Chat(a) => client(client::chat::main(a)),
             Command::Talk(a) => client(talk::main(a)),
-            Command::Get(a) => Ok(crate::files::client::run_get(&a)),
-            Command::Put(a) => Ok(crate::files::client::run_put(&a)),
-            Command::Ls(a) => Ok(crate::files::client::run_ls(&a)),
+            Command::Get(a) => Ok(crate::services::files::client::run_get(&a)),
+            Command::Put(a) => Ok(crate::services::files::client::run_put(&a)),
+            Command::Ls(a) => Ok(crate::services::files::client::run_ls(&a)),
             Command::Man(a) => done(manual::man(&a)),
             Command::Completions(a) => done(manual::completions(&a)),
             Command::ExecSupervise(a) => Ok(exec::supervise::run(&a)),

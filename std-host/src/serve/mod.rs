@@ -39,7 +39,7 @@ pub struct Args {
 
     /// Options of the exec services.
     #[command(flatten, next_help_heading = "Exec services")]
-    pub exec: crate::exec::ExecArgs,
+    pub exec: crate::services::exec::ExecArgs,
 
     /// Chat service options.
     #[command(flatten, next_help_heading = "Chat")]
@@ -51,7 +51,7 @@ pub struct Args {
 
     /// File transfer (`files`, `files-ack`) options.
     #[command(flatten, next_help_heading = "File transfer")]
-    pub files: crate::files::FilesConfig,
+    pub files: crate::services::files::FilesConfig,
 
     /// TLS for `--listen SERVICE+tls=ADDR` listeners.
     #[command(flatten, next_help_heading = "TLS")]

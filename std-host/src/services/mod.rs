@@ -2,18 +2,19 @@
 //! naming them: name → start function and default address. Adding a
 //! service is a module plus one entry in [`SERVICES`] (and a line in
 //! [`SERVICES_HELP`]). Services use the runtime ([`crate::runtime`]); the
-//! runtime's accept loops and limits know no service. `chat` lives here;
-//! `exec` and `files` (which still carry their clients) beside it.
+//! runtime's accept loops and limits know no service. `exec` and `files` still
+//! carry their clients (`wirekit exec`, `shell`, `get`, `put`, `ls`).
 
 pub mod chat;
 pub mod echo;
+pub mod exec;
+pub mod files;
 pub mod rfc;
 pub mod time;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::exec::service as exec;
 use crate::runtime::Launch;
 
 /// State that several listeners of one run share (one exec service for all
@@ -23,8 +24,8 @@ use crate::runtime::Launch;
 pub struct Shared {
     /// The services' options from the command line and config file.
     pub opts: Options,
-    pub(crate) exec: Once<crate::exec::ExecService>,
-    pub(crate) files: Once<crate::files::Files>,
+    pub(crate) exec: Once<exec::ExecService>,
+    pub(crate) files: Once<files::Files>,
     pub(crate) chat_bus: Once<crate::services::chat::Bus>,
     /// The room the web console's browser users join: the first chat
     /// listener's (each `--listen chat=…` has a room of its own).
@@ -36,11 +37,11 @@ pub struct Shared {
 #[derive(Debug, Clone)]
 pub struct Options {
     /// `--exec-*`.
-    pub exec: crate::exec::ExecArgs,
+    pub exec: exec::ExecArgs,
     /// `--chat-*`.
     pub chat: crate::services::chat::ChatOpts,
     /// `--files-*`, `--root`.
-    pub files: crate::files::FilesConfig,
+    pub files: files::FilesConfig,
 }
 
 impl Shared {
@@ -113,12 +114,12 @@ pub static SERVICES: &[Service] = &[
     Service {
         name: "files",
         default: Some("127.0.0.1:8484"),
-        start: crate::files::start,
+        start: files::start,
     },
     Service {
         name: "files-ack",
         default: None,
-        start: crate::files::start_ack,
+        start: files::start_ack,
     },
     Service {
         name: "plain-echo",
@@ -148,17 +149,17 @@ pub static SERVICES: &[Service] = &[
     Service {
         name: "exec",
         default: None,
-        start: exec::start_exec,
+        start: exec::service::start_exec,
     },
     Service {
         name: "exec-len",
         default: None,
-        start: exec::start_len,
+        start: exec::service::start_len,
     },
     Service {
         name: "exec-ack",
         default: None,
-        start: exec::start_ack,
+        start: exec::service::start_ack,
     },
     Service {
         name: "chat",

@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use wirekit_core::session::exec::{ExecServer, Held, Stream};
 
 use super::{flush, Driver, Io, Spool};
-use crate::exec::run::{RunError, Sink};
+use crate::services::exec::run::{RunError, Sink};
 
 /// What a client whose command was killed by a server shutdown reads.
 const SHUTDOWN: &str = "server shutting down: command killed";

@@ -16,9 +16,9 @@ use md5::{Digest as _, Md5};
 use wirekit_core::service::file::name;
 use wirekit_core::wire::Digest;
 
-use crate::files::progress::Progress;
-use crate::files::sink::Sink;
-use crate::files::store::hash_prefix;
+use crate::services::files::progress::Progress;
+use crate::services::files::sink::Sink;
+use crate::services::files::store::hash_prefix;
 
 /// Where a download is written until verified.
 pub fn partial_path(local: &Path) -> PathBuf {

@@ -10,8 +10,8 @@ use wirekit_core::service::file::native::{self, SegmentError, Transfer, Transfer
 use wirekit_core::wire::Digest;
 
 use super::{request, wire_err, ClientDialect, LocalPartial};
-use crate::files::conn::Conn;
-use crate::files::frames::SHUTTING_DOWN;
+use crate::services::files::conn::Conn;
+use crate::services::files::frames::SHUTTING_DOWN;
 
 /// What an old server answers for an op it does not know.
 const UNKNOWN_OP: &str = "unknown operation";

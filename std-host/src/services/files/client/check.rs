@@ -9,8 +9,8 @@ use anyhow::{bail, Context as _};
 use wirekit_core::service::answer::{classify, Answer, MAX_PEEK};
 
 use super::ClientDialect;
-use crate::exec::client::probe;
-use crate::files::conn::Conn;
+use crate::services::exec::client::probe;
+use crate::services::files::conn::Conn;
 
 /// Checks the first answer to `sent` (already sent on `conn`), waiting
 /// as long as the connection's read timeout.

@@ -14,7 +14,7 @@ use wirekit_core::service::file::access::{
 };
 
 use super::{read_reply_raw, request, ClientDialect};
-use crate::files::conn::{Conn, Stream};
+use crate::services::files::conn::{Conn, Stream};
 use crate::tls::client::{ClientTls, TlsClientOpts};
 
 /// Connects with read/write timeouts, over TLS if `tls` asks for it (the

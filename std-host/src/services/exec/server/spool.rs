@@ -18,7 +18,7 @@ use tokio::fs::File;
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
 use wirekit_core::wire::Digest;
 
-use crate::exec::run::{Sink, Stream};
+use crate::services::exec::run::{Sink, Stream};
 
 /// Bytes of each stream (stdout, stderr) kept in memory per connection.
 pub(super) const MEM_LIMIT: usize = 64 * 1024;
