@@ -193,6 +193,24 @@ def close(wire, port, seq, rcv, dport):
             break
 
 
+def receive(wire, port, seq, rcv, dport, enough, missing):
+    """Reads the guest's data (ACKing each segment, our next seq `seq`)
+    until `enough(got)`; returns (got, rcv) or the reason it failed."""
+    got = b""
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while not enough(got):
+        seg = wire.wait_segment(port, deadline - time.monotonic())
+        if seg is None:
+            return missing
+        if seg[1] & RST:
+            return "reset after handshake"
+        if seg[4] and seg[2] == rcv:
+            got += seg[4]
+            rcv = (rcv + len(seg[4])) & 0xFFFFFFFF
+            wire.send(client_segment(port, seq, rcv, ACK, dport=dport))
+    return got, rcv
+
+
 def attempt_chat(wire, port, _text):
     """One genuine chat member: handshake, the room's join notice, close.
     Returns None on success or the reason it failed."""
@@ -201,18 +219,10 @@ def attempt_chat(wire, port, _text):
         return hs
     seq, rcv = hs
     wire.send(client_segment(port, seq, rcv, ACK, dport=CHAT_PORT))
-    got = b""
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
-    while b"joined" not in got:
-        seg = wire.wait_segment(port, deadline - time.monotonic())
-        if seg is None:
-            return "no join notice"
-        if seg[1] & RST:
-            return "reset after handshake"
-        if seg[4] and seg[2] == rcv:
-            got += seg[4]
-            rcv = (rcv + len(seg[4])) & 0xFFFFFFFF
-            wire.send(client_segment(port, seq, rcv, ACK, dport=CHAT_PORT))
+    r = receive(wire, port, seq, rcv, CHAT_PORT, lambda got: b"joined" in got, "no join notice")
+    if isinstance(r, str):
+        return r
+    got, rcv = r
     if b"busy" in got:
         return "room full"
     close(wire, port, seq, rcv, CHAT_PORT)
@@ -227,21 +237,14 @@ def attempt(wire, port, text):
         return hs
     seq, rcv = hs
     wire.send(client_segment(port, seq, rcv, ACK | PSH, text))
-    got = b""
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
-    while len(got) < len(text):
-        seg = wire.wait_segment(port, deadline - time.monotonic())
-        if seg is None:
-            return "no echo"
-        if seg[1] & RST:
-            return "reset after handshake"
-        if seg[4] and seg[2] == rcv:
-            got += seg[4]
-            rcv = (rcv + len(seg[4])) & 0xFFFFFFFF
-            wire.send(client_segment(port, (seq + len(text)) & 0xFFFFFFFF, rcv, ACK))
+    seq = (seq + len(text)) & 0xFFFFFFFF
+    r = receive(wire, port, seq, rcv, ECHO_PORT, lambda got: len(got) >= len(text), "no echo")
+    if isinstance(r, str):
+        return r
+    got, rcv = r
     if got != text.upper():
         return f"wrong echo {got!r}"
-    close(wire, port, (seq + len(text)) & 0xFFFFFFFF, rcv, ECHO_PORT)
+    close(wire, port, seq, rcv, ECHO_PORT)
     return None  # the echo came back: the client was served
 
 

@@ -237,18 +237,25 @@ async fn shutdown_tells_everyone() {
     }
 }
 
+/// A room without sockets: queues of 20 frames, lines of 100 bytes.
+fn small_room() -> Room {
+    let config = RoomConfig {
+        queue: 20,
+        max_line: 100,
+        relay: Relay::Strip,
+        history: 0,
+    };
+    Room::new(config, local_now)
+}
+
+/// A loopback address with `port`.
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
 #[test]
 fn a_mass_drop_is_one_summary_notice() {
-    let room = Room::new(
-        RoomConfig {
-            queue: 20,
-            max_line: 100,
-            relay: Relay::Strip,
-            history: 0,
-        },
-        local_now,
-    );
-    let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let room = small_room();
     let mut watcher = room.join(addr(1));
     let mut stalled: Vec<_> = (0..10).map(|i| room.join(addr(100 + i))).collect();
     // Empty every queue, then fill the stalled ones without reading them.
@@ -278,16 +285,7 @@ fn a_mass_drop_is_one_summary_notice() {
 /// reach it in order.
 #[test]
 fn a_join_storm_skips_notices_instead_of_dropping_members() {
-    let room = Room::new(
-        RoomConfig {
-            queue: 20,
-            max_line: 100,
-            relay: Relay::Strip,
-            history: 0,
-        },
-        local_now,
-    );
-    let addr = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    let room = small_room();
     let mut behind = room.join(addr(1));
     while behind.frames.try_recv().is_ok() {}
     let mut storm: Vec<_> = (0..100).map(|i| room.join(addr(100 + i))).collect();
