@@ -30,28 +30,13 @@ pub struct AsyncConn {
     pub hi: usize,
     /// Cancelled when the server starts shutting down.
     pub shutdown: CancellationToken,
-    /// Where transfers are counted (`--metrics`).
-    pub metrics: Option<crate::metrics::Metrics>,
-    /// Where transfers are shown (the web console's recent events), with
-    /// the client's address.
-    pub events: Option<(crate::runtime::events::Events, std::net::SocketAddr)>,
+    /// Where transfers are counted and shown.
+    pub report: super::host_store::Report,
     /// The listener's address is a loopback one (the upload policy).
     pub loopback: bool,
 }
 
 impl AsyncConn {
-    /// Counts a finished or refused transfer and shows it in the recent
-    /// events: `op` get/put, `outcome` ok/refused, what moved and how long.
-    pub fn transfer_done(&self, op: &str, outcome: &str, name: &str, bytes: u64, secs: f64) {
-        if let Some(m) = &self.metrics {
-            m.transfer(op, outcome, bytes, secs);
-        }
-        if let Some((ev, peer)) = &self.events {
-            let detail = format!("{op} {name}: {outcome}, {bytes} bytes in {secs:.2} s");
-            ev.publish("transfer", "files", *peer, detail);
-        }
-    }
-
     /// Wraps a connected socket.
     pub fn new(stream: crate::runtime::Conn, shutdown: CancellationToken) -> AsyncConn {
         AsyncConn {
@@ -60,8 +45,7 @@ impl AsyncConn {
             lo: 0,
             hi: 0,
             shutdown,
-            metrics: None,
-            events: None,
+            report: Default::default(),
             loopback: false,
         }
     }

@@ -238,8 +238,10 @@ impl Files {
         events: Option<(crate::runtime::events::Events, std::net::SocketAddr)>,
     ) -> anyhow::Result<()> {
         let mut conn = AsyncConn::new(conn, shutdown);
-        conn.metrics = self.metrics.clone();
-        conn.events = events;
+        conn.report = host_store::Report {
+            metrics: self.metrics.clone(),
+            events,
+        };
         conn.loopback = loopback;
         if ack {
             return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;

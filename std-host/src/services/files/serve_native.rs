@@ -71,10 +71,7 @@ pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<(
         policy: files.policy(conn.loopback),
         max_size: files.cfg.max_file_size,
     };
-    let report = Report {
-        metrics: conn.metrics.clone(),
-        events: conn.events.clone(),
-    };
+    let report = conn.report.clone();
     let mut d = Driver {
         files: Arc::clone(files),
         uploads,
@@ -299,7 +296,7 @@ impl Driver {
             }
         };
         if !self.session()?.put_check(actual) {
-            if let Some(m) = &conn.metrics {
+            if let Some(m) = &conn.report.metrics {
                 m.md5_mismatch();
             }
             up.discard().await;
