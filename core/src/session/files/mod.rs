@@ -45,8 +45,6 @@ pub use upload::{Extension, Full, ReadOnly, Uploads};
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_full;
 
 /// Most entries one listing returns (the host's limit too); more are cut
 /// and the reply says `truncated`.

@@ -8,11 +8,11 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::tests::{frames, md5_of, request, Mem};
-use super::*;
+use super::{frames, md5_of, request, Mem};
 use crate::service::auth::{nonce_hex, proof_in};
 use crate::service::file::access::{Policy, DOMAIN};
 use crate::service::file::native::{data_header, end_header};
+use crate::session::files::*;
 use crate::wire::emit_frame_header;
 
 type Host = FilesServer<usize, REQUEST_HEADER_CAP, Full>;

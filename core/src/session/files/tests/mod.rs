@@ -1,6 +1,8 @@
 //! The files session without sockets: exact reply bytes, refusals, the
 //! end of a session, and any chunking of input and output.
 
+mod full;
+
 extern crate std;
 use std::string::{String, ToString};
 use std::vec::Vec;
