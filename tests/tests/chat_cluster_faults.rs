@@ -199,6 +199,11 @@ fn a_node_that_missed_discarded_lines_tells_its_clients() {
     // Node 1 freezes longer than its consumer's inactivity limit (10 s),
     // while 30 lines pass through a stream that keeps 10.
     n1.signal("STOP");
+    // The pull requests node 1 sent just before it froze live on for up
+    // to a second (PULL_EXPIRES) and would still carry lines into its
+    // socket buffer: then nothing is lost and no notice is due. Lines
+    // sent after they expired are the ones it misses.
+    std::thread::sleep(Duration::from_secs(2));
     let mut w = a.writer();
     // One at a time, so node 0 itself keeps up with the small stream.
     for i in 0..30 {
