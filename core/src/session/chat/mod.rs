@@ -36,6 +36,7 @@ use crate::service::chat::{
 use crate::strftime::Tm;
 
 mod pending;
+pub mod rules;
 #[cfg(test)]
 mod tests;
 
@@ -250,17 +251,35 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
         if !self.accepts_input() {
             return Ok((0, None));
         }
-        let relay = self.config.relay;
         let Some(Seat::Taken(m)) = self.seats.get_mut(id.0) else {
             return Err(Error::NotMember);
         };
         let (used, ev) = m.lines.decode(input);
-        let act = match ev {
+        let whole = match ev {
             None => return Ok((used, None)),
-            Some(LineEvent::Line(line)) => Act::of(parse_line_as(line, relay), &mut self.said),
-            Some(LineEvent::Rejected(_)) => Act::TooLong,
+            // The decoder bounds a line at L - 1 bytes, so it fits `said`.
+            Some(LineEvent::Line(line)) => copy_into(&mut self.said, line),
+            Some(LineEvent::Rejected(_)) => false,
         };
+        let act = self.decide_said(id, whole);
         Ok((used, self.act(id, act)))
+    }
+
+    /// What the line now in `said` does (`whole`: it fitted), decided by
+    /// the rules every chat driver shares.
+    fn decide_said(&mut self, id: MemberId, whole: bool) -> Act {
+        let act = match whole {
+            false => Act::of(rules::too_long(Self::max_line())),
+            true => Act::of(rules::decide(
+                parse_line_as(&self.said, self.config.relay),
+                |name| self.nick_in_use(id, name),
+            )),
+        };
+        // A said text is the line without its `\r`: a prefix of `said`.
+        if let Act::Say(len) = act {
+            self.said.truncate(len);
+        }
+        act
     }
 
     /// The member closed its side: an unterminated last line is still
@@ -277,7 +296,8 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
             let Some(Seat::Taken(m)) = self.seats.get(id.0) else {
                 return Err(Error::NotMember);
             };
-            let act = Act::of(parse_line_as(m.lines.pending(), relay), &mut self.said);
+            let whole = copy_into(&mut self.said, m.lines.pending());
+            let act = self.decide_said(id, whole);
             if self.act(id, act) == Some(Event::Quit) {
                 return Ok(true);
             }
@@ -428,77 +448,68 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
     fn act(&mut self, id: MemberId, act: Act) -> Option<Event> {
         let label = self.member(id).ok()?.label.clone();
         let (pending, event) = match act {
-            Act::Blank => return None,
-            Act::Quit => {
+            Act::Nothing => return None,
+            Act::Leave => {
                 let _ = self.leave(id, None);
                 return Some(Event::Quit);
             }
-            Act::Say => (Pending::Say(label), Event::Said),
+            Act::Say(_) => (Pending::Say(label), Event::Said),
             Act::Who => (Pending::Who(id), Event::Command),
-            Act::BadNick(e) => (
-                Pending::Note(Dest::One(id), Note::BadNick(e)),
-                Event::Refused,
-            ),
-            Act::TooLong => {
-                let note = Note::LineTooLong(Self::max_line());
-                (Pending::Note(Dest::One(id), note), Event::Refused)
+            Act::Refuse(note) => (Pending::Note(Dest::One(id), note), Event::Refused),
+            Act::Rename(name) => {
+                if let Some(Seat::Taken(m)) = self.seats.get_mut(id.0) {
+                    m.label = Label::Nick(name.clone());
+                }
+                let note = Note::Renamed(label, name);
+                (Pending::Note(Dest::All, note), Event::Command)
             }
-            Act::Nick(name) => (self.rename(id, label, name), Event::Command),
         };
         self.queue(pending);
         Some(event)
     }
 
-    /// Takes a nickname nobody else has (any case), telling everyone, or
-    /// tells `id` it is taken.
-    fn rename(&mut self, id: MemberId, old: Label, name: String<MAX_NICK>) -> Pending {
-        let taken = self.seats.iter().enumerate().any(|(i, s)| match s {
+    /// Whether a member other than `id` goes by `name` (see
+    /// [`rules::same_nick`]).
+    fn nick_in_use(&self, id: MemberId, name: &str) -> bool {
+        self.seats.iter().enumerate().any(|(i, s)| match s {
             Seat::Taken(m) if i != id.0 => {
-                matches!(&m.label, Label::Nick(n) if n.eq_ignore_ascii_case(&name))
+                matches!(&m.label, Label::Nick(n) if rules::same_nick(n, name))
             }
             _ => false,
-        });
-        if taken {
-            return Pending::Note(Dest::One(id), Note::NickTaken(name));
-        }
-        if let Some(Seat::Taken(m)) = self.seats.get_mut(id.0) {
-            m.label = Label::Nick(name.clone());
-        }
-        Pending::Note(Dest::All, Note::Renamed(old, name))
+        })
     }
 }
 
-/// A line's meaning, owned (the line itself is borrowed from the input or
-/// the member's decoder; a said line's text is copied to `said`).
+/// Copies `line` into `said`; `false` if it does not fit (then `said` is
+/// left empty).
+fn copy_into<const L: usize>(said: &mut Vec<u8, L>, line: &[u8]) -> bool {
+    said.clear();
+    said.extend_from_slice(line).is_ok()
+}
+
+/// A [`Decision`](rules::Decision), owned: what it borrowed from the line
+/// is copied (a said text stays in the room's `said` buffer; `Say` keeps
+/// its length).
 enum Act {
-    Blank,
-    Quit,
-    Say,
+    Nothing,
+    Leave,
+    Say(usize),
     Who,
-    Nick(String<MAX_NICK>),
-    BadNick(NickError),
-    TooLong,
+    Rename(String<MAX_NICK>),
+    Refuse(Note),
 }
 
 impl Act {
-    fn of<const L: usize>(input: Input<'_>, said: &mut Vec<u8, L>) -> Act {
-        match input {
-            Input::Blank => Act::Blank,
-            Input::Quit => Act::Quit,
-            Input::Who => Act::Who,
-            Input::BadNick(e) => Act::BadNick(e),
-            // validate_nick bounds the name at MAX_NICK.
-            Input::Nick(n) => {
-                String::try_from(n).map_or(Act::BadNick(NickError::TooLong), Act::Nick)
-            }
-            Input::Say(text) => {
-                said.clear();
-                // The decoder bounds a line at L - 1 bytes.
-                match said.extend_from_slice(text) {
-                    Ok(()) => Act::Say,
-                    Err(_) => Act::TooLong,
-                }
-            }
+    fn of(decision: rules::Decision<'_>) -> Act {
+        match decision {
+            rules::Decision::Nothing => Act::Nothing,
+            rules::Decision::Leave => Act::Leave,
+            rules::Decision::Say(text) => Act::Say(text.len()),
+            rules::Decision::Who => Act::Who,
+            // validate_nick bounds a name at MAX_NICK.
+            rules::Decision::Rename(name) => String::try_from(name)
+                .map_or(Act::Refuse(Note::BadNick(NickError::TooLong)), Act::Rename),
+            rules::Decision::Refuse(notice) => Act::Refuse(Note::refusal(notice)),
         }
     }
 }

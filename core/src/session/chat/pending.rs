@@ -40,6 +40,21 @@ pub(super) enum Note {
 }
 
 impl Note {
+    /// A refusal to one member (see [`super::rules::Decision::Refuse`]),
+    /// owned. Only the refusals the rules make are expected here.
+    pub(super) fn refusal(notice: Notice<'_>) -> Note {
+        match notice {
+            Notice::NickTaken(n) => {
+                String::try_from(n).map_or(Note::BadNick(NickError::TooLong), Note::NickTaken)
+            }
+            Notice::LineTooLong { limit } => Note::LineTooLong(limit),
+            Notice::BadNick(e) => Note::BadNick(e),
+            // The rules refuse with nothing else; a bad nickname is the
+            // closest honest answer should that change.
+            _ => Note::BadNick(NickError::BadChar),
+        }
+    }
+
     pub(super) fn notice(&self) -> Notice<'_> {
         match self {
             Note::Joined(who, online) => Notice::Joined {

@@ -1,12 +1,13 @@
-//! A chat room's members as the room keeps them, and how a broadcast
-//! frame is classed for members that are behind (see [`Class`]).
+//! A chat room's members as the room keeps them. How a member that is
+//! behind is treated is the core's decision
+//! ([`wirekit_core::session::chat::rules`]); a member keeps its
+//! [`Backlog`] for it.
 
 use std::net::SocketAddr;
 
 use tokio::sync::{mpsc, oneshot};
-#[cfg(doc)]
-use wirekit_core::service::chat::Notice;
 use wirekit_core::service::chat::Sender;
+use wirekit_core::session::chat::rules::Backlog;
 
 use super::room::Frame;
 
@@ -16,7 +17,7 @@ pub(super) struct Member {
     pub(super) tx: mpsc::Sender<Frame>,
     pub(super) kick: oneshot::Sender<Frame>,
     /// Presence notices left out while its queue was nearly full.
-    pub(super) skipped: usize,
+    pub(super) backlog: Backlog,
 }
 
 impl Member {
@@ -48,25 +49,6 @@ impl Label {
             Label::Nick(n) => Sender::Nick(n),
         }
     }
-}
-
-/// What a broadcast frame is, for a member whose queue is nearly full.
-///
-/// A burst of joins (thousands of clients reconnecting after a restart)
-/// puts one notice per join in every queue, faster than the server's own
-/// writers get to run; dropping members for that would turn a reconnect
-/// storm into a disconnect storm. So presence notices are left out for a
-/// member whose queue is over three quarters full, counted, and replaced
-/// by one [`Notice::Skipped`] once it has room again. Said lines are never
-/// left out: a member too slow for those is still dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// A line someone said (kept for newcomers too).
-    Said,
-    /// A join, leave or drop notice: may be skipped under pressure.
-    Presence,
-    /// Anything else everyone must get (renames, server texts).
-    Other,
 }
 
 /// A member removed for being too slow, to be announced.

@@ -155,4 +155,6 @@ pub fn start(l: &Launch, s: &crate::services::Shared, addr: SocketAddr) -> anyho
 }
 
 #[cfg(test)]
+mod same_rules_tests;
+#[cfg(test)]
 mod tests;

@@ -21,16 +21,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{mpsc, oneshot};
 use wirekit_core::service::chat::cluster::Kind;
 use wirekit_core::service::chat::{
-    write_message_as, write_notice, write_who, DropReason, Notice, Relay, Sender, MAX_MESSAGE,
+    write_message_as, write_notice, write_who, DropReason, Input, Notice, Relay, Sender,
+    MAX_MESSAGE,
 };
+pub use wirekit_core::session::chat::rules::Class;
+use wirekit_core::session::chat::rules::{self, Backlog, Decision, Offer};
 use wirekit_core::strftime::Tm;
 
-pub use super::member::Class;
 use super::member::{Gone, Label, Member};
-
-/// Above this many clients dropped in one delivery, the others get one
-/// summary notice instead of one notice each.
-const MAX_DROP_NOTICES: usize = 8;
 
 /// One formatted frame, shared by every queue it is in.
 pub type Frame = Arc<[u8]>;
@@ -134,7 +132,7 @@ impl Room {
                     nick: None,
                     tx,
                     kick,
-                    skipped: 0,
+                    backlog: Backlog::default(),
                 },
             );
             members.len()
@@ -189,46 +187,61 @@ impl Room {
         self.deliver_with(frame, Class::Said);
     }
 
-    /// Sets member `id`'s nickname (already validated) if nobody else has
-    /// it, telling everyone; otherwise tells only `id`.
-    pub fn rename(&self, id: u64, name: &str) {
-        let mut buf = [0u8; MAX_MESSAGE];
-        let now = (self.clock)();
-        let result = {
-            let mut members = self.lock();
-            let taken = members.iter().any(|(k, m)| {
-                *k != id
-                    && m.nick
-                        .as_deref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            }) || self.bus.as_ref().is_some_and(|b| b.nick_taken(name));
-            match members.get_mut(&id) {
-                None => return,
-                Some(_) if taken => {
-                    write_notice(&mut buf, &now, Notice::NickTaken(name)).map(|n| (n, false))
-                }
-                Some(m) if self.bus.is_some() => {
-                    let (addr, old) = (m.addr, m.nick.replace(name.to_owned()));
-                    drop(members);
-                    if let Some(bus) = &self.bus {
-                        bus.publish(addr, old.as_deref(), Kind::Nick(name));
-                    }
-                    return;
-                }
-                Some(m) => {
-                    let old = m.label();
-                    m.nick = Some(name.to_owned());
-                    let notice = Notice::Renamed {
-                        from: old.sender(),
-                        to: name,
-                    };
-                    write_notice(&mut buf, &now, notice).map(|n| (n, true))
-                }
-            }
+    /// Carries out member `id`'s input as the core's rules decide
+    /// ([`rules::decide`]); `Some(())` when the member leaves.
+    pub fn act(&self, id: u64, input: Input<'_>) -> Option<()> {
+        let members = self.lock();
+        // Decided under the lock that renames, so two members cannot take
+        // one nickname at once.
+        let decision = rules::decide(input, |name| self.nick_in_use(&members, id, name));
+        if let Decision::Rename(name) = decision {
+            self.rename(members, id, name);
+            return None;
+        }
+        drop(members);
+        match decision {
+            Decision::Leave => return Some(()),
+            Decision::Say(line) => self.say(id, line),
+            Decision::Who => self.who(id),
+            Decision::Refuse(notice) => self.notify(id, notice),
+            Decision::Nothing | Decision::Rename(_) => {}
+        }
+        None
+    }
+
+    /// Whether someone other than `id`, here or on another node, goes by
+    /// `name`.
+    fn nick_in_use(&self, members: &BTreeMap<u64, Member>, id: u64, name: &str) -> bool {
+        members
+            .iter()
+            .any(|(k, m)| *k != id && m.nick.as_deref().is_some_and(|n| rules::same_nick(n, name)))
+            || self.bus.as_ref().is_some_and(|b| b.nick_taken(name))
+    }
+
+    /// Gives member `id` the free nickname `name` and tells everyone
+    /// (through the bus when there is one).
+    fn rename(&self, mut members: MutexGuard<'_, BTreeMap<u64, Member>>, id: u64, name: &str) {
+        let Some(m) = members.get_mut(&id) else {
+            return;
         };
-        match result {
-            Ok((n, true)) => self.deliver(Frame::from(&buf[..n])),
-            Ok((n, false)) => self.send_to(id, Frame::from(&buf[..n])),
+        let (addr, old) = (m.addr, m.label());
+        m.nick = Some(name.to_owned());
+        drop(members);
+        if let Some(bus) = &self.bus {
+            let old = match &old {
+                Label::Nick(n) => Some(n.as_str()),
+                Label::Peer(_) => None,
+            };
+            bus.publish(addr, old, Kind::Nick(name));
+            return;
+        }
+        let mut buf = [0u8; MAX_MESSAGE];
+        let notice = Notice::Renamed {
+            from: old.sender(),
+            to: name,
+        };
+        match write_notice(&mut buf, &(self.clock)(), notice) {
+            Ok(n) => self.deliver(Frame::from(&buf[..n])),
             Err(e) => tracing::warn!(id, "rename notice not sent: {e}"),
         }
     }
@@ -332,13 +345,7 @@ impl Room {
     }
 
     fn broadcast_notice(&self, notice: Notice<'_>) {
-        let class = match notice {
-            Notice::Joined { .. }
-            | Notice::Left(_)
-            | Notice::Dropped(..)
-            | Notice::ManyDropped { .. } => Class::Presence,
-            _ => Class::Other,
-        };
+        let class = Class::of_notice(&notice);
         if let Some(frame) = self.notice_frame(notice) {
             self.deliver_with(frame, class);
         }
@@ -411,25 +418,29 @@ impl Room {
         }
     }
 
-    /// Queues `frame` for `m`, or skips it if it is a presence notice and
-    /// `m` is nearly full; `false` if `m` must be dropped as too slow.
+    /// Queues `frame` for `m` as the core's slow-client rules decide
+    /// ([`Backlog::offer`]); `false` if `m` must be dropped as too slow.
     fn offer(&self, m: &mut Member, frame: &Frame, class: Class) -> bool {
-        let (room, cap) = (m.tx.capacity(), m.tx.max_capacity());
-        if class == Class::Presence && room < cap / 4 {
-            m.skipped += 1;
-            if let Some(metrics) = &self.metrics {
-                metrics.chat_notices_skipped(1);
+        let (free, cap) = (m.tx.capacity(), m.tx.max_capacity());
+        match m.backlog.offer(class, free, cap) {
+            Offer::Skip => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.chat_notices_skipped(1);
+                }
+                true
             }
-            return true;
-        }
-        if m.skipped > 0 && room > cap / 2 {
-            let count = std::mem::take(&mut m.skipped);
-            if let Some(f) = self.notice_frame(Notice::Skipped { count }) {
-                // Room was checked under the lock: this cannot overflow.
-                let _ = m.tx.try_send(f);
+            Offer::Drop => false,
+            Offer::Queue { skipped } => {
+                if let Some(count) = skipped {
+                    if let Some(f) = self.notice_frame(Notice::Skipped { count }) {
+                        // The rules leave room for it and the frame (checked
+                        // under the lock): this cannot overflow.
+                        let _ = m.tx.try_send(f);
+                    }
+                }
+                !m.tx.try_send(frame.clone()).is_err_and(is_full)
             }
         }
-        !m.tx.try_send(frame.clone()).is_err_and(is_full)
     }
 
     /// Tells everyone that `gone` were dropped as too slow: one notice
@@ -439,8 +450,9 @@ impl Room {
     fn announce(&self, gone: Vec<Gone>, pending: &mut VecDeque<Frame>) {
         let why = DropReason::SlowReader;
         let count = gone.len();
+        let summary = rules::drop_summary(count, why);
         match &self.bus {
-            Some(bus) if count > MAX_DROP_NOTICES => {
+            Some(bus) if summary.is_some() => {
                 let count = u32::try_from(count).unwrap_or(u32::MAX);
                 bus.publish(gone[0].addr, None, Kind::Drops { count });
             }
@@ -453,8 +465,8 @@ impl Room {
                     bus.publish(g.addr, nick, Kind::Leave(Some(why)));
                 }
             }
-            None if count > MAX_DROP_NOTICES => {
-                pending.extend(self.notice_frame(Notice::ManyDropped { count, why }));
+            None if summary.is_some() => {
+                pending.extend(summary.and_then(|n| self.notice_frame(n)));
             }
             None => {
                 for g in gone {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-use wirekit_core::service::chat::{ChatDecoder, ChatEvent, DropReason, Input, Notice};
+use wirekit_core::service::chat::{ChatDecoder, ChatEvent, DropReason, Notice};
+use wirekit_core::session::chat::rules::{self, Decision};
 
 use super::room::{Frame, Membership, Room};
 
@@ -119,7 +120,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         if n == 0 {
             if let Some(input) = dec.finish() {
-                if act(room, id, input).is_some() {
+                if room.act(id, input).is_some() {
                     return ReadEnd::Quit;
                 }
             }
@@ -131,12 +132,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
             match ev {
                 None => break,
                 Some(ChatEvent::Input(line)) => {
-                    if act(room, id, line).is_some() {
+                    if room.act(id, line).is_some() {
                         return ReadEnd::Quit;
                     }
                 }
                 Some(ChatEvent::TooLong { limit }) => {
-                    room.notify(id, Notice::LineTooLong { limit })
+                    if let Decision::Refuse(notice) = rules::too_long(limit) {
+                        room.notify(id, notice);
+                    }
                 }
             }
             input = &input[used..];
@@ -147,19 +150,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
             tokio::task::yield_now().await;
         }
     }
-}
-
-/// Carries out one input line; `Some(())` means the client quits.
-fn act(room: &Room, id: u64, input: Input<'_>) -> Option<()> {
-    match input {
-        Input::Quit => return Some(()),
-        Input::Blank => {}
-        Input::Say(line) => room.say(id, line),
-        Input::Nick(name) => room.rename(id, name),
-        Input::BadNick(e) => room.notify(id, Notice::BadNick(e)),
-        Input::Who => room.who(id),
-    }
-    None
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
