@@ -4,49 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wirekit_core::session::files::{Entry, FileMeta, FileStore, FilesServer, Refusal, MIN_OUTPUT};
-use wirekit_core::wire::Digest;
-
-const FILES: [(&str, &[u8]); 2] = [("a.txt", b"hello\n"), ("b", &[7; 700])];
-
-struct Store;
-
-impl FileStore for Store {
-    type File = usize;
-    fn open(&mut self, name: &str) -> Result<(usize, FileMeta), Refusal> {
-        let i = FILES
-            .iter()
-            .position(|f| f.0 == name)
-            .ok_or(Refusal("no such file"))?;
-        Ok((i, self.meta(i)?))
-    }
-    fn read(&mut self, f: usize, offset: u64, buf: &mut [u8]) -> Result<usize, Refusal> {
-        let data = FILES[f].1;
-        let from = (offset as usize).min(data.len());
-        let n = buf.len().min(data.len() - from);
-        buf[..n].copy_from_slice(&data[from..from + n]);
-        Ok(n)
-    }
-    fn meta(&mut self, f: usize) -> Result<FileMeta, Refusal> {
-        // Not the real md5: the session only passes it on.
-        Ok(FileMeta {
-            size: FILES[f].1.len() as u64,
-            mtime: 1,
-            md5: Digest([f as u8; 16]),
-        })
-    }
-    fn entry(&mut self, dir: &str, i: usize) -> Result<Option<Entry<'_>>, Refusal> {
-        if !dir.is_empty() {
-            return Err(Refusal("no such file"));
-        }
-        Ok(FILES.get(i).map(|(name, d)| Entry {
-            name,
-            dir: false,
-            size: d.len() as u64,
-            mtime: 1,
-        }))
-    }
-}
+use wirekit_core::session::files::{FilesServer, MIN_OUTPUT};
+use wirekit_fuzz::{assert_whole_frames, Store};
 
 fn run(input: &[u8], chunk: usize, out: usize) -> Vec<u8> {
     let mut s: FilesServer<usize, 512> = FilesServer::new(0, 1000);
@@ -87,16 +46,5 @@ fuzz_target!(|data: &[u8]| {
         MIN_OUTPUT + usize::from(first),
     );
     assert_eq!(split, whole);
-    // Whole frames only: each length prefix and its header are complete.
-    let mut at = 0;
-    while at < whole.len() {
-        let n = u32::from_le_bytes(whole[at..at + 4].try_into().unwrap()) as usize;
-        let h: &[u8] = &whole[at + 4..at + 4 + n];
-        assert!(h.starts_with(b"{") && h.ends_with(b"}"));
-        let size = wirekit_core::wire::Header::parse(h, true)
-            .unwrap()
-            .total_size as usize;
-        at += 4 + n + size;
-    }
-    assert_eq!(at, whole.len());
+    assert_whole_frames(&whole);
 });

@@ -7,51 +7,11 @@
 
 use libfuzzer_sys::fuzz_target;
 use wirekit_core::service::file::access::Policy;
-use wirekit_core::session::files::{
-    Entry, Event, FileMeta, FileStore, FilesServer, Full, Refusal, Uploads, MIN_OUTPUT,
-};
+use wirekit_core::session::files::{Event, FilesServer, Full, Uploads, MIN_OUTPUT};
 use wirekit_core::wire::Digest;
+use wirekit_fuzz::{assert_whole_frames, Store};
 
-const FILES: [(&str, &[u8]); 2] = [("a.txt", b"hello\n"), ("b", &[7; 700])];
 const TOKEN: &[u8] = b"0123456789abcdef";
-
-struct Store;
-
-impl FileStore for Store {
-    type File = usize;
-    fn open(&mut self, name: &str) -> Result<(usize, FileMeta), Refusal> {
-        let i = FILES
-            .iter()
-            .position(|f| f.0 == name)
-            .ok_or(Refusal("no such file"))?;
-        Ok((i, self.meta(i)?))
-    }
-    fn read(&mut self, f: usize, offset: u64, buf: &mut [u8]) -> Result<usize, Refusal> {
-        let data = FILES[f].1;
-        let from = (offset as usize).min(data.len());
-        let n = buf.len().min(data.len() - from);
-        buf[..n].copy_from_slice(&data[from..from + n]);
-        Ok(n)
-    }
-    fn meta(&mut self, f: usize) -> Result<FileMeta, Refusal> {
-        Ok(FileMeta {
-            size: FILES[f].1.len() as u64,
-            mtime: 1,
-            md5: Digest([f as u8; 16]),
-        })
-    }
-    fn entry(&mut self, dir: &str, i: usize) -> Result<Option<Entry<'_>>, Refusal> {
-        if !dir.is_empty() {
-            return Err(Refusal("no such file"));
-        }
-        Ok(FILES.get(i).map(|(name, d)| Entry {
-            name,
-            dir: false,
-            size: d.len() as u64,
-            mtime: 1,
-        }))
-    }
-}
 
 type Host = FilesServer<usize, 512, Full>;
 
@@ -123,16 +83,5 @@ fuzz_target!(|data: &[u8]| {
         MIN_OUTPUT + usize::from(first),
     );
     assert_eq!(split, whole);
-    let sent = &whole.0;
-    let mut at = 0;
-    while at < sent.len() {
-        let n = u32::from_le_bytes(sent[at..at + 4].try_into().unwrap()) as usize;
-        let h: &[u8] = &sent[at + 4..at + 4 + n];
-        assert!(h.starts_with(b"{") && h.ends_with(b"}"));
-        let size = wirekit_core::wire::Header::parse(h, true)
-            .unwrap()
-            .total_size as usize;
-        at += 4 + n + size;
-    }
-    assert_eq!(at, sent.len());
+    assert_whole_frames(&whole.0);
 });
