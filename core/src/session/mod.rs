@@ -11,11 +11,14 @@
 //! (milliseconds on any monotonic clock the driver likes). No session
 //! allocates; capacities are const generics or fixed by the protocol.
 //!
-//! - [`files`]: the read-only native files server (`get`, `list`, `stat`;
-//!   `put` refused) over any [`files::FileStore`].
+//! - [`files`]: the native files server over any [`files::FileStore`]:
+//!   read-only (`get`, `list`, `stat`; `put` refused: the board's) or with
+//!   the `Full` extension (segmented gets, the token exchange, uploads: the
+//!   host's).
 //! - [`chat`]: the group chat room (seed 003 line format): membership,
 //!   nicknames, `/who`, `quit`, line limits, what goes to whom, and the
-//!   slow-reader decision.
+//!   slow-reader decision; its [`chat::rules`] are what the host's room,
+//!   which spans nodes and queues per member, decides with too.
 //! - [`exec`]: remote command execution, every dialect of the exec
 //!   listeners: the handshake, authentication, commands, their framed
 //!   output and exit.
