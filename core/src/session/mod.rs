@@ -12,7 +12,9 @@
 //! allocates; capacities are const generics or fixed by the protocol.
 //!
 //! - [`files`]: the read-only native files server (`get`, `list`, `stat`;
-//!   `put` refused) over any [`files::FileStore`].
+//!   `put` refused) over any [`files::FileStore`]; and in [`files::seed`]
+//!   the seeds' file dialects, server side (seed 000's download, seed
+//!   002's `get`/`put`, seed 004's size/ack get), over the same store.
 //! - [`chat`]: the group chat room (seed 003 line format): membership,
 //!   nicknames, `/who`, `quit`, line limits, what goes to whom, and the
 //!   slow-reader decision.

@@ -37,6 +37,7 @@ use crate::wire::Digest;
 mod list;
 mod output;
 mod refusal;
+pub mod seed;
 pub mod upload;
 pub use list::Entry;
 use refusal::Why;
