@@ -308,6 +308,31 @@ proptest! {
     }
 
     #[test]
+    fn no_upload_takes_more_than_it_announced_or_the_limit(
+        announced in any::<i32>(),
+        chunks in proptest::collection::vec((0u64..3000, 0usize..3000), 0..6),
+    ) {
+        // Chunk headers whose file_size says anything, over bytes that
+        // may be fewer or more.
+        let mut stream = announced.to_le_bytes().to_vec();
+        for (said, have) in chunks {
+            let body: Vec<u8> = (0..have).map(|i| i as u8).collect();
+            let md5 = Digest::of(&body[..(said as usize).min(have)]);
+            let mut h = [0u8; CHUNK_HEADER_CAP];
+            let n = crate::service::file::seed002::chunk_header_md5("l.bin", said, md5, &mut h);
+            stream.extend_from_slice(&h[..n.unwrap()]);
+            stream.extend_from_slice(&body);
+        }
+        let max = 4000;
+        let mut s = Seed002Server::new(0, 60_000, PAUSE).with_uploads(uploads(true, max));
+        let seen = serve(&mut s, &mut Disk::new(), &[b"put l.bin", &stream], MIN_OUTPUT);
+        let limit = u64::try_from(announced).unwrap_or(0).min(max);
+        prop_assert!(seen.data.len() as u64 <= limit);
+        let answer = String::from_utf8(seen.sent).unwrap();
+        prop_assert!(answer.is_empty() || answer.starts_with("l.bin 上传"), "{}", answer);
+    }
+
+    #[test]
     fn random_input_never_panics(
         msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..1500), 0..6),
         put in any::<bool>(),
