@@ -1,5 +1,6 @@
-//! The files root as the core session's [`FileStore`]
-//! (`wirekit_core::session::files`), one per native connection.
+//! The files root as the core sessions' [`FileStore`]
+//! (`wirekit_core::session::files`, native and seed dialects), one per
+//! connection.
 //!
 //! Every method may block on the file system: the driver calls the
 //! session's output (the only caller of a store) on a blocking thread.

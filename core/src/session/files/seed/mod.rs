@@ -8,8 +8,8 @@
 //!
 //! They share the native session's pieces: the same [`FileStore`] (passed
 //! to each output call, the only place files are read), the same
-//! [`Event`]s and [`Error`]s, the same [`Uploads`] policy for seed 002's
-//! `put` (a seed dialect cannot authenticate, see
+//! [`Event`]s and [`Error`]s, the same [`Uploads`](super::Uploads) policy
+//! for seed 002's `put` (a seed dialect cannot authenticate, see
 //! [`may_upload`](crate::service::file::access::may_upload)), and the
 //! driver's side of an upload (open, write, commit or discard the partial)
 //! answered through methods named as on [`super::FilesServer`].
