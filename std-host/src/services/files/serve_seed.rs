@@ -240,8 +240,10 @@ impl Driver {
     /// Waits for bytes (or the server's shutdown); false once the session
     /// is over at the client's end of stream.
     async fn fill(&mut self, conn: &mut AsyncConn) -> anyhow::Result<bool> {
-        if self.up.is_none() {
-            // Between requests: no transfer-sized buffer is kept.
+        let resting = self.session.as_ref().is_none_or(|s| s.is_resting());
+        if resting && self.up.is_none() {
+            // Between requests (not while seed 004 waits for its
+            // acknowledgement): no transfer-sized buffer is kept.
             conn.shrink();
             self.out = SMALL_OUT;
             self.rest();
