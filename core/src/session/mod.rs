@@ -14,7 +14,9 @@
 //! - [`files`]: the native files server over any [`files::FileStore`]:
 //!   read-only (`get`, `list`, `stat`; `put` refused: the board's) or with
 //!   the `Full` extension (segmented gets, the token exchange, uploads: the
-//!   host's).
+//!   host's); and in [`files::seed`] the seeds' file dialects, server side
+//!   (seed 000's download, seed 002's `get`/`put`, seed 004's size/ack
+//!   get), over the same store.
 //! - [`chat`]: the group chat room (seed 003 line format): membership,
 //!   nicknames, `/who`, `quit`, line limits, what goes to whom, and the
 //!   slow-reader decision; its [`chat::rules`] are what the host's room,

@@ -116,13 +116,20 @@ pub fn size_prefix(size: u64) -> Option<[u8; PREFIX_LEN]> {
 /// Writes the frame header announcing `chunk` (prefix + JSON as the seed's
 /// `json.dumps` writes it); returns its length, `None` if `out` is short.
 pub fn chunk_header(name: &str, chunk: &[u8], out: &mut [u8]) -> Option<usize> {
-    let md5 = Digest::of(chunk).to_hex();
+    chunk_header_md5(name, chunk.len() as u64, Digest::of(chunk), out)
+}
+
+/// [`chunk_header`] for a chunk of `len` bytes whose md5 is known. Its
+/// length does not depend on `md5`, so a server may write the header after
+/// reading the chunk behind it.
+pub fn chunk_header_md5(name: &str, len: u64, md5: Digest, out: &mut [u8]) -> Option<usize> {
+    let md5 = md5.to_hex();
     let body = out.get_mut(PREFIX_LEN..)?;
     let mut w = SliceWriter::new(body);
     (|| {
         w.write_str("{\"file_name\": ")?;
         json_string(&mut w, name)?;
-        write!(w, ", \"file_size\": {}, \"md5\": ", chunk.len())?;
+        write!(w, ", \"file_size\": {len}, \"md5\": ")?;
         json_string(
             &mut w,
             core::str::from_utf8(&md5).map_err(|_| core::fmt::Error)?,

@@ -1,6 +1,8 @@
 //! The native files server as a session: the same exchanges and bytes as
 //! `wirekit serve --listen files=…` (see [`crate::service::file::native`]
-//! and `docs/PROTOCOL.md`). The host and the board run this code.
+//! and `docs/PROTOCOL.md`). The host and the board run this code. The
+//! seeds' dialects of the same listeners are sessions too, over the same
+//! store: [`seed`].
 //!
 //! What a session offers is chosen by its extension type `X`:
 //! - [`ReadOnly`] (the default, the board's): `get`, `list` and `stat`; a
@@ -37,6 +39,7 @@ use crate::wire::Digest;
 mod list;
 mod output;
 mod refusal;
+pub mod seed;
 pub mod upload;
 pub use list::Entry;
 use refusal::Why;

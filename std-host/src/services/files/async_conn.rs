@@ -104,19 +104,6 @@ impl AsyncConn {
         Ok(!self.is_drained() || self.fill().await? > 0)
     }
 
-    /// One message of the seeds' text dialects: what one `recv(max)` on
-    /// the other side would see (buffered bytes first). `None` at end of
-    /// stream.
-    pub async fn read_message(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
-        if !self.fill_if_drained().await? {
-            return Ok(None);
-        }
-        let n = (self.hi - self.lo).min(max);
-        let msg = self.buf[self.lo..self.lo + n].to_vec();
-        self.lo += n;
-        Ok(Some(msg))
-    }
-
     /// Like [`AsyncConn::fill_if_drained`] while waiting for the client's
     /// next request: `Ok(None)` once the server is shutting down (checked
     /// first, so no new request starts then).

@@ -1,5 +1,6 @@
-//! The files root as the core session's [`FileStore`]
-//! (`wirekit_core::session::files`), one per native connection.
+//! The files root as the core sessions' [`FileStore`]
+//! (`wirekit_core::session::files`, native and seed dialects), one per
+//! connection.
 //!
 //! Every method may block on the file system: the driver calls the
 //! session's output (the only caller of a store) on a blocking thread.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use md5::{Digest as _, Md5};
-use wirekit_core::session::files::{Entry, FileMeta, FileStore, Refusal, MAX_LIST};
+use wirekit_core::session::files::{seed, Entry, FileMeta, FileStore, Refusal, MAX_LIST};
 use wirekit_core::wire::Digest;
 
 use super::store::{hash_prefix, FileInfo, ListEntry};
@@ -235,7 +236,11 @@ impl FileStore for HostStore {
                 Digest(md5.finalize().into())
             }
         };
-        files.store.remember_md5(&o.name, &o.info, d);
+        // A file that changed while it was read (a seed 004 get sends the
+        // md5 of what it sent) must not leave that md5 in the cache.
+        if FileInfo::of(&o.file).is_ok_and(|now| now == o.info) {
+            files.store.remember_md5(&o.name, &o.info, d);
+        }
         o.cached = Some(d);
         Ok(d)
     }
@@ -271,7 +276,13 @@ impl FileStore for HostStore {
     }
 
     fn refused(&mut self, op: &str, text: &str) {
-        tracing::info!("files: {op} refused: {text}");
+        if text.ends_with(seed::TOO_BIG) {
+            // A file the dialect cannot carry: the operator may want to
+            // know (the client only sees the connection close).
+            tracing::warn!("files: {op} refused: {text}");
+        } else {
+            tracing::info!("files: {op} refused: {text}");
+        }
         if matches!(op, "get" | "put") {
             self.report.transfer_done(op, "refused", text, 0, 0.0);
         }

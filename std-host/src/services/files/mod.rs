@@ -35,6 +35,7 @@ use wirekit_core::service::file::dialect::{detect, Detect, Dialect};
 use crate::runtime::Launch;
 
 use async_conn::AsyncConn;
+use serve_seed::Seed;
 use store::Store;
 
 /// Server settings (`wirekit serve` flags).
@@ -244,7 +245,7 @@ impl Files {
         };
         conn.loopback = loopback;
         if ack {
-            return Box::pin(serve_seed::serve_seed004(&self, &mut conn)).await;
+            return Box::pin(serve_seed::serve(&self, &mut conn, Seed::S004)).await;
         }
         let Some(dialect) = detect_dialect(&mut conn).await? else {
             return Ok(());
@@ -253,8 +254,8 @@ impl Files {
         // Boxed: an idle connection's task stays small while it waits.
         match dialect {
             Dialect::Native => Box::pin(serve_native::serve(&self, &mut conn)).await,
-            Dialect::Seed000 => Box::pin(serve_seed::serve_seed000(&self, &mut conn)).await,
-            Dialect::Seed002 => Box::pin(serve_seed::serve_seed002(&self, &mut conn)).await,
+            Dialect::Seed000 => Box::pin(serve_seed::serve(&self, &mut conn, Seed::S000)).await,
+            Dialect::Seed002 => Box::pin(serve_seed::serve(&self, &mut conn, Seed::S002)).await,
         }
     }
 }

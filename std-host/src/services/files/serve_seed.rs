@@ -1,347 +1,450 @@
-//! The server side of the seeds' dialects: seed 000's bare-name download,
-//! seed 002's `get`/`put` and seed 004's size/ack/bytes/md5 get.
+//! The seeds' dialects on the server: a tokio driver of the core's seed
+//! sessions (`wirekit_core::session::files::seed`: seed 000's bare-name
+//! download, seed 002's `get`/`put`, seed 004's size/ack/bytes/md5 get).
+//! The sessions decide every byte on the wire, the refusals and seed
+//! 002's pause between chunks; this driver moves the bytes, keeps the
+//! time, and does what a seed 002 upload asks for through its events (the
+//! partial file, as for a native `put`: `serve_put`).
 //!
-//! Where the seeds' servers hang or crash (missing file, sizes an `i`
-//! cannot hold, corrupt chunks), these answer as clearly as the seed
-//! clients can show: `{}` for seed 000, a closed connection for a seed
-//! 002 get (its client then prints "服务器端没有该文件"), a failure text
-//! for a seed 002 put, `error: REASON` for seed 004. As in the native
-//! dialect, waiting on the client is async and the file system is used in
-//! short blocking steps.
+//! As in the native dialect, waiting on the client is async, and the
+//! session's output (the only place it reads files, through
+//! [`HostStore`]) runs on a blocking thread while the previous output is
+//! written to the socket.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use md5::{Digest as _, Md5};
-use wirekit_core::service::file::access::Uploader;
-use wirekit_core::service::file::{name, seed000, seed002, seed004};
-use wirekit_core::wire::Digest;
+use wirekit_core::session::files::seed::{
+    Seed000Server, Seed002Server, Seed004Server, SeedSession, MIN_OUTPUT,
+};
+use wirekit_core::session::files::{self, Event, FileStore, Uploads};
 
 use super::async_conn::AsyncConn;
-use super::frames::{send_body, SHUTTING_DOWN};
-use super::store::{FileInfo, PutSlot, Refusal};
+use super::host_store::{HostStore, Report};
+use super::serve_put::Upload;
 use super::Files;
 
-/// Opens `name` for reading on a blocking thread.
-async fn open(files: &Arc<Files>, name: &str) -> anyhow::Result<Result<(File, FileInfo), String>> {
-    let n = name.to_owned();
-    files
-        .blocking(move |f| f.store.open_read(&n).map_err(|r| r.0))
-        .await
+/// Which seed dialect a connection speaks.
+#[derive(Debug, Clone, Copy)]
+pub enum Seed {
+    /// Seed 000's bare-name download.
+    S000,
+    /// Seed 002's `get`/`put`.
+    S002,
+    /// Seed 004's get (`files-ack`).
+    S004,
 }
 
-/// Seed 000: each message is a file name; answers header + bytes or `{}`.
-pub async fn serve_seed000(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    // Seed 000's only error form, `{}`, means "no such file": at shutdown
-    // the connection just closes.
-    while conn.next_request().await? == Some(true) {
-        let Some(msg) = conn.read_message(seed000::MAX_REQUEST).await? else {
-            break;
-        };
-        let mut head = [0u8; seed000::HEADER_CAP];
-        let found = match seed000::request_name(&msg) {
-            None => Err("file name is not UTF-8".to_string()),
-            Some(n) => open(files, n).await?.map(|f| (n, f)),
-        };
-        let (name, (file, info)) = match found {
-            Ok(f) => f,
-            Err(why) => {
-                tracing::info!("files: seed 000 get refused: {why}");
-                let n = seed000::header(None, &mut head).unwrap_or(0);
-                conn.send(&head[..n]).await?;
-                continue;
-            }
-        };
-        let Some(_slot) = files.transfer_slot() else {
-            tracing::warn!("files: too many transfers; seed 000 get of {name} answered as missing");
-            let n = seed000::header(None, &mut head).unwrap_or(0);
-            conn.send(&head[..n]).await?;
-            continue;
-        };
-        let nm = name.to_owned();
-        let (file, md5) = files
-            .blocking(move |f| -> std::io::Result<(File, Digest)> {
-                let mut file = file;
-                let md5 = f.store.md5_of(&nm, &mut file, &info)?;
-                file.seek(SeekFrom::Start(0))?;
-                Ok((file, md5))
-            })
-            .await??;
-        let Some(n) = seed000::header(Some((info.size, md5)), &mut head) else {
-            bail!("seed 000 header does not fit");
-        };
-        conn.send(&head[..n]).await?;
-        send_body(conn, file, info.size, None).await?;
-        tracing::info!(name, size = info.size, "files: seed 000 get done");
+/// Output buffer during a seed 000 or 004 get: a megabyte per blocking
+/// step.
+const GET_OUT: usize = 1 << 20;
+/// Output buffer during a seed 002 get: one chunk and its header.
+const CHUNK_OUT: usize = wirekit_core::service::file::seed002::CHUNK + MIN_OUTPUT;
+/// Output buffer for anything else (answers, refusals, sizes).
+const SMALL_OUT: usize = 2 * MIN_OUTPUT;
+
+/// One connection's session, whatever its dialect (boxed: each as large
+/// as its dialect needs, from ~1 KiB to ~6 KiB).
+enum Session {
+    S000(Box<Seed000Server<u32>>),
+    S002(Box<Seed002Server<u32>>),
+    S004(Box<Seed004Server<u32>>),
+}
+
+/// Calls the same method on whichever session it is.
+macro_rules! each {
+    ($s:expr, $x:ident => $e:expr) => {
+        match $s {
+            Session::S000($x) => $e,
+            Session::S002($x) => $e,
+            Session::S004($x) => $e,
+        }
+    };
+}
+
+impl SeedSession<u32> for Session {
+    fn handle_input<'a>(&mut self, now: u64, input: &'a [u8]) -> (usize, Option<Event<'a>>) {
+        each!(self, s => s.handle_input(now, input))
     }
-    Ok(())
-}
-
-/// Seed 002: `get NAME` / `put NAME` commands.
-pub async fn serve_seed002(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    // Seed 002's error form for a get is a closed connection.
-    while conn.next_request().await? == Some(true) {
-        // Take only the command: a put's size preamble may be in the same read.
-        let len = seed002::command_len(&conn.buf[conn.lo..conn.hi]).max(1);
-        let msg = conn.buf[conn.lo..conn.lo + len].to_vec();
-        conn.lo += len;
-        match seed002::parse_command(&msg) {
-            Err(e) => tracing::info!("files: seed 002 command refused: {e}"),
-            Ok((seed002::Verb::Get, name)) => {
-                if !seed002_get(files, conn, name).await? {
-                    return Ok(());
-                }
-            }
-            Ok((seed002::Verb::Put, name)) => seed002_put(files, conn, name).await?,
-        }
+    fn poll_output<S: FileStore<File = u32>>(
+        &mut self,
+        now: u64,
+        store: &mut S,
+        buf: &mut [u8],
+    ) -> Result<usize, files::Error> {
+        each!(self, s => s.poll_output(now, store, buf))
     }
-    Ok(())
-}
-
-/// Returns false when the connection must close (how the seed client
-/// learns that the file is missing).
-async fn seed002_get(files: &Arc<Files>, conn: &mut AsyncConn, name: &str) -> anyhow::Result<bool> {
-    let (mut file, info) = match open(files, name).await? {
-        Ok(f) => f,
-        Err(why) => {
-            tracing::info!("files: seed 002 get refused: {why}");
-            return Ok(false);
-        }
-    };
-    let Some(size) = seed002::size_prefix(info.size) else {
-        tracing::warn!(
-            "files: seed 002 get of {name} refused: {} bytes do not fit its 'i' size field",
-            info.size
-        );
-        return Ok(false);
-    };
-    let Some(_slot) = files.transfer_slot() else {
-        tracing::warn!("files: too many transfers; seed 002 get of {name} refused");
-        return Ok(false);
-    };
-    conn.send(&size).await?;
-    let pause = std::time::Duration::from_millis(files.cfg.seed002_pause_ms);
-    let mut chunk = vec![0u8; seed002::CHUNK];
-    let mut head = vec![0u8; seed002::CHUNK_HEADER_CAP];
-    let mut left = info.size;
-    while left > 0 {
-        let want = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
-        // 64 KiB per step: a read this small from the page cache is quick.
-        let (f, c, r) = tokio::task::spawn_blocking(move || {
-            let r = file.read_exact(&mut chunk[..want]);
-            (file, chunk, r)
-        })
-        .await?;
-        (file, chunk) = (f, c);
-        r?;
-        let Some(n) = seed002::chunk_header(name, &chunk[..want], &mut head) else {
-            bail!("seed 002 chunk header does not fit");
-        };
-        conn.send(&head[..n]).await?;
-        conn.send(&chunk[..want]).await?;
-        left -= want as u64;
-        if left > 0 {
-            tokio::time::sleep(pause).await;
-        }
+    fn is_replying(&self) -> bool {
+        each!(self, s => s.is_replying())
     }
-    tracing::info!(name, size = info.size, "files: seed 002 get done");
-    Ok(true)
-}
-
-async fn seed002_put(files: &Arc<Files>, conn: &mut AsyncConn, name: &str) -> anyhow::Result<()> {
-    // A refused upload is still read to its end so the seed client, which
-    // never reads answers while sending, does not hit a reset. The slot is
-    // held until the upload has been read, however it ends.
-    let transfer = files.transfer_slot();
-    let allowed = files.may_upload(conn, Uploader::Seed);
-    let admitted = match (&transfer, allowed) {
-        // Seed 002 cannot authenticate: off loopback, or with a token
-        // set, its uploads are refused in its own error form.
-        (_, Err(r)) => Err(r.to_string()),
-        (None, _) => Err("server busy: too many transfers".to_string()),
-        (Some(_), Ok(())) => {
-            let n = name.to_owned();
-            files
-                .blocking(move |f| f.store.begin_put(&n, false, false, 0).map_err(|r| r.0))
-                .await?
-        }
-    };
-    let mut target = match admitted {
-        Ok(s) => Target::File(s),
-        Err(why) => Target::Refused(why),
-    };
-    let mut up = seed002::Upload::new(files.cfg.max_file_size);
-    let read = read_seed002_upload(conn, &mut up, &mut target, name).await;
-    let (n, size) = (name.to_owned(), up.size().unwrap_or(0));
-    let reply = tokio::task::spawn_blocking(move || match read {
-        Ok(()) => Ok(target.finish(&n, size)),
-        Err(e) => {
-            target.refuse(String::new());
-            Err(e)
-        }
-    })
-    .await??;
-    tracing::info!("files: seed 002 put: {reply}");
-    if let Err(e) = conn.send(reply.as_bytes()).await {
-        // The seed client never reads this answer and may be gone.
-        tracing::debug!("seed 002 answer not delivered: {e}");
+    fn wants_close(&self) -> bool {
+        each!(self, s => s.wants_close())
     }
-    Ok(())
+    fn is_resting(&self) -> bool {
+        each!(self, s => s.is_resting())
+    }
+    fn poll_timeout(&self) -> Option<u64> {
+        each!(self, s => s.poll_timeout())
+    }
+    fn handle_timeout(&mut self, now: u64) {
+        each!(self, s => s.handle_timeout(now))
+    }
+    fn handle_eof(&mut self) -> Result<(), files::Error> {
+        each!(self, s => s.handle_eof())
+    }
+    fn handle_shutdown(&mut self) {
+        each!(self, s => s.handle_shutdown())
+    }
 }
 
-/// Reads a seed 002 upload to its end into `target`. A malformed stream
-/// or a client that goes away discards the partial (seed 002 cannot
-/// resume; the caller discards it when this fails).
-async fn read_seed002_upload(
-    conn: &mut AsyncConn,
-    up: &mut seed002::Upload,
-    target: &mut Target,
-    name: &str,
-) -> anyhow::Result<()> {
-    loop {
-        // Decode before reading: the last chunk's end and `Done` need no
-        // more bytes, and the seed client sends none until it is answered.
-        let (used, ev) = match up.decode(&conn.buf[conn.lo..conn.hi]) {
-            Ok(r) => r,
-            Err(e) => {
-                conn.send(format!("{name} 上传失败: {e}").as_bytes())
-                    .await?;
-                bail!("seed 002 upload of {name}: {e}");
-            }
-        };
-        let data = match ev {
-            Some(seed002::UploadEvent::Done) => {
-                conn.lo += used;
-                return Ok(());
-            }
-            Some(seed002::UploadEvent::Data(b)) => Some(b.to_vec()),
-            _ => None,
-        };
-        let starved = ev.is_none() && used == conn.hi - conn.lo;
-        conn.lo += used;
-        if let Some(b) = data {
-            if let Target::File(_) = target {
-                let mut t = std::mem::replace(target, Target::Refused(String::new()));
-                *target = tokio::task::spawn_blocking(move || {
-                    t.write(&b);
-                    t
-                })
-                .await?;
-            }
-        }
-        if starved && conn.fill().await? == 0 {
+/// What the session asked for, copied out of it (an event borrows it).
+enum Todo {
+    Nothing,
+    Put,
+    Flush,
+    End,
+    Failed,
+}
+
+/// One connection: the session, its store, the upload under way.
+struct Driver {
+    files: Arc<Files>,
+    dialect: Seed,
+    uploads: Uploads,
+    /// `None` while the client idles between requests.
+    session: Option<Session>,
+    store: Option<HostStore>,
+    up: Option<Upload>,
+    report: Report,
+    /// The sessions' clock: milliseconds since this instant.
+    epoch: Instant,
+    /// Output buffer size for the current reply.
+    out: usize,
+    stopping: bool,
+}
+
+/// Serves a connection in `dialect` until it closes.
+pub async fn serve(files: &Arc<Files>, conn: &mut AsyncConn, dialect: Seed) -> anyhow::Result<()> {
+    let report = conn.report.clone();
+    let mut d = Driver {
+        files: Arc::clone(files),
+        dialect,
+        uploads: Uploads {
+            policy: files.policy(conn.loopback),
+            max_size: files.cfg.max_file_size,
+        },
+        session: None,
+        store: Some(HostStore::new(Arc::clone(files), report.clone())),
+        up: None,
+        report,
+        epoch: Instant::now(),
+        out: SMALL_OUT,
+        stopping: false,
+    };
+    let r = d.run(conn).await;
+    if let Some(up) = d.up.take() {
+        // Seed 002 cannot resume: a cut upload's partial goes.
+        let name = up.name.clone();
+        up.discard().await;
+        if r.is_err() {
             bail!("client closed during the seed 002 upload of {name}");
         }
     }
+    r
 }
 
-/// Where a seed 002 upload's bytes go: its partial file, or nowhere once
-/// it has been refused.
-enum Target {
-    File(PutSlot),
-    Refused(String),
+/// Milliseconds since `epoch`.
+fn millis(epoch: Instant) -> u64 {
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-impl Target {
-    fn write(&mut self, b: &[u8]) {
-        if let Target::File(s) = self {
-            if let Err(e) = std::io::Write::write_all(&mut s.file, b) {
-                // The reason alone: `finish` puts the name in front.
-                let why = Refusal::io("", &e).0;
-                self.refuse(why.trim_start_matches(": ").to_string());
-            }
-        }
+impl Driver {
+    fn now(&self) -> u64 {
+        millis(self.epoch)
     }
 
-    /// Refuses the upload, removing its partial (its data is incomplete
-    /// or wrong). The first reason given is the one kept.
-    fn refuse(&mut self, why: String) {
-        if let Target::File(_) = self {
-            if let Target::File(s) = std::mem::replace(self, Target::Refused(why)) {
-                s.discard();
-            }
-        }
+    fn session(&mut self) -> anyhow::Result<&mut Session> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| anyhow::anyhow!("seed session lost"))
     }
 
-    /// Commits a complete, accepted upload of `size` bytes; the seed's
-    /// answer text either way.
-    fn finish(self, name: &str, size: u64) -> String {
-        let why = match self {
-            Target::Refused(why) => why,
-            Target::File(s) => match s.commit_or_discard(size) {
-                Ok(()) => {
-                    let mut t = String::new();
-                    let _ = seed002::upload_done(name, &mut t);
-                    return t;
+    /// The session, made afresh if it was let go while the client idled.
+    fn wake(&mut self) -> &mut Session {
+        let (now, files) = (self.now(), &self.files);
+        let (dialect, uploads, stopping) = (self.dialect, self.uploads, self.stopping);
+        self.session.get_or_insert_with(|| {
+            // The runtime's idle watch ends silent connections.
+            let idle = u64::MAX;
+            let mut s = match dialect {
+                Seed::S000 => Session::S000(Box::new(Seed000Server::new(now, idle))),
+                Seed::S002 => {
+                    let pause = files.cfg.seed002_pause_ms;
+                    let s = Seed002Server::new(now, idle, pause).with_uploads(uploads);
+                    Session::S002(Box::new(s))
                 }
-                Err(r) => r.to_string(),
-            },
-        };
-        format!("{name} 上传失败: {why}")
+                Seed::S004 => Session::S004(Box::new(Seed004Server::new(now, idle))),
+            };
+            if stopping {
+                s.handle_shutdown();
+            }
+            s
+        })
     }
-}
 
-/// Seed 004 (`files-ack`): size text, wait for the ack, bytes, md5 text.
-pub async fn serve_seed004(files: &Arc<Files>, conn: &mut AsyncConn) -> anyhow::Result<()> {
-    let mut session = seed004::Session::default();
-    loop {
-        match conn.next_request().await? {
-            Some(true) => {}
-            Some(false) => return Ok(()),
-            None => {
-                let text = format!("error: {SHUTTING_DOWN}");
-                return Ok(conn.send(text.as_bytes()).await?);
+    /// Between requests, a session that holds nothing of the client's is
+    /// dropped with the store's open file.
+    fn rest(&mut self) {
+        if self.session.as_ref().is_some_and(|s| s.is_resting()) && self.up.is_none() {
+            self.session = None;
+            if let Some(st) = &mut self.store {
+                st.rest();
             }
         }
-        let Some(msg) = conn.read_message(seed004::MAX_MESSAGE).await? else {
-            return Ok(());
-        };
-        let asked = session
-            .command(&msg)
-            .map_err(|e| e.to_string())
-            .and_then(|n| {
-                name::check(n, false).map_err(|e| format!("{n}: {e}"))?;
-                Ok(n.to_owned())
-            });
-        let found = match asked {
-            Ok(n) => open(files, &n).await?.map(|f| (n, f)),
-            Err(why) => Err(why),
-        };
-        let (name, (file, info)) = match found {
-            Ok(f) => f,
-            Err(why) => {
-                tracing::info!("files: seed 004 get refused: {why}");
-                conn.send(format!("error: {why}").as_bytes()).await?;
+    }
+
+    async fn run(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        // The last input step reported an event: ask again before reading
+        // (the end of an upload's last chunk needs no more bytes).
+        let mut again = false;
+        loop {
+            self.wake();
+            self.write_output(conn).await?;
+            let s = self.session()?;
+            if s.wants_close() {
+                return Ok(());
+            }
+            if s.is_replying() {
+                // Output paused (seed 002 between chunks): wait it out.
+                // Its idle limit is the runtime's (u64::MAX here): any
+                // other wait would be a session fault, not a pause.
+                let Some(due) = s.poll_timeout().filter(|&t| t != u64::MAX) else {
+                    bail!("seed session stalled");
+                };
+                let wait = due.saturating_sub(self.now());
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                let now = self.now();
+                self.session()?.handle_timeout(now);
                 continue;
             }
+            if conn.is_drained() && !again && !self.fill(conn).await? {
+                return Ok(());
+            }
+            let todo;
+            (todo, again) = self.input(conn)?;
+            self.act(todo).await?;
+        }
+    }
+
+    /// Waits for bytes (or the server's shutdown); false once the session
+    /// is over at the client's end of stream.
+    async fn fill(&mut self, conn: &mut AsyncConn) -> anyhow::Result<bool> {
+        let resting = self.session.as_ref().is_none_or(|s| s.is_resting());
+        if resting && self.up.is_none() {
+            // Between requests (not while seed 004 waits for its
+            // acknowledgement): no transfer-sized buffer is kept.
+            conn.shrink();
+            self.out = SMALL_OUT;
+            self.rest();
+        }
+        let n = if self.stopping {
+            conn.fill().await?
+        } else {
+            let stop = conn.shutdown.clone();
+            tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    self.wake();
+                    return Ok(true);
+                }
+                n = conn.fill() => n?,
+            }
         };
-        let Some(_slot) = files.transfer_slot() else {
-            conn.send(b"error: server busy: too many transfers").await?;
-            continue;
+        if n > 0 {
+            return Ok(true);
+        }
+        match self.wake().handle_eof() {
+            Ok(()) => {
+                self.write_output(conn).await?;
+                Ok(false)
+            }
+            Err(e) => bail!("{e}"),
+        }
+    }
+
+    /// Hands the buffered bytes to the session: what to do, and whether
+    /// it reported an event.
+    fn input(&mut self, conn: &mut AsyncConn) -> anyhow::Result<(Todo, bool)> {
+        let (now, dialect) = (self.now(), self.dialect);
+        let s = self.wake();
+        let (used, ev) = s.handle_input(now, &conn.buf[conn.lo..conn.hi]);
+        conn.lo += used;
+        let reported = ev.is_some();
+        let todo = match ev {
+            None if used == 0 && !conn.is_drained() && !s.is_replying() && !s.wants_close() => {
+                bail!("seed session made no progress")
+            }
+            Some(Event::Get) => {
+                self.out = match dialect {
+                    Seed::S002 => CHUNK_OUT,
+                    Seed::S000 | Seed::S004 => GET_OUT,
+                };
+                Todo::Nothing
+            }
+            Some(Event::Put) => Todo::Put,
+            Some(Event::Data(b)) => match self.up.as_mut().map(|up| up.stage(b)) {
+                Some(true) => Todo::Flush,
+                _ => Todo::Nothing,
+            },
+            Some(Event::PutEnd) => Todo::End,
+            Some(Event::PutFailed) => Todo::Failed,
+            _ => Todo::Nothing,
         };
-        let mut text = [0u8; 24];
-        conn.send(session.found(info.size, &mut text)).await?;
-        let Some(ack) = conn.read_message(seed004::MAX_MESSAGE).await? else {
+        Ok((todo, reported))
+    }
+
+    /// Does what the session asked for.
+    async fn act(&mut self, todo: Todo) -> anyhow::Result<()> {
+        match todo {
+            Todo::Nothing => {}
+            Todo::Put => self.begin_put().await?,
+            Todo::Flush => {
+                let flushed = match &mut self.up {
+                    Some(up) => up.flush().await?,
+                    None => Ok(()),
+                };
+                if let Err(text) = flushed {
+                    self.refuse_put(&text).await?;
+                }
+            }
+            Todo::End => self.end_put().await?,
+            Todo::Failed => {
+                if let Some(up) = self.up.take() {
+                    up.discard().await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn s002(&mut self) -> anyhow::Result<&mut Seed002Server<u32>> {
+        match self.session()? {
+            Session::S002(s) => Ok(s),
+            _ => bail!("upload event from a dialect without uploads"),
+        }
+    }
+
+    /// Refuses the upload under way with a write error's `text`, which
+    /// the answer shows after the name already (`NAME 上传失败: why`);
+    /// its partial goes.
+    async fn refuse_put(&mut self, text: &str) -> anyhow::Result<()> {
+        let why = match &self.up {
+            Some(up) => text.strip_prefix(&format!("{}: ", up.name)).unwrap_or(text),
+            None => text,
+        };
+        self.s002()?.put_refused(why);
+        if let Some(up) = self.up.take() {
+            up.discard().await;
+        }
+        Ok(())
+    }
+
+    /// Opens the partial of an accepted `put` (no force: seed 002 has
+    /// none; no resume: it cannot).
+    async fn begin_put(&mut self) -> anyhow::Result<()> {
+        let Some((name, size)) = self.s002()?.put_request() else {
+            bail!("put event without a put");
+        };
+        let name = name.to_owned();
+        // Held until the upload is over, however it ends.
+        let Some(slot) = self.files.transfer_slot() else {
+            self.s002()?.put_refused("server busy: too many transfers");
             return Ok(());
         };
-        session.ack(&ack);
-        let cached = files.store.cached_md5(&name, &info);
-        let md5 = cached.is_none().then(Md5::new);
-        let (file, md5) = send_body(conn, file, info.size, md5).await?;
-        session.sent(info.size);
-        let digest = match (cached, md5) {
-            (Some(d), _) => d,
-            (None, Some(m)) => Digest(m.finalize().into()),
-            (None, None) => bail!("no digest"),
-        };
-        let unchanged = files.blocking(move |_| FileInfo::of(&file)).await??;
-        if cached.is_none() && unchanged == info {
-            files.store.remember_md5(&name, &info, digest);
+        match Upload::begin(&self.files, &name, size, false, false).await? {
+            Err(text) => self.s002()?.put_refused(&text),
+            Ok((up, _, _)) => {
+                self.up = Some(up.with_slot(slot));
+                self.s002()?.put_ready();
+            }
         }
-        conn.send(&digest.to_hex()).await?;
-        session.digest_sent();
-        tracing::info!(name, size = info.size, "files: seed 004 get done");
+        Ok(())
     }
+
+    /// All chunks arrived, each matching its md5: the commit.
+    async fn end_put(&mut self) -> anyhow::Result<()> {
+        let Some(mut up) = self.up.take() else {
+            return Ok(());
+        };
+        let md5 = match up.finish().await? {
+            Ok(d) => d,
+            Err(text) => {
+                self.up = Some(up);
+                return self.refuse_put(&text).await;
+            }
+        };
+        let (name, size, secs) = (up.name.clone(), up.size, up.secs());
+        match up.commit(&self.files, md5).await? {
+            Err(text) => self.s002()?.put_refused(&text),
+            Ok(()) => {
+                tracing::info!(name, size, "files: seed 002 put done");
+                self.report.transfer_done("put", "ok", &name, size, secs);
+                self.s002()?.put_stored();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the session's output until it has none for now, each next
+    /// piece produced on a blocking thread while the last one is sent.
+    async fn write_output(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
+        let mut ready: Option<Vec<u8>> = None;
+        let mut spare: Vec<u8> = Vec::new();
+        loop {
+            if conn.shutdown.is_cancelled() && !self.stopping {
+                self.stopping = true;
+                self.session()?.handle_shutdown();
+            }
+            if ready.is_none() && !self.session()?.is_replying() {
+                return Ok(());
+            }
+            let (mut s, mut store) = match (self.session.take(), self.store.take()) {
+                (Some(s), Some(st)) => (s, st),
+                _ => bail!("seed session lost"),
+            };
+            let mut buf = std::mem::take(&mut spare);
+            buf.resize(self.out, 0);
+            let epoch = self.epoch;
+            let job = tokio::task::spawn_blocking(move || {
+                let r = produce(&mut s, &mut store, &mut buf, epoch);
+                (s, store, buf, r)
+            });
+            if let Some(b) = ready.take() {
+                conn.send(&b).await?;
+                spare = b;
+            }
+            let (s, store, mut buf, r) = job.await?;
+            self.session = Some(s);
+            self.store = Some(store);
+            let n = r.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.truncate(n);
+            ready = Some(buf);
+        }
+    }
+}
+
+/// The session's next piece of output, in a buffer of its own: one
+/// output call fills it with a body's bytes, and a seed 002 chunk always
+/// finds room for itself and its header (so it is read once, not twice).
+fn produce(
+    s: &mut Session,
+    store: &mut HostStore,
+    buf: &mut [u8],
+    epoch: Instant,
+) -> Result<usize, files::Error> {
+    s.poll_output(millis(epoch), store, buf)
 }
