@@ -9,8 +9,7 @@ use wirekit_core::service::file::access::Policy;
 use wirekit_core::session::files::seed::{Seed002Server, MIN_OUTPUT};
 use wirekit_core::session::files::{Event, Uploads};
 
-#[path = "seed_common.rs"]
-mod common;
+use wirekit_fuzz::seed as common;
 
 fn run(msgs: &[&[u8]], out: usize, one_put: bool) -> common::Seen {
     let uploads = Uploads {

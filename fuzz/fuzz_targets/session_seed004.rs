@@ -5,8 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use wirekit_core::session::files::seed::{Seed004Server, MIN_OUTPUT};
 
-#[path = "seed_common.rs"]
-mod common;
+use wirekit_fuzz::seed as common;
 
 fn run(msgs: &[&[u8]], out: usize) -> common::Seen {
     let mut s = Seed004Server::new(0, 60_000);

@@ -1,12 +1,14 @@
 //! What several fuzz targets share: a small in-memory [`FileStore`] for the
-//! files sessions and the check that a server's output is whole native
-//! frames.
+//! files sessions, the check that a server's output is whole native
+//! frames, and the seed sessions' driver ([`seed`]).
+
+pub mod seed;
 
 use wirekit_core::session::files::{Entry, FileMeta, FileStore, Refusal};
 use wirekit_core::wire::Digest;
 
 /// The files every files-session target serves.
-pub const FILES: [(&str, &[u8]); 2] = [("a.txt", b"hello\n"), ("b", &[7; 700])];
+pub const FILES: [(&str, &[u8]); 3] = [("a.txt", b"hello\n"), ("b", &[7; 700]), ("e", b"")];
 
 /// A store of [`FILES`]; a file is its index.
 pub struct Store;
@@ -23,16 +25,16 @@ impl FileStore for Store {
     fn read(&mut self, f: usize, offset: u64, buf: &mut [u8]) -> Result<usize, Refusal> {
         let data = FILES[f].1;
         let from = (offset as usize).min(data.len());
-        let n = buf.len().min(data.len() - from);
+        // Short reads, so sessions must loop.
+        let n = buf.len().min(data.len() - from).min(97);
         buf[..n].copy_from_slice(&data[from..from + n]);
         Ok(n)
     }
     fn meta(&mut self, f: usize) -> Result<FileMeta, Refusal> {
-        // Not the real md5: the sessions only pass it on.
         Ok(FileMeta {
             size: FILES[f].1.len() as u64,
             mtime: 1,
-            md5: Digest([f as u8; 16]),
+            md5: Digest::of(FILES[f].1),
         })
     }
     fn entry(&mut self, dir: &str, i: usize) -> Result<Option<Entry<'_>>, Refusal> {

@@ -1,43 +1,11 @@
-//! What the seed session fuzz targets share: a small store, the fuzz
-//! input cut into messages, and a driver that says yes to everything and
-//! records what it saw. Included by each target with `#[path]`.
+//! What the seed session fuzz targets share: the fuzz input cut into
+//! messages, and a driver that says yes to everything and records what it
+//! saw.
 
 use wirekit_core::session::files::seed::SeedSession;
-use wirekit_core::session::files::{Entry, Error, Event, FileMeta, FileStore, Refusal};
-use wirekit_core::wire::Digest;
+use wirekit_core::session::files::{Error, Event};
 
-pub const FILES: [(&str, &[u8]); 3] = [("a.txt", b"hello\n"), ("b", &[7; 700]), ("e", b"")];
-
-pub struct Store;
-
-impl FileStore for Store {
-    type File = usize;
-    fn open(&mut self, name: &str) -> Result<(usize, FileMeta), Refusal> {
-        let i = FILES
-            .iter()
-            .position(|f| f.0 == name)
-            .ok_or(Refusal("no such file"))?;
-        Ok((i, self.meta(i)?))
-    }
-    fn read(&mut self, f: usize, offset: u64, buf: &mut [u8]) -> Result<usize, Refusal> {
-        let data = FILES[f].1;
-        let from = (offset as usize).min(data.len());
-        // Short reads, so sessions must loop.
-        let n = buf.len().min(data.len() - from).min(97);
-        buf[..n].copy_from_slice(&data[from..from + n]);
-        Ok(n)
-    }
-    fn meta(&mut self, f: usize) -> Result<FileMeta, Refusal> {
-        Ok(FileMeta {
-            size: FILES[f].1.len() as u64,
-            mtime: 1,
-            md5: Digest::of(FILES[f].1),
-        })
-    }
-    fn entry(&mut self, _: &str, _: usize) -> Result<Option<Entry<'_>>, Refusal> {
-        Ok(None)
-    }
-}
+use crate::Store;
 
 /// Cuts `data` into messages, as reads would return them: a length byte
 /// (0..=127 as it is, 128..=255 times 16, past the 1,024-byte limit),
