@@ -1,6 +1,7 @@
 //! The exec handlers and clients against each other over real loopback
-//! sockets, without the `serve` framework (that is covered by the
-//! workspace's integration tests).
+//! sockets, without the `serve` framework (that is covered by exec.rs and
+//! the other integration tests). Here rather than beside either module:
+//! the services must not import the clients, nor the clients the services.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,9 +9,9 @@ use std::sync::Arc;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use super::client::{ClientArgs, ClientDialect, Session};
-use super::server::{handle, Flavor};
-use super::{ExecArgs, ExecService};
+use wirekit_host::client::exec::{ClientArgs, ClientDialect, Session};
+use wirekit_host::services::exec::server::{handle, Flavor};
+use wirekit_host::services::exec::{ExecArgs, ExecService};
 
 #[derive(Parser)]
 struct T {
