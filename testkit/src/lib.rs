@@ -9,6 +9,7 @@
 //! `CARGO_BIN_EXE_<name>`, at compile time of the test crate, so the test
 //! crate says how `wirekit` is started ([`Program`], usually through
 //! [`kit!`]) and the harness is generic over that.
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
