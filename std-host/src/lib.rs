@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod metrics;
+pub mod program;
 pub mod runtime;
 pub mod serve;
 pub mod services;

@@ -9,8 +9,7 @@ use clap::{Parser, Subcommand};
 
 use std::process::ExitCode;
 
-use crate::client::talk;
-use crate::services::exec;
+use crate::client::{exec, talk};
 use crate::{client, serve};
 
 pub mod manual;
@@ -56,9 +55,9 @@ pub enum Command {
     #[command(after_long_help = with_exit_codes(EX_TIME))]
     Time(client::time::Args),
     /// Run one command on an exec server; exits with its exit code.
-    Exec(exec::client::ExecArgs),
+    Exec(exec::ExecArgs),
     /// The seeds' interactive remote shell (`>>> `), over an exec server.
-    Shell(exec::client::ClientArgs),
+    Shell(exec::ClientArgs),
     /// Group chat client: stdin lines out, incoming lines printed as they come.
     #[command(after_long_help = with_exit_codes(EX_CHAT))]
     Chat(client::chat::ChatArgs),
@@ -78,7 +77,7 @@ pub enum Command {
     Completions(manual::CompletionsArgs),
     /// Internal: the exec server runs each command under this supervisor.
     #[command(name = "exec-supervise", hide = true)]
-    ExecSupervise(exec::supervise::SuperviseArgs),
+    ExecSupervise(crate::services::exec::supervise::SuperviseArgs),
 }
 
 const EX_SERVE: &str = "\
@@ -120,7 +119,7 @@ fn serve_long_help() -> String {
 
 /// A client's examples, then the exit-code table every client shares.
 fn with_exit_codes(examples: &str) -> String {
-    format!("{examples}\n\n{}", exec::client::help::EXIT_CODES)
+    format!("{examples}\n\n{}", exec::help::EXIT_CODES)
 }
 
 const EX_MAN: &str = "\
@@ -141,13 +140,13 @@ impl Command {
     pub fn run(self) -> anyhow::Result<ExitCode> {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         // Clients share exec's exit-code table: 255 for wirekit's own errors.
-        let client = |r: anyhow::Result<()>| Ok(exec::client::report(r.map(|()| 0)));
+        let client = |r: anyhow::Result<()>| Ok(exec::report(r.map(|()| 0)));
         match self {
             Command::Serve(a) => done(serve::run(*a)),
             Command::Echo(a) => client(client::echo::run(a)),
             Command::Time(a) => client(client::time::run(a)),
-            Command::Exec(a) => Ok(exec::client::run_exec(&a)),
-            Command::Shell(a) => Ok(exec::client::run_shell(&a)),
+            Command::Exec(a) => Ok(exec::run_exec(&a)),
+            Command::Shell(a) => Ok(exec::run_shell(&a)),
             Command::Chat(a) => client(client::chat::main(a)),
             Command::Talk(a) => client(talk::main(a)),
             Command::Get(a) => Ok(crate::services::files::client::run_get(&a)),
@@ -155,7 +154,7 @@ impl Command {
             Command::Ls(a) => Ok(crate::services::files::client::run_ls(&a)),
             Command::Man(a) => done(manual::man(&a)),
             Command::Completions(a) => done(manual::completions(&a)),
-            Command::ExecSupervise(a) => Ok(exec::supervise::run(&a)),
+            Command::ExecSupervise(a) => Ok(crate::services::exec::supervise::run(&a)),
         }
     }
 }

@@ -1,15 +1,14 @@
-//! The `exec` services (remote command execution, issue 4) and their
-//! clients: `wirekit serve --listen exec=ADDR` (native protocol and the
-//! seeds' JSON-header dialect on one port), `exec-len` and `exec-ack`;
-//! `wirekit exec` and `wirekit shell`.
+//! The `exec` services (remote command execution, issue 4): `wirekit serve
+//! --listen exec=ADDR` (native protocol and the seeds' JSON-header dialect
+//! on one port), `exec-len` and `exec-ack`. Their clients, `wirekit exec`
+//! and `wirekit shell`, are [`crate::client::exec`].
 //!
 //! The conversations are the core's sans-I/O sessions
 //! ([`wirekit_core::session::exec`]: `ExecServer`, `ExecClient`); this
 //! module holds the policy (who may run what, for how long), runs commands
 //! ([`run`]), and drives the sessions: one tokio loop per server
-//! connection ([`server`]), one blocking loop per client ([`client`]).
+//! connection ([`server`]).
 
-pub mod client;
 pub mod run;
 pub mod server;
 pub mod service;
@@ -277,6 +276,3 @@ mod tests {
         assert!(open.allowed("::1".parse().unwrap()));
     }
 }
-
-#[cfg(test)]
-mod loopback_tests;

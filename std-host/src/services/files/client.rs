@@ -80,7 +80,7 @@ pub struct Common {
 
 /// `wirekit get ADDR REMOTE [-o LOCAL] [--resume] [--force]`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_long_help = crate::services::exec::client::help::GET)]
+#[command(after_long_help = crate::client::exec::help::GET)]
 pub struct GetArgs {
     /// Server address, e.g. 127.0.0.1:8484.
     #[arg(value_name = "ADDR")]
@@ -109,7 +109,7 @@ pub struct GetArgs {
 
 /// `wirekit put ADDR LOCAL [REMOTE] [--force] [--resume]`.
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_long_help = crate::services::exec::client::help::PUT)]
+#[command(after_long_help = crate::client::exec::help::PUT)]
 pub struct PutArgs {
     /// Server address, e.g. 127.0.0.1:8484.
     #[arg(value_name = "ADDR")]
@@ -138,7 +138,7 @@ pub struct PutArgs {
 /// `wirekit ls ADDR [DIR]`.
 #[derive(Debug, Clone, clap::Args)]
 #[command(
-    after_long_help = crate::services::exec::client::help::LS,
+    after_long_help = crate::client::exec::help::LS,
     disable_help_flag = true
 )]
 pub struct LsArgs {
@@ -200,17 +200,17 @@ pub fn choose_local(remote: &str, output: Option<&Path>, force: bool) -> anyhow:
 
 /// Runs `wirekit get`: exit 0, or 255 with one line (see `exec --help`).
 pub fn run_get(args: &GetArgs) -> std::process::ExitCode {
-    crate::services::exec::client::report(get(args).map(|()| 0))
+    crate::client::exec::report(get(args).map(|()| 0))
 }
 
 /// Runs `wirekit put`.
 pub fn run_put(args: &PutArgs) -> std::process::ExitCode {
-    crate::services::exec::client::report(put(args).map(|()| 0))
+    crate::client::exec::report(put(args).map(|()| 0))
 }
 
 /// Runs `wirekit ls`.
 pub fn run_ls(args: &LsArgs) -> std::process::ExitCode {
-    crate::services::exec::client::report(ls(args).map(|()| 0))
+    crate::client::exec::report(ls(args).map(|()| 0))
 }
 
 /// `wirekit get`.

@@ -1,5 +1,5 @@
 //! The files clients' look at a server's first answer (see
-//! `exec::client::probe`): busy and refusal lines, and the wrong kind of
+//! `client::exec::probe`): busy and refusal lines, and the wrong kind of
 //! listener, end the client with one line and a suggestion.
 
 use std::io::ErrorKind;
@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _};
 use wirekit_core::service::answer::{classify, Answer, MAX_PEEK};
 
 use super::ClientDialect;
-use crate::services::exec::client::probe;
+use crate::client::exec::probe;
 use crate::services::files::conn::Conn;
 
 /// Checks the first answer to `sent` (already sent on `conn`), waiting
@@ -52,7 +52,7 @@ pub fn first_answer(conn: &mut Conn, sent: &[u8], dialect: ClientDialect) -> any
 }
 
 /// How long a short answer may pause before it is classified as it is
-/// (as `exec::client::probe` waits: a seed 004 server sends its size text
+/// (as `client::exec::probe` waits: a seed 004 server sends its size text
 /// and then waits for the ack).
 const SETTLE: Duration = Duration::from_millis(300);
 
