@@ -55,7 +55,10 @@ fn a_dead_node_leaves_who_and_the_others_go_on() {
     z.send(b"/nick zed\n");
     a.until("is now zed");
     let who = who_until(&mut a, Duration::from_secs(10), |w| w.contains("zed"));
-    assert!(who.starts_with("* online (3)"), "{who}");
+    assert!(
+        who.starts_with("* online (3)") && who.contains("zed"),
+        "{who}"
+    );
     // SIGKILL: the node cannot say goodbye; its heartbeats just stop.
     drop(n2);
     let who = who_until(&mut a, Duration::from_secs(10), |w| !w.contains("zed"));

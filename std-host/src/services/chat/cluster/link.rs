@@ -57,6 +57,13 @@ impl Link {
         &self.node
     }
 
+    /// The id the next published event will get: every event with a
+    /// smaller id was published, and its change to the members made,
+    /// before this call (see [`super::presence`]).
+    pub fn next_event_id(&self) -> u64 {
+        self.next_id.load(Ordering::Acquire)
+    }
+
     /// The room's name on the bus.
     pub fn room(&self) -> &str {
         &self.room
@@ -75,7 +82,9 @@ impl Link {
     /// Queues an event by the member at `origin` for publishing; `false`
     /// if it could not be (queue full, or a field the format refuses).
     pub fn publish(&self, origin: SocketAddr, nick: Option<&str>, kind: Kind<'_>) -> bool {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // Release: a heartbeat that reads the counter past this id (with
+        // Acquire) also sees the member change made before this call.
+        let id = self.next_id.fetch_add(1, Ordering::AcqRel);
         let unix_ms = jiff::Timestamp::now().as_millisecond().max(0) as u64;
         if !matches!(kind, Kind::Line(_)) {
             self.changed.notify_one();

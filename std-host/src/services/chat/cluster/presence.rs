@@ -8,9 +8,18 @@
 //! members of a node that died leave `/who` within a few seconds; a node
 //! that stops cleanly sends an empty list first.
 //!
-//! The message is `wkp1 NODE\n` followed by one label per line. It comes
-//! from the bus like chat lines do, so it is checked the same way: size,
-//! label count, node id, every label a valid nickname or socket address.
+//! Joins, leaves and renames also come through the stream (and are
+//! applied at once, so `/who` agrees with the notices), on another
+//! subscription than the heartbeats, so the two can arrive in either order.
+//! A heartbeat therefore says which of its node's events it includes: the
+//! id the next one would get, read before the labels. One older than an
+//! event already applied (a heartbeat sent just before a rename and read
+//! just after it) only shows the node is alive; its labels are not used.
+//!
+//! The message is `wkp1 NODE NEXT_ID\n` (`wkp1 NODE` from older nodes:
+//! always applied) followed by one label per line. It comes from the bus
+//! like chat lines do, so it is checked the same way: size, label count,
+//! node id, every label a valid nickname or socket address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -46,6 +55,8 @@ const MAGIC: &str = "wkp1";
 struct Entry {
     labels: Vec<String>,
     seen: Instant,
+    /// Every event of this node with a smaller id has been applied.
+    applied: u64,
 }
 
 /// The other nodes' members, by node id.
@@ -82,6 +93,7 @@ impl Peers {
         let seed = |a: std::net::SocketAddr| format!("{}:{}", a.ip(), a.port());
         let label = msg.nick.map_or_else(|| seed(msg.origin), str::to_owned);
         let mut map = self.lock();
+        let applied = msg.id.saturating_add(1);
         let Some(entry) = map.get_mut(msg.node) else {
             if let Kind::Join { .. } = msg.kind {
                 let seen = Instant::now();
@@ -90,11 +102,13 @@ impl Peers {
                     Entry {
                         labels: vec![label],
                         seen,
+                        applied,
                     },
                 );
             }
             return;
         };
+        entry.applied = entry.applied.max(applied);
         let labels = &mut entry.labels;
         match msg.kind {
             Kind::Join { .. } if labels.len() < MAX_LABELS && !labels.contains(&label) => {
@@ -110,9 +124,26 @@ impl Peers {
         }
     }
 
-    fn update(&self, node: &str, labels: Vec<String>) {
+    /// A heartbeat of `node` listing `labels`, including its events with
+    /// ids below `next` (`None`: an older node's, taken as it is).
+    fn update(&self, node: &str, next: Option<u64>, labels: Vec<String>) {
         let seen = Instant::now();
-        self.lock().insert(node.to_owned(), Entry { labels, seen });
+        let mut map = self.lock();
+        match map.get_mut(node) {
+            Some(e) if next.is_some_and(|n| n < e.applied) => e.seen = seen,
+            Some(e) => (e.labels, e.seen) = (labels, seen),
+            None => {
+                let applied = next.unwrap_or(0);
+                map.insert(
+                    node.to_owned(),
+                    Entry {
+                        labels,
+                        seen,
+                        applied,
+                    },
+                );
+            }
+        }
     }
 }
 
@@ -128,17 +159,36 @@ fn valid_label(label: &str) -> bool {
     label.len() <= 47 && ip.parse::<IpAddr>().is_ok() && port.parse::<u16>().is_ok()
 }
 
-/// Parses a presence message: the node and its labels.
-fn parse(payload: &[u8]) -> Result<(&str, Vec<String>), &'static str> {
+/// A parsed presence message.
+#[derive(Debug, PartialEq)]
+struct Presence<'a> {
+    node: &'a str,
+    /// The node's next event id when it read `labels`.
+    next: Option<u64>,
+    labels: Vec<String>,
+}
+
+/// Parses a presence message.
+fn parse(payload: &[u8]) -> Result<Presence<'_>, &'static str> {
     if payload.len() > MAX_PRESENCE {
         return Err("presence message too long");
     }
     let text = std::str::from_utf8(payload).map_err(|_| "presence message not UTF-8")?;
     let mut lines = text.split('\n');
     let head = lines.next().unwrap_or_default();
-    let node = match head.split_once(' ') {
-        Some((MAGIC, node)) if validate_name(node) => node,
-        _ => return Err("not a wirekit presence message"),
+    let mut words = head.split(' ');
+    let (Some(MAGIC), Some(node), next, None) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err("not a wirekit presence message");
+    };
+    if !validate_name(node) {
+        return Err("not a wirekit presence message");
+    }
+    let next = match next.map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return Err("bad presence event id"),
     };
     let mut labels = Vec::new();
     for l in lines.filter(|l| !l.is_empty()) {
@@ -147,11 +197,11 @@ fn parse(payload: &[u8]) -> Result<(&str, Vec<String>), &'static str> {
         }
         labels.push(l.to_owned());
     }
-    Ok((node, labels))
+    Ok(Presence { node, next, labels })
 }
 
-fn encode(node: &str, labels: &[String]) -> Vec<u8> {
-    let mut out = format!("{MAGIC} {node}\n").into_bytes();
+fn encode(node: &str, next: u64, labels: &[String]) -> Vec<u8> {
+    let mut out = format!("{MAGIC} {node} {next}\n").into_bytes();
     for l in labels.iter().take(MAX_LABELS) {
         out.extend_from_slice(l.as_bytes());
         out.push(b'\n');
@@ -188,7 +238,9 @@ pub async fn run(
             () = link.members_changed() => beat.reset_at(last + MIN_GAP),
             _ = beat.tick() => {
                 last = tokio::time::Instant::now();
-                let payload = encode(link.node(), &room.labels());
+                // The id first: events below it are in the labels read next.
+                let next = link.next_event_id();
+                let payload = encode(link.node(), next, &room.labels());
                 // Buffered by the client while disconnected; the next beat
                 // repairs a lost one.
                 let _ = client.publish(subject.clone(), payload.into()).await;
@@ -196,10 +248,10 @@ pub async fn run(
             m = sub.next() => {
                 let Some(m) = m else { break };
                 match parse(&m.payload) {
-                    Ok((node, _)) if node == link.node() => {}
-                    Ok((node, labels)) => {
-                        tracing::debug!(node, n = labels.len(), "chat presence");
-                        link.peers().update(node, labels);
+                    Ok(p) if p.node == link.node() => {}
+                    Ok(p) => {
+                        tracing::debug!(node = p.node, n = p.labels.len(), "chat presence");
+                        link.peers().update(p.node, p.next, p.labels);
                     }
                     Err(e) => rejected.note(e),
                 }
@@ -207,8 +259,9 @@ pub async fn run(
         }
     }
     // Leaving cleanly: the others drop this node's members at once.
+    let next = link.next_event_id();
     let _ = client
-        .publish(subject, encode(link.node(), &[]).into())
+        .publish(subject, encode(link.node(), next, &[]).into())
         .await;
     let _ = client.flush().await;
 }
@@ -224,8 +277,14 @@ mod tests {
             "127.0.0.1:5".to_owned(),
             "::1:80".to_owned(),
         ];
-        let bytes = encode("n1", &labels);
-        assert_eq!(parse(&bytes), Ok(("n1", labels)));
+        let bytes = encode("n1", 7, &labels);
+        let (node, next) = ("n1", Some(7));
+        assert_eq!(parse(&bytes), Ok(Presence { node, next, labels }));
+        // An older node's heartbeat has no event id.
+        let old = parse(b"wkp1 n1\nalice\n").unwrap();
+        assert_eq!((old.next, old.labels), (None, vec!["alice".to_owned()]));
+        assert!(parse(b"wkp1 n1 x\n").is_err());
+        assert!(parse(b"wkp1 n1 1 2\n").is_err());
         assert!(parse(b"wkp1 n1\nserver\n").is_err());
         assert!(parse(b"wkp1 n1\na b\n").is_err());
         assert!(parse(b"wkp1 n.1\n").is_err());
@@ -234,10 +293,46 @@ mod tests {
         assert!(parse(&vec![b'a'; MAX_PRESENCE + 1]).is_err());
     }
 
+    fn event<'a>(id: u64, kind: Kind<'a>, nick: Option<&'a str>) -> BusMessage<'a> {
+        BusMessage {
+            room: "lobby",
+            node: "n2",
+            id,
+            unix_ms: 0,
+            origin: "127.0.0.1:5000".parse().unwrap(),
+            nick,
+            kind,
+        }
+    }
+
+    /// Seen in a loaded run of `a_dead_node_leaves_who_and_the_others_go_on`:
+    /// the heartbeat a node sent just before its member's rename was read
+    /// after the rename had come through the stream, put the address back
+    /// in `/who`, and the node died before its next heartbeat could fix it.
+    #[test]
+    fn a_heartbeat_older_than_an_applied_event_does_not_undo_it() {
+        let p = Peers::default();
+        let addr = "127.0.0.1:5000".to_owned();
+        p.apply(&event(1, Kind::Join { online: 1 }, None));
+        // The heartbeat read before the rename (event 2) ...
+        let stale = encode("n2", 2, std::slice::from_ref(&addr));
+        // ... arrives after it.
+        p.apply(&event(2, Kind::Nick("zed"), None));
+        let hb = parse(&stale).unwrap();
+        p.update(hb.node, hb.next, hb.labels);
+        assert_eq!(p.labels(), ["zed"]);
+        // A heartbeat that includes the rename is used (here: it left).
+        p.update("n2", Some(3), vec![]);
+        assert_eq!(p.count(), 0);
+        // An older node's heartbeat, without ids, is used as it is.
+        p.update("n2", None, vec![addr.clone()]);
+        assert_eq!(p.labels(), [addr]);
+    }
+
     #[test]
     fn silent_nodes_expire() {
         let p = Peers::default();
-        p.update("n1", vec!["a".into()]);
+        p.update("n1", Some(1), vec!["a".into()]);
         assert_eq!(p.count(), 1);
         p.0.lock().unwrap().get_mut("n1").unwrap().seen -= EXPIRE;
         assert_eq!(p.count(), 0);
