@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod echo;
+pub mod files;
 pub mod talk;
 pub mod time;
 pub mod visible;

@@ -1,39 +1,19 @@
-//! Frames and file bodies written to a connection: the clients' blocking
-//! writes, and the seed dialect servers' async ones (the native server
-//! writes what its core session produces, see `serve_native`).
+//! File bodies written to a connection by the seed dialect servers (the
+//! native server writes what its core session produces, see
+//! `serve_native`; the clients' frames come from their core sessions).
 
 use std::fs::File;
 use std::io::Read;
 
 use md5::{Digest as _, Md5};
-use wirekit_core::service::file::native::{segments, HEADER_CAP};
-use wirekit_core::wire::{emit_frame_header, Header};
+use wirekit_core::service::file::native::segments;
 
 use super::async_conn::AsyncConn;
-use super::conn::Conn;
 
 pub use wirekit_core::session::files::SHUTTING_DOWN;
 
 /// Bytes a body is read from its file per blocking step.
 const READ_STEP: usize = segments::SEGMENT_MAX as usize;
-
-/// Encodes a frame header.
-fn header_bytes(h: &Header, buf: &mut [u8; HEADER_CAP]) -> anyhow::Result<usize> {
-    emit_frame_header(h, buf).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// Writes a frame on a client's blocking connection: header, then
-/// `body` (whose length must be the header's `total_size`, or the body
-/// follows separately).
-pub fn send(conn: &mut Conn, h: &Header, body: &[u8]) -> anyhow::Result<()> {
-    let mut buf = [0u8; HEADER_CAP];
-    let n = header_bytes(h, &mut buf)?;
-    conn.send(&buf[..n])?;
-    if !body.is_empty() {
-        conn.send(body)?;
-    }
-    Ok(())
-}
 
 /// One blocking read step of [`send_body`]: up to [`READ_STEP`] bytes
 /// into `buf`, hashed into `md5` if given.

@@ -1,14 +1,19 @@
-//! A client connection with one bounded read buffer: decoders borrow the
-//! buffered bytes (`buf[lo..hi]`) and report how many they consumed, so no
-//! byte is copied twice and memory stays fixed whatever the file size.
-//! The socket is plain TCP or a TLS session over it ([`Stream`]).
+//! A files client's connection: the TCP socket or a TLS session over it
+//! ([`Stream`]), run through the core's blocking driver
+//! (`wirekit_core::blocking::Driver`, via `embedded-io-adapters`), which
+//! moves the bytes of every files client session. One bounded read buffer
+//! per connection: the sessions borrow what it holds and say how much
+//! they consumed, so no byte is copied twice and memory stays fixed
+//! whatever the file size.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
+use anyhow::anyhow;
+use embedded_io_adapters::std::FromStd;
 use rustls::{ClientConnection, StreamOwned};
-
-use crate::runtime::conn::Activity;
+use wirekit_core::blocking::{DriveError, Driver, Flow, Outcome};
+use wirekit_core::session::Session;
 
 /// A client's byte stream: the socket, or a TLS session on it.
 pub enum Stream {
@@ -95,61 +100,48 @@ impl Drop for Stream {
 /// speed, small enough to hold one per connection.
 pub const BUF: usize = 256 * 1024;
 
-/// A socket and its read buffer.
-pub struct Conn {
-    /// The socket (writes go straight to it).
-    pub stream: Stream,
-    /// The buffer; `buf[lo..hi]` is received but not yet consumed.
-    pub buf: Box<[u8]>,
-    /// Start of the unconsumed bytes.
-    pub lo: usize,
-    /// End of the received bytes.
-    pub hi: usize,
-    /// Touched whenever bytes move (the server's idle watch).
-    pub activity: Option<Activity>,
+/// Output buffer size: a request header of the largest size.
+const TX: usize = 4096;
+
+/// A connection driven by the core's blocking driver.
+pub struct Link {
+    drv: Driver<FromStd<Stream>, Vec<u8>>,
+    /// The server's first answer was looked at.
+    pub probed: bool,
 }
 
-impl Conn {
+impl Link {
     /// Wraps a connected socket or TLS session.
-    pub fn new(stream: Stream) -> Conn {
-        Conn {
-            stream,
-            buf: vec![0u8; BUF].into_boxed_slice(),
-            lo: 0,
-            hi: 0,
-            activity: None,
+    pub fn new(stream: Stream) -> Link {
+        Link {
+            drv: Driver::new(FromStd::new(stream), vec![0u8; BUF], vec![0u8; TX]),
+            probed: false,
         }
     }
 
-    /// True if no received byte is waiting.
-    pub fn is_drained(&self) -> bool {
-        self.lo == self.hi
+    /// The stream (timeouts, TLS binding).
+    pub fn stream(&self) -> &Stream {
+        self.drv.io().inner()
     }
 
-    /// Reads more bytes after the unconsumed ones; `Ok(0)` is end of stream.
+    /// Bytes received and not consumed yet.
+    pub fn buffered(&self) -> &[u8] {
+        self.drv.buffered()
+    }
+
+    /// Reads once more into the buffer; `Ok(0)` at end of stream.
     pub fn fill(&mut self) -> io::Result<usize> {
-        if self.lo == self.hi {
-            self.lo = 0;
-            self.hi = 0;
-        } else if self.hi == self.buf.len() {
-            self.buf.copy_within(self.lo..self.hi, 0);
-            self.hi -= self.lo;
-            self.lo = 0;
-        }
-        let n = loop {
-            match self.stream.read(&mut self.buf[self.hi..]) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => break r?,
-            }
-        };
-        self.hi += n;
-        self.touch();
-        Ok(n)
+        self.drv.fill()
+    }
+
+    /// Marks `n` buffered bytes consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.drv.consume(n)
     }
 
     /// Fills only if nothing is buffered; `Ok(false)` at end of stream.
     pub fn fill_if_drained(&mut self) -> io::Result<bool> {
-        Ok(!self.is_drained() || self.fill()? > 0)
+        Ok(!self.buffered().is_empty() || self.fill()? > 0)
     }
 
     /// One message of the seeds' text dialects: what one `recv(max)` on
@@ -159,9 +151,9 @@ impl Conn {
         if !self.fill_if_drained()? {
             return Ok(None);
         }
-        let n = (self.hi - self.lo).min(max);
-        let msg = self.buf[self.lo..self.lo + n].to_vec();
-        self.lo += n;
+        let n = self.buffered().len().min(max);
+        let msg = self.buffered()[..n].to_vec();
+        self.consume(n);
         Ok(Some(msg))
     }
 
@@ -172,26 +164,59 @@ impl Conn {
             if !self.fill_if_drained()? {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
-            let n = (self.hi - self.lo).min(out.len() - got);
-            out[got..got + n].copy_from_slice(&self.buf[self.lo..self.lo + n]);
-            self.lo += n;
+            let n = self.buffered().len().min(out.len() - got);
+            out[got..got + n].copy_from_slice(&self.buffered()[..n]);
+            self.consume(n);
             got += n;
         }
         Ok(())
     }
 
-    /// Writes all of `bytes` to the socket.
+    /// Writes `bytes` as they are (a body, a seed's text).
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes)?;
-        self.touch();
-        Ok(())
+        self.drv.write_all(bytes)?;
+        self.drv.io_mut().inner_mut().flush()
     }
 
-    /// Records activity for bytes moved outside [`Conn::send`] and
-    /// [`Conn::fill`].
-    pub fn touch(&self) {
-        if let Some(a) = &self.activity {
-            a.touch();
+    /// Writes `bytes` without flushing (a body's chunks; the next flush or
+    /// a header sends what TLS buffered).
+    pub fn write_body(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.drv.write_all(bytes)
+    }
+
+    /// Sends what `s` has queued, in one write; returns those bytes (for
+    /// the first-answer check).
+    pub fn send_output<S: Session>(&mut self, s: &mut S) -> io::Result<Vec<u8>> {
+        let mut sent = Vec::new();
+        let mut buf = [0u8; TX];
+        loop {
+            let n = s.poll_output(&mut buf);
+            if n == 0 {
+                break;
+            }
+            sent.extend_from_slice(&buf[..n]);
+        }
+        if !sent.is_empty() {
+            self.send(&sent)?;
+        }
+        Ok(sent)
+    }
+
+    /// Runs `s` until `on_event` says stop (`Ok(true)`), or the stream ends
+    /// where the session allows it (`Ok(false)`).
+    pub fn drive<S, F>(&mut self, s: &mut S, on_event: F) -> anyhow::Result<bool>
+    where
+        S: Session,
+        S::Error: std::fmt::Display,
+        F: for<'a> FnMut(S::Event<'a>) -> anyhow::Result<Flow>,
+    {
+        match self.drv.drive(s, on_event) {
+            Ok(Outcome::Stopped) => Ok(true),
+            Ok(Outcome::Closed) => Ok(false),
+            Err(DriveError::Session(e)) => Err(anyhow!("{e}")),
+            Err(DriveError::Io(e)) => Err(e.into()),
+            Err(DriveError::Handler(e)) => Err(e),
+            Err(DriveError::Stuck) => Err(anyhow!("the server's message does not fit the buffer")),
         }
     }
 }

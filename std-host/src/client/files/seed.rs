@@ -10,9 +10,10 @@ use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
 use wirekit_core::service::file::{seed002, seed004};
 use wirekit_core::wire::{Digest, Prefix};
 
-use super::client::{request_text, wire_err, ClientDialect, LocalPartial};
-use super::conn::Conn;
+use super::conn::Link as Conn;
+use super::download::{against, Check};
 use super::progress::Progress;
+use super::{request_text, wire_err, ClientDialect, LocalPartial};
 
 /// Pause between the seed 002 command and its upload, and after each
 /// chunk: the seed server reads with `recv(1024)` and would take bytes of
@@ -33,9 +34,10 @@ fn receive(conn: &mut Conn, len: u64, part: &mut LocalPartial, label: &str) -> a
         if !conn.fill_if_drained()? {
             bail!("server closed the connection with {left} bytes missing");
         }
-        let n = usize::try_from(left).map_or(conn.hi - conn.lo, |l| l.min(conn.hi - conn.lo));
-        part.write(&conn.buf[conn.lo..conn.lo + n])?;
-        conn.lo += n;
+        let have = conn.buffered().len();
+        let n = usize::try_from(left).map_or(have, |l| l.min(have));
+        part.write(&conn.buffered()[..n])?;
+        conn.consume(n);
         left -= n as u64;
     }
     Ok(())
@@ -47,7 +49,7 @@ pub fn get_seed000(
     remote: &str,
     part: &mut LocalPartial,
     label: &str,
-) -> anyhow::Result<Option<Digest>> {
+) -> anyhow::Result<Option<Check>> {
     request_text(conn, remote.as_bytes(), ClientDialect::Seed000)?;
     let mut prefix = [0u8; 4];
     conn.read_exact(&mut prefix)
@@ -69,7 +71,7 @@ pub fn get_seed000(
         .and_then(|s| Digest::from_hex(s.as_bytes()))
         .ok_or_else(|| anyhow!("header without a valid md5: {v}"))?;
     receive(conn, size, part, label)?;
-    Ok(Some(md5))
+    Ok(Some(against(md5)))
 }
 
 /// Seed 002: `get NAME` → `i` size, then chunk frames each with its md5.
@@ -79,7 +81,7 @@ pub fn get_seed002(
     remote: &str,
     part: &mut LocalPartial,
     label: &str,
-) -> anyhow::Result<Option<Digest>> {
+) -> anyhow::Result<Option<Check>> {
     request_text(
         conn,
         format!("get {remote}").as_bytes(),
@@ -119,8 +121,7 @@ pub fn get_seed002(
     while got < size || !dec.is_idle() {
         // Decode before reading: a chunk's end needs no more bytes.
         let mut starved = false;
-        let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
-        conn.lo += used;
+        let (used, ev) = dec.decode(conn.buffered()).map_err(wire_err)?;
         match ev {
             Some(Event::Header(h)) if h.md5.is_none() => bail!("chunk without md5"),
             Some(Event::Body(b)) => {
@@ -128,8 +129,9 @@ pub fn get_seed002(
                 got += b.len() as u64;
             }
             Some(_) => {}
-            None => starved = conn.is_drained(),
+            None => starved = used == conn.buffered().len(),
         }
+        conn.consume(used);
         if starved && conn.fill()? == 0 {
             bail!("server closed the connection at byte {got} of {size}");
         }
@@ -188,7 +190,7 @@ pub fn get_seed004(
     remote: &str,
     part: &mut LocalPartial,
     label: &str,
-) -> anyhow::Result<Option<Digest>> {
+) -> anyhow::Result<Option<Check>> {
     request_text(
         conn,
         format!("get {remote}").as_bytes(),
@@ -207,5 +209,5 @@ pub fn get_seed004(
     let mut hex = [0u8; 32];
     conn.read_exact(&mut hex).context("reading the md5")?;
     let md5 = Digest::from_hex(&hex).ok_or_else(|| anyhow!("server sent a malformed md5"))?;
-    Ok(Some(md5))
+    Ok(Some(against(md5)))
 }
