@@ -139,39 +139,6 @@ impl Link {
         self.drv.consume(n)
     }
 
-    /// Fills only if nothing is buffered; `Ok(false)` at end of stream.
-    pub fn fill_if_drained(&mut self) -> io::Result<bool> {
-        Ok(!self.buffered().is_empty() || self.fill()? > 0)
-    }
-
-    /// One message of the seeds' text dialects: what one `recv(max)` on
-    /// the other side would see (buffered bytes first). `None` at end of
-    /// stream.
-    pub fn read_message(&mut self, max: usize) -> io::Result<Option<Vec<u8>>> {
-        if !self.fill_if_drained()? {
-            return Ok(None);
-        }
-        let n = self.buffered().len().min(max);
-        let msg = self.buffered()[..n].to_vec();
-        self.consume(n);
-        Ok(Some(msg))
-    }
-
-    /// Reads exactly `out.len()` bytes (buffered ones first).
-    pub fn read_exact(&mut self, out: &mut [u8]) -> io::Result<()> {
-        let mut got = 0;
-        while got < out.len() {
-            if !self.fill_if_drained()? {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-            let n = self.buffered().len().min(out.len() - got);
-            out[got..got + n].copy_from_slice(&self.buffered()[..n]);
-            self.consume(n);
-            got += n;
-        }
-        Ok(())
-    }
-
     /// Writes `bytes` as they are (a body, a seed's text).
     pub fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.drv.write_all(bytes)?;
@@ -207,13 +174,14 @@ impl Link {
     pub fn drive<S, F>(&mut self, s: &mut S, on_event: F) -> anyhow::Result<bool>
     where
         S: Session,
-        S::Error: std::fmt::Display,
+        S::Error: std::error::Error + Send + Sync + 'static,
         F: for<'a> FnMut(S::Event<'a>) -> anyhow::Result<Flow>,
     {
         match self.drv.drive(s, on_event) {
             Ok(Outcome::Stopped) => Ok(true),
             Ok(Outcome::Closed) => Ok(false),
-            Err(DriveError::Session(e)) => Err(anyhow!("{e}")),
+            // Kept as the session's error type, so callers can reword one.
+            Err(DriveError::Session(e)) => Err(anyhow::Error::new(e)),
             Err(DriveError::Io(e)) => Err(e.into()),
             Err(DriveError::Handler(e)) => Err(e),
             Err(DriveError::Stuck) => Err(anyhow!("the server's message does not fit the buffer")),

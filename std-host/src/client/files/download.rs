@@ -7,7 +7,7 @@
 
 use anyhow::{anyhow, bail};
 use wirekit_core::blocking::Flow;
-use wirekit_core::session::files::client::{ClientError, ClientEvent, FilesClient};
+use wirekit_core::session::files::client::{ClientEvent, FilesClient};
 use wirekit_core::wire::Digest;
 
 use super::conn::Link;
@@ -17,18 +17,6 @@ use super::{request, ClientDialect, LocalPartial};
 /// session's verdict.
 /// A mismatch is a [`ClientError::Md5Mismatch`] (boxed in the error).
 pub type Check = Box<dyn FnOnce(Digest) -> anyhow::Result<Digest>>;
-
-/// The check against an md5 a seed server announced (the seed sessions
-/// compare it the same way).
-pub fn against(expected: Digest) -> Check {
-    Box::new(move |actual| {
-        if actual == expected {
-            Ok(actual)
-        } else {
-            Err(ClientError::Md5Mismatch { expected, actual }.into())
-        }
-    })
-}
 
 /// Downloads `remote` into `part` from its offset; returns the check of
 /// the written bytes' md5 against the server's.

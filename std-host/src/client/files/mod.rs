@@ -49,12 +49,6 @@ fn request<S: Session>(conn: &mut Link, s: &mut S, dialect: ClientDialect) -> an
     check::first_answer(conn, &sent, dialect)
 }
 
-/// Sends a seed dialect's request text and checks the first answer.
-fn request_text(conn: &mut Link, text: &[u8], dialect: ClientDialect) -> anyhow::Result<()> {
-    conn.send(text)?;
-    check::first_answer(conn, text, dialect)
-}
-
 /// Which server the client talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClientDialect {
@@ -292,9 +286,7 @@ fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<do
     let part = &mut *part;
     match args.common.dialect {
         ClientDialect::Native => download::get_native(&mut conn, &args.remote, part, &label),
-        ClientDialect::Seed000 => seed::get_seed000(&mut conn, &args.remote, part, &label),
-        ClientDialect::Seed002 => seed::get_seed002(&mut conn, &args.remote, part, &label),
-        ClientDialect::Seed004 => seed::get_seed004(&mut conn, &args.remote, part, &label),
+        d => seed::get_seed(&mut conn, &args.remote, part, &label, d),
     }
 }
 

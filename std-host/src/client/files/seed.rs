@@ -1,111 +1,95 @@
 //! The clients' side of the seeds' dialects, for talking to the seeds'
-//! own Python servers (`--dialect seed000|seed002|seed004`).
+//! own Python servers (`--dialect seed000|seed002|seed004`): the core's
+//! seed client sessions (`wirekit_core::session::files::client::seed`)
+//! driven over the connection, with the local file, the progress and the
+//! seed 002 upload's pauses here.
 
 use std::fs::File;
 use std::io::Read;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _};
-use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
-use wirekit_core::service::file::{seed002, seed004};
-use wirekit_core::wire::{Digest, Prefix};
+use anyhow::{anyhow, bail};
+use wirekit_core::blocking::Flow;
+use wirekit_core::service::file::seed002;
+use wirekit_core::session::files::client::seed::{
+    SeedClient, SeedDialect, SeedError, SeedEvent, SEED002_PAUSE_MS,
+};
 
-use super::conn::Link as Conn;
-use super::download::{against, Check};
+use super::conn::Link;
+use super::download::Check;
 use super::progress::Progress;
-use super::{request_text, wire_err, ClientDialect, LocalPartial};
-
-/// Pause between the seed 002 command and its upload, and after each
-/// chunk: the seed server reads with `recv(1024)` and would take bytes of
-/// the next message into the current one if they arrived early.
-const SEED002_PAUSE: Duration = Duration::from_millis(50);
+use super::{request, wire_err, ClientDialect, LocalPartial};
 
 /// From this many chunks on (about a second), a seed 002 download warns
 /// that the dialect is slow.
 const SLOW_NOTE_CHUNKS: u64 = 16;
 
-/// Largest JSON header accepted from a seed 000 server.
-const SEED000_MAX_HEADER: u32 = 8192;
+/// The pause the seed 002 server needs between messages.
+const PAUSE: Duration = Duration::from_millis(SEED002_PAUSE_MS);
 
-fn receive(conn: &mut Conn, len: u64, part: &mut LocalPartial, label: &str) -> anyhow::Result<()> {
-    part.show_progress(label, len);
-    let mut left = len;
-    while left > 0 {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection with {left} bytes missing");
+/// Downloads `remote` from a seed server into `part`; returns the check
+/// of the written bytes' md5 against the server's (seed 002 sends none:
+/// each of its chunks was checked instead).
+pub fn get_seed(
+    conn: &mut Link,
+    remote: &str,
+    part: &mut LocalPartial,
+    label: &str,
+    dialect: ClientDialect,
+) -> anyhow::Result<Option<Check>> {
+    let seed = match dialect {
+        ClientDialect::Seed000 => SeedDialect::Seed000,
+        ClientDialect::Seed002 => SeedDialect::Seed002,
+        ClientDialect::Seed004 => SeedDialect::Seed004,
+        ClientDialect::Native => bail!("not a seed dialect"),
+    };
+    let mut session =
+        Box::new(SeedClient::get(seed, remote).map_err(|e| anyhow!("{remote}: {e}"))?);
+    request(conn, &mut *session, dialect)?;
+    let mut received = None;
+    let driven = conn.drive(&mut *session, |ev| {
+        match ev {
+            SeedEvent::Started { size } => {
+                if seed == SeedDialect::Seed002 {
+                    slow_note(size);
+                }
+                part.show_progress(label, size);
+            }
+            SeedEvent::Data(b) => part.write(b)?,
+            SeedEvent::Received { md5 } => {
+                received = Some(md5);
+                return Ok(Flow::Stop);
+            }
+            SeedEvent::Stored => {}
         }
-        let have = conn.buffered().len();
-        let n = usize::try_from(left).map_or(have, |l| l.min(have));
-        part.write(&conn.buffered()[..n])?;
-        conn.consume(n);
-        left -= n as u64;
+        Ok(Flow::Continue)
+    });
+    driven.map_err(|e| reword(e, remote))?;
+    match received {
+        None => bail!("server closed the connection mid-transfer"),
+        Some(None) => Ok(None),
+        Some(Some(_)) => Ok(Some(Box::new(
+            move |actual| Ok(session.finish_get(actual)?),
+        ))),
     }
-    Ok(())
 }
 
-/// Seed 000: bare name → `i` + JSON `{lenth, md5, size(MB)}` + bytes.
-pub fn get_seed000(
-    conn: &mut Conn,
-    remote: &str,
-    part: &mut LocalPartial,
-    label: &str,
-) -> anyhow::Result<Option<Check>> {
-    request_text(conn, remote.as_bytes(), ClientDialect::Seed000)?;
-    let mut prefix = [0u8; 4];
-    conn.read_exact(&mut prefix)
-        .context("reading the header length")?;
-    let len = Prefix::new_checked(&prefix[..])
-        .and_then(|p| p.len_checked(SEED000_MAX_HEADER))
-        .map_err(|e| anyhow!("bad header length: {e}"))?;
-    let mut json = vec![0u8; len as usize];
-    conn.read_exact(&mut json).context("reading the header")?;
-    let v: serde_json::Value = serde_json::from_slice(&json).context("header is not JSON")?;
-    if v.as_object().is_some_and(|o| o.is_empty()) {
-        bail!("no such file on the server: {remote} (文件不存在)");
-    }
-    let size = v["lenth"]
-        .as_u64()
-        .ok_or_else(|| anyhow!("header without lenth: {v}"))?;
-    let md5 = v["md5"]
-        .as_str()
-        .and_then(|s| Digest::from_hex(s.as_bytes()))
-        .ok_or_else(|| anyhow!("header without a valid md5: {v}"))?;
-    receive(conn, size, part, label)?;
-    Ok(Some(against(md5)))
-}
-
-/// Seed 002: `get NAME` → `i` size, then chunk frames each with its md5.
-/// The seed sends no whole-file md5; every chunk is verified instead.
-pub fn get_seed002(
-    conn: &mut Conn,
-    remote: &str,
-    part: &mut LocalPartial,
-    label: &str,
-) -> anyhow::Result<Option<Check>> {
-    request_text(
-        conn,
-        format!("get {remote}").as_bytes(),
-        ClientDialect::Seed002,
-    )?;
-    let mut prefix = [0u8; 4];
-    if conn.read_exact(&mut prefix).is_err() {
+/// The seeds' silent refusals, said with the file's name.
+fn reword(e: anyhow::Error, remote: &str) -> anyhow::Error {
+    match e.downcast_ref::<SeedError>() {
+        Some(SeedError::NoSuchFile) => anyhow!("no such file on the server: {remote} (文件不存在)"),
         // The dialect has no error message: a missing file and one too
         // large for its `i` size field both end in a closed connection.
-        bail!(
+        Some(SeedError::NoSize) => anyhow!(
             "the server closed the connection: no such file {remote}, or one of 2 GiB or more, \
              which the seed 002 dialect cannot send"
-        );
+        ),
+        _ => e,
     }
-    let size = u64::from(
-        Prefix::new_checked(&prefix[..])
-            .and_then(|p| p.len_checked(u32::MAX))
-            .map_err(|e| anyhow!("bad size: {e}"))?,
-    );
-    let limits = Limits {
-        max_body: size,
-        ..Limits::default()
-    };
-    let mut dec: FrameDecoder<{ seed002::CHUNK_HEADER_CAP }> = FrameDecoder::with_limits(limits);
+}
+
+/// Seed 002 pauses after every chunk: say so when that adds up.
+fn slow_note(size: u64) {
     let chunks = size.div_ceil(seed002::CHUNK as u64);
     if chunks >= SLOW_NOTE_CHUNKS {
         eprintln!(
@@ -116,98 +100,42 @@ pub fn get_seed002(
             chunks * 50 / 1000
         );
     }
-    part.show_progress(label, size);
-    let mut got = 0u64;
-    while got < size || !dec.is_idle() {
-        // Decode before reading: a chunk's end needs no more bytes.
-        let mut starved = false;
-        let (used, ev) = dec.decode(conn.buffered()).map_err(wire_err)?;
-        match ev {
-            Some(Event::Header(h)) if h.md5.is_none() => bail!("chunk without md5"),
-            Some(Event::Body(b)) => {
-                part.write(b)?;
-                got += b.len() as u64;
-            }
-            Some(_) => {}
-            None => starved = used == conn.buffered().len(),
-        }
-        conn.consume(used);
-        if starved && conn.fill()? == 0 {
-            bail!("server closed the connection at byte {got} of {size}");
-        }
-        if got > size {
-            bail!("server sent more than the announced {size} bytes");
-        }
-    }
-    Ok(None)
 }
 
-/// Seed 002: `put NAME`, `i` size, chunk frames; answer text.
+/// Seed 002: `put NAME`, the size, the chunk frames; the answer text.
 pub fn put_seed002(
-    conn: &mut Conn,
+    conn: &mut Link,
     file: &mut File,
     size: u64,
     remote: &str,
 ) -> anyhow::Result<()> {
-    let pre = seed002::size_prefix(size).ok_or_else(|| {
-        anyhow!("{size} bytes cannot be sent to a seed 002 server (its size field is a 32-bit int)")
-    })?;
-    conn.send(format!("put {remote}").as_bytes())?;
-    std::thread::sleep(SEED002_PAUSE);
-    conn.send(&pre)?;
+    let mut session = Box::new(SeedClient::put(remote, size).map_err(wire_err)?);
+    conn.send_output(&mut *session)?;
+    std::thread::sleep(PAUSE);
     let mut progress = Progress::new(&format!("put {remote}"), size, 0);
     let mut chunk = vec![0u8; seed002::CHUNK];
-    let mut head = vec![0u8; seed002::CHUNK_HEADER_CAP];
     let mut left = size;
     while left > 0 {
         let want = usize::try_from(left).map_or(chunk.len(), |l| l.min(chunk.len()));
         file.read_exact(&mut chunk[..want])?;
-        let n = seed002::chunk_header(remote, &chunk[..want], &mut head)
-            .ok_or_else(|| anyhow!("chunk header does not fit"))?;
-        conn.send(&head[..n])?;
+        session.chunk(&chunk[..want]).map_err(wire_err)?;
+        conn.send_output(&mut *session)?;
         conn.send(&chunk[..want])?;
         left -= want as u64;
         progress.inc(want as u64);
-        std::thread::sleep(SEED002_PAUSE);
+        std::thread::sleep(PAUSE);
     }
-    let answer = conn
-        .read_message(1024)
-        .context("waiting for the server's answer")?
-        .ok_or_else(|| anyhow!("server closed the connection without answering"))?;
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    let mut ok = String::new();
-    let _ = seed002::upload_done(remote, &mut ok);
-    if text != ok {
-        bail!("server answered: {text}");
+    session.end_put().map_err(wire_err)?;
+    let mut stored = false;
+    conn.drive(&mut *session, |ev| {
+        stored = ev == SeedEvent::Stored;
+        Ok(if stored { Flow::Stop } else { Flow::Continue })
+    })?;
+    if !stored {
+        bail!("server closed the connection without answering");
     }
+    let mut text = String::new();
+    let _ = seed002::upload_done(remote, &mut text);
     progress.finish(&text);
     Ok(())
-}
-
-/// Seed 004: `get NAME` → size text, our ack, bytes, md5 text.
-pub fn get_seed004(
-    conn: &mut Conn,
-    remote: &str,
-    part: &mut LocalPartial,
-    label: &str,
-) -> anyhow::Result<Option<Check>> {
-    request_text(
-        conn,
-        format!("get {remote}").as_bytes(),
-        ClientDialect::Seed004,
-    )?;
-    let msg = conn
-        .read_message(seed004::MAX_MESSAGE)
-        .context("waiting for the size (the seed 004 server never answers for a missing file)")?
-        .ok_or_else(|| anyhow!("server closed the connection"))?;
-    let size = match seed004::parse_size(&msg) {
-        seed004::SizeReply::Size(n) => n,
-        seed004::SizeReply::Other(text) => bail!("server answered: {text}"),
-    };
-    conn.send(seed004::ACK)?;
-    receive(conn, size, part, label)?;
-    let mut hex = [0u8; 32];
-    conn.read_exact(&mut hex).context("reading the md5")?;
-    let md5 = Digest::from_hex(&hex).ok_or_else(|| anyhow!("server sent a malformed md5"))?;
-    Ok(Some(against(md5)))
 }

@@ -510,6 +510,7 @@ impl<const O: usize> FilesClient<O> {
 }
 
 mod reply;
+pub mod seed;
 
 impl<const O: usize> crate::session::Session for FilesClient<O> {
     type Event<'a> = ClientEvent<'a>;
