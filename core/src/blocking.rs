@@ -1,6 +1,9 @@
-//! Thin blocking helpers over [`embedded_io`]'s `Read` and `Write`, so the
-//! same frame code runs over an OS socket (through an adapter such as
-//! `embedded-io-adapters`) and over a smoltcp socket on a microcontroller.
+//! Blocking I/O over [`embedded_io`]'s `Read` and `Write`, so the same
+//! protocol code runs over an OS socket (through an adapter such as
+//! `embedded-io-adapters`) and over a smoltcp socket on a microcontroller:
+//! [`Driver`] runs any [`crate::session::Session`] (the files clients are
+//! driven by it), and the thin frame helpers below read and write single
+//! frames.
 //!
 //! ```
 //! use wirekit_core::blocking::{write_frame, FrameReader};
@@ -30,6 +33,9 @@
 //! ```
 
 use embedded_io::{Read, Write};
+
+pub mod driver;
+pub use driver::{DriveError, Driver, Flow, Outcome};
 
 use crate::codec::frame::{
     Event, FrameDecoder, FrameError, Limits, Md5Verdict, DEFAULT_HEADER_CAP,

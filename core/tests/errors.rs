@@ -36,4 +36,7 @@ fn every_error_type_implements_core_error() {
     is_error::<wirekit_core::session::chat::Error>();
     is_error::<wirekit_core::session::exec::Error>();
     is_error::<wirekit_core::session::exec::ClientError>();
+    is_error::<wirekit_core::session::files::client::ClientError>();
+    is_error::<wirekit_core::session::files::client::seed::SeedError>();
+    is_error::<wirekit_core::blocking::DriveError<frame::FrameError, (), frame::FrameError>>();
 }

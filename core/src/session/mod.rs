@@ -24,6 +24,12 @@
 //! - [`exec`]: remote command execution, every dialect of the exec
 //!   listeners: the handshake, authentication, commands, their framed
 //!   output and exit.
+//! - [`files::client`]: the files clients (`wirekit get`, `put`, `ls`,
+//!   stat): the native protocol and the seeds' 000/002/004 dialects.
+//!
+//! A session whose conversation needs nothing but its bytes in and out
+//! implements [`Session`], the one contract the blocking driver
+//! (`crate::blocking::Driver`) runs any such session by.
 
 #[cfg(feature = "chat")]
 pub mod chat;
@@ -31,3 +37,34 @@ pub mod chat;
 pub mod exec;
 #[cfg(feature = "files")]
 pub mod files;
+
+/// The contract a driver runs a session by: received bytes go to
+/// [`Session::handle_input`], which consumes what it can (returning how
+/// much) and may report one event; it returns `(0, None)` only when it
+/// needs more bytes. Bytes to send come from [`Session::poll_output`]
+/// (0: nothing now). The end of the peer's stream goes to
+/// [`Session::handle_eof`], which says whether that was a clean end.
+///
+/// Call `handle_input` again, also with no new bytes, while it reports
+/// an event or consumes input: an event may come without input (the last
+/// step of an exchange).
+pub trait Session {
+    /// What the session reports; may borrow the input and the session.
+    type Event<'a>
+    where
+        Self: 'a;
+    /// Why the conversation failed (final).
+    type Error;
+
+    /// Consumes the peer's bytes up to the next event.
+    fn handle_input<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<Self::Event<'a>>), Self::Error>;
+
+    /// Moves the next bytes to send into `buf`; 0 when there are none.
+    fn poll_output(&mut self, buf: &mut [u8]) -> usize;
+
+    /// The peer closed its side: `Ok` if that is a clean end here.
+    fn handle_eof(&mut self) -> Result<(), Self::Error>;
+}

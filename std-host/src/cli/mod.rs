@@ -64,11 +64,11 @@ pub enum Command {
     /// UDP messenger (seed 002 "QQ" chat): `NAME: text`, `/to NAME`, `quit`.
     Talk(talk::TalkArgs),
     /// Download a file from a files server (or a seed's, with --dialect).
-    Get(crate::services::files::client::GetArgs),
+    Get(client::files::GetArgs),
     /// Upload a file to a files server (or seed 002's, with --dialect).
-    Put(crate::services::files::client::PutArgs),
+    Put(client::files::PutArgs),
     /// List a directory on a files server.
-    Ls(crate::services::files::client::LsArgs),
+    Ls(client::files::LsArgs),
     /// Print a manual page (roff), or write them all with --out-dir.
     #[command(after_long_help = EX_MAN)]
     Man(manual::ManArgs),
@@ -149,9 +149,9 @@ impl Command {
             Command::Shell(a) => Ok(exec::run_shell(&a)),
             Command::Chat(a) => client(client::chat::main(a)),
             Command::Talk(a) => client(talk::main(a)),
-            Command::Get(a) => Ok(crate::services::files::client::run_get(&a)),
-            Command::Put(a) => Ok(crate::services::files::client::run_put(&a)),
-            Command::Ls(a) => Ok(crate::services::files::client::run_ls(&a)),
+            Command::Get(a) => Ok(client::files::run_get(&a)),
+            Command::Put(a) => Ok(client::files::run_put(&a)),
+            Command::Ls(a) => Ok(client::files::run_ls(&a)),
             Command::Man(a) => done(manual::man(&a)),
             Command::Completions(a) => done(manual::completions(&a)),
             Command::ExecSupervise(a) => Ok(crate::services::exec::supervise::run(&a)),

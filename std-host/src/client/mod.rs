@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod echo;
 pub mod exec;
+pub mod files;
 pub mod talk;
 pub mod time;
 pub mod visible;

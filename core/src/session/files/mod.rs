@@ -36,6 +36,7 @@ use crate::codec::frame::{Event as FrameEvent, FrameDecoder, FrameError, Limits}
 use crate::service::file::native::{parse_request, Request, RequestError};
 use crate::wire::Digest;
 
+pub mod client;
 mod list;
 mod output;
 mod refusal;

@@ -1,5 +1,6 @@
 //! File transfer (`files`, issue 5): the server for the native protocol
-//! and the seeds' dialects, and the `get`/`put`/`ls` clients.
+//! and the seeds' dialects (the `get`/`put`/`ls` clients are in
+//! `client::files`).
 //!
 //! The protocol logic lives in `wirekit_core::service::file`; this module
 //! moves bytes between sockets, the confined [`store::Store`] and the
@@ -10,18 +11,11 @@
 
 mod async_conn;
 mod auth;
-pub mod client;
-mod client_seed;
-pub mod conn;
-mod frames;
-mod hasher;
 mod host_store;
 mod partials;
-mod progress;
 mod serve_native;
 mod serve_put;
 mod serve_seed;
-mod sink;
 pub mod store;
 
 use std::path::PathBuf;
@@ -282,6 +276,3 @@ async fn detect_dialect(conn: &mut AsyncConn) -> anyhow::Result<Option<Dialect>>
         });
     }
 }
-
-#[cfg(test)]
-mod tests;

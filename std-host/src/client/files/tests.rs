@@ -4,9 +4,10 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
-use super::client::{self, ClientDialect, Common, GetArgs, PutArgs};
-use super::{Files, FilesConfig};
+use super as client;
+use super::{ClientDialect, Common, GetArgs, PutArgs};
 use crate::runtime::conn::{Activity, Tracked};
+use crate::services::files::{Files, FilesConfig};
 
 /// A scratch directory removed again when the test ends (also on panic).
 struct Temp(tempfile::TempDir);

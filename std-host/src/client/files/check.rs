@@ -8,24 +8,28 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use wirekit_core::service::answer::{classify, Answer, MAX_PEEK};
 
+use super::conn::Link;
 use super::ClientDialect;
 use crate::client::exec::probe;
-use crate::services::files::conn::Conn;
 
 /// Checks the first answer to `sent` (already sent on `conn`), waiting
-/// as long as the connection's read timeout.
-pub fn first_answer(conn: &mut Conn, sent: &[u8], dialect: ClientDialect) -> anyhow::Result<()> {
+/// as long as the connection's read timeout. Only once per connection:
+/// later answers come from a server already known to be the right one.
+pub fn first_answer(conn: &mut Link, sent: &[u8], dialect: ClientDialect) -> anyhow::Result<()> {
+    if std::mem::replace(&mut conn.probed, true) {
+        return Ok(());
+    }
     let timeout = conn
-        .stream
+        .stream()
         .tcp()
         .read_timeout()?
         .unwrap_or(Duration::from_secs(60));
-    let looked = if conn.stream.is_tls() {
+    let looked = if conn.stream().is_tls() {
         // Peeking the socket would see ciphertext: read into the buffer
         // instead (the decoders still get every byte from there).
         buffered_answer(conn, sent, timeout)
     } else {
-        probe::first_answer(conn.stream.tcp(), sent, timeout)
+        probe::first_answer(conn.stream().tcp(), sent, timeout)
     };
     let (answer, got) = looked.with_context(|| {
         if dialect == ClientDialect::Seed004 {
@@ -59,15 +63,15 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// [`probe::first_answer`] for a TLS session: the answer is read into the
 /// connection's buffer (not consumed) and classified there.
 fn buffered_answer(
-    conn: &mut Conn,
+    conn: &mut Link,
     sent: &[u8],
     timeout: Duration,
 ) -> anyhow::Result<(Answer, Vec<u8>)> {
-    let before = conn.stream.tcp().read_timeout()?;
+    let before = conn.stream().tcp().read_timeout()?;
     let deadline = Instant::now() + timeout;
     let r = (|| loop {
         // Past the first bytes, a pause of SETTLE counts as settled.
-        let wait = if conn.is_drained() {
+        let wait = if conn.buffered().is_empty() {
             deadline.saturating_duration_since(Instant::now())
         } else {
             SETTLE
@@ -78,24 +82,24 @@ fn buffered_answer(
                 timeout.as_secs_f64()
             );
         }
-        conn.stream.tcp().set_read_timeout(Some(wait))?;
+        conn.stream().tcp().set_read_timeout(Some(wait))?;
         let settled = match conn.fill() {
             Ok(0) => true,
-            Ok(_) => conn.hi - conn.lo >= MAX_PEEK,
+            Ok(_) => conn.buffered().len() >= MAX_PEEK,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                !conn.is_drained()
+                !conn.buffered().is_empty()
             }
             Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
             Err(e) => return Err(anyhow::Error::from(e).context("reading the server's answer")),
         };
-        let got = &conn.buf[conn.lo..conn.hi];
+        let got = conn.buffered();
         let got = &got[..got.len().min(MAX_PEEK)];
         match classify(got, sent, settled) {
             Answer::NeedMore => {}
             a => return Ok((a, got.to_vec())),
         }
     })();
-    conn.stream.tcp().set_read_timeout(before)?;
+    conn.stream().tcp().set_read_timeout(before)?;
     r
 }
 

@@ -9,17 +9,18 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use wirekit_core::service::exec::auth;
-use wirekit_core::service::file::access::{
-    auth_request, challenge_request, parse_auth_reply, parse_challenge, DOMAIN,
-};
+use wirekit_core::service::file::access::DOMAIN;
 
-use super::{read_reply_raw, request, ClientDialect};
-use crate::services::files::conn::{Conn, Stream};
+use wirekit_core::blocking::Flow;
+use wirekit_core::session::files::client::{ClientEvent, FilesClient};
+
+use super::conn::{Link, Stream};
+use super::{request, ClientDialect};
 use crate::tls::client::{ClientTls, TlsClientOpts};
 
 /// Connects with read/write timeouts, over TLS if `tls` asks for it (the
 /// server's certificate is checked before this returns).
-pub fn connect(addr: &str, timeout: u64, tls: &TlsClientOpts) -> anyhow::Result<Conn> {
+pub fn connect(addr: &str, timeout: u64, tls: &TlsClientOpts) -> anyhow::Result<Link> {
     let t = Duration::from_secs(timeout.max(1));
     // Checked first: a bad pin or known-hosts file needs no connection.
     let setup = ClientTls::from_opts(tls, addr)?;
@@ -36,7 +37,7 @@ pub fn connect(addr: &str, timeout: u64, tls: &TlsClientOpts) -> anyhow::Result<
         None => Stream::Plain(s),
         Some(c) => Stream::Tls(Box::new(c.connect_blocking(s)?)),
     };
-    Ok(Conn::new(stream))
+    Ok(Link::new(stream))
 }
 
 /// Reads the token in `path` (as `wirekit serve --files-token-file` does).
@@ -48,17 +49,37 @@ pub fn read_token(path: &Path) -> anyhow::Result<Vec<u8>> {
 
 /// Proves `token` to the server: challenge, then the proof bound to this
 /// connection. A wrong token ends in the server's refusal.
-pub fn authenticate(conn: &mut Conn, token: &[u8]) -> anyhow::Result<()> {
-    request(conn, &challenge_request(), ClientDialect::Native)?;
-    let h = read_reply_raw(conn)?;
-    let nonce = parse_challenge(&h).map_err(|e| anyhow!("{e}"))?;
+pub fn authenticate(
+    conn: &mut Link,
+    session: &mut FilesClient,
+    token: &[u8],
+) -> anyhow::Result<()> {
+    session.login().map_err(super::wire_err)?;
+    request(conn, session, ClientDialect::Native)?;
+    let challenged = conn.drive(session, |ev| {
+        Ok(match ev {
+            ClientEvent::Challenge => Flow::Stop,
+            _ => Flow::Continue,
+        })
+    })?;
+    if !challenged {
+        anyhow::bail!("server closed the connection without answering");
+    }
     let binding = conn
-        .stream
+        .stream()
         .binding(DOMAIN.exporter_label, auth::BINDING_LEN)
         .context("exporting the TLS channel binding")?;
-    let proof = auth::proof_in(DOMAIN, token, nonce, &binding);
-    let proof = String::from_utf8_lossy(&proof).into_owned();
-    super::send(conn, &auth_request(&proof), b"")?;
-    let h = read_reply_raw(conn)?;
-    parse_auth_reply(&h).map_err(|e| anyhow!("{e}"))
+    session
+        .authenticate(token, &binding)
+        .map_err(super::wire_err)?;
+    let accepted = conn.drive(session, |ev| {
+        Ok(match ev {
+            ClientEvent::Authenticated => Flow::Stop,
+            _ => Flow::Continue,
+        })
+    })?;
+    if !accepted {
+        anyhow::bail!("server closed the connection without answering");
+    }
+    Ok(())
 }

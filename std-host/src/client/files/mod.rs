@@ -1,6 +1,11 @@
 //! The `wirekit get`, `put` and `ls` clients. The native protocol is the
 //! default; `--dialect` talks to the seeds' own Python servers.
 //!
+//! The protocol is the core's files client sessions
+//! (`wirekit_core::session::files::client`), moved by the core's blocking
+//! driver over the TCP or TLS stream ([`conn::Link`]); this module holds
+//! the command line, the local files and what is printed.
+//!
 //! A download goes to `.NAME.wirekit-part` beside the final name and gets
 //! that name only after its md5 matched; an interrupted download keeps
 //! the partial for `--resume`.
@@ -11,44 +16,37 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context as _};
 use md5::{Digest as _, Md5};
-use wirekit_core::codec::frame::{Event, FrameDecoder, Limits};
+use wirekit_core::blocking::Flow;
 use wirekit_core::service::file::name;
-use wirekit_core::service::file::native::{self, refusal, HEADER_CAP};
-use wirekit_core::wire::{Digest, Header};
+use wirekit_core::session::files::client::{ClientEvent, FilesClient};
+use wirekit_core::session::Session;
+use wirekit_core::wire::Digest;
 
-use super::client_seed;
-use super::conn::Conn;
-use super::frames::send;
-use super::hasher::BgHasher;
-use super::progress::Progress;
-use super::store::{hash_prefix, IO_CHUNK};
+use crate::services::files::store::{hash_prefix, IO_CHUNK};
+use conn::Link;
+use hasher::BgHasher;
+use progress::Progress;
 
 mod check;
+pub mod conn;
+mod connect;
 mod download;
+mod hasher;
 mod interrupt;
 mod listing;
 mod partial;
-mod session;
+mod progress;
+mod seed;
+mod sink;
 
+pub use connect::connect;
 pub use partial::{partial_path, Existing, LocalPartial};
-pub use session::connect;
 
-/// Sends a request frame and checks the server's first answer.
-fn request(conn: &mut Conn, h: &Header, dialect: ClientDialect) -> anyhow::Result<()> {
-    let mut buf = [0u8; HEADER_CAP];
-    let n = wirekit_core::wire::emit_frame_header(h, &mut buf).map_err(wire_err)?;
-    conn.send(&buf[..n])?;
-    check::first_answer(conn, &buf[..n], dialect)
-}
-
-/// Sends a seed dialect's request text and checks the first answer.
-pub(super) fn request_text(
-    conn: &mut Conn,
-    text: &[u8],
-    dialect: ClientDialect,
-) -> anyhow::Result<()> {
-    conn.send(text)?;
-    check::first_answer(conn, text, dialect)
+/// Sends what the session queued (a request) and, on a connection's first
+/// request, checks the server's first answer.
+fn request<S: Session>(conn: &mut Link, s: &mut S, dialect: ClientDialect) -> anyhow::Result<()> {
+    let sent = conn.send_output(s)?;
+    check::first_answer(conn, &sent, dialect)
 }
 
 /// Which server the client talks to.
@@ -235,15 +233,15 @@ pub fn get(args: &GetArgs) -> anyhow::Result<()> {
         ),
         _ => "nothing was kept".to_string(),
     });
-    let md5 = match transfer(args, &mut part) {
-        Ok(md5) => md5,
+    let check = match transfer(args, &mut part) {
+        Ok(check) => check,
         Err(e) => match part.kept_note(&how_to_continue(resumable, &retry_command())) {
             Some(note) => bail!("{e:#}; {note}"),
             None => return Err(e),
         },
     };
     let local = part.local.clone();
-    let digest = part.finish(md5)?;
+    let digest = part.finish(check)?;
     if local.as_os_str() == "-" {
         eprintln!("{digest} -");
     } else {
@@ -280,45 +278,15 @@ fn retry_command() -> String {
         .join(" ")
 }
 
-/// Moves the bytes of a `get` into `part`; returns the server's md5.
-fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<Digest>> {
+/// Moves the bytes of a `get` into `part`; returns the check of their
+/// md5 against the server's.
+fn transfer(args: &GetArgs, part: &mut LocalPartial) -> anyhow::Result<Option<download::Check>> {
     let mut conn = connect(&args.addr, args.common.timeout, &args.common.tls)?;
     let label = format!("get {}", args.remote);
     let part = &mut *part;
-    Ok(match args.common.dialect {
-        ClientDialect::Native => download::get_native(&mut conn, &args.remote, part, &label)?,
-        ClientDialect::Seed000 => client_seed::get_seed000(&mut conn, &args.remote, part, &label)?,
-        ClientDialect::Seed002 => client_seed::get_seed002(&mut conn, &args.remote, part, &label)?,
-        ClientDialect::Seed004 => client_seed::get_seed004(&mut conn, &args.remote, part, &label)?,
-    })
-}
-
-/// Reads one reply frame without a body (`put` answers), failing with
-/// the server's words if it is a refusal.
-pub fn read_reply(conn: &mut Conn) -> anyhow::Result<Header> {
-    let h = read_reply_raw(conn)?;
-    if let Some(m) = refusal(&h) {
-        bail!("server refused: {m}");
-    }
-    Ok(h)
-}
-
-/// Reads one reply frame without a body, refusal or not.
-fn read_reply_raw(conn: &mut Conn) -> anyhow::Result<Header> {
-    let limits = Limits {
-        max_body: 0,
-        ..Limits::default()
-    };
-    let mut dec: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(limits);
-    loop {
-        if !conn.fill_if_drained()? {
-            bail!("server closed the connection without answering");
-        }
-        let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
-        conn.lo += used;
-        if let Some(Event::Header(h)) = ev {
-            return Ok(h.clone());
-        }
+    match args.common.dialect {
+        ClientDialect::Native => download::get_native(&mut conn, &args.remote, part, &label),
+        d => seed::get_seed(&mut conn, &args.remote, part, &label, d),
     }
 }
 
@@ -358,14 +326,15 @@ pub fn put(args: &PutArgs) -> anyhow::Result<()> {
     let token = args
         .token_file
         .as_deref()
-        .map(session::read_token)
+        .map(connect::read_token)
         .transpose()?;
     if token.is_some() && args.common.dialect != ClientDialect::Native {
         bail!("--token-file needs the native dialect: the seed dialects cannot send a token");
     }
     let mut conn = connect(&args.addr, args.common.timeout, &args.common.tls)?;
+    let mut session: Box<FilesClient> = Box::default();
     if let Some(t) = &token {
-        session::authenticate(&mut conn, t)?;
+        connect::authenticate(&mut conn, &mut session, t)?;
     }
     if args.common.dialect == ClientDialect::Native && args.local.as_os_str() != "-" {
         let again = retry_command();
@@ -379,8 +348,10 @@ pub fn put(args: &PutArgs) -> anyhow::Result<()> {
         });
     }
     match args.common.dialect {
-        ClientDialect::Native => put_native(&mut conn, &mut file, size, &remote, args),
-        ClientDialect::Seed002 => client_seed::put_seed002(&mut conn, &mut file, size, &remote),
+        ClientDialect::Native => {
+            put_native(&mut conn, &mut session, &mut file, size, &remote, args)
+        }
+        ClientDialect::Seed002 => seed::put_seed002(&mut conn, &mut file, size, &remote),
         d => bail!("the {d:?} dialect has no upload"),
     }
 }
@@ -395,22 +366,32 @@ fn spool_stdin() -> anyhow::Result<File> {
 }
 
 fn put_native(
-    conn: &mut Conn,
+    conn: &mut Link,
+    session: &mut FilesClient,
     file: &mut File,
     size: u64,
     remote: &str,
     args: &PutArgs,
 ) -> anyhow::Result<()> {
-    let mut h = native::request("put", remote).map_err(|e| anyhow!("{remote}: {e}"))?;
-    h.size = Some(size);
-    h.force = args.force.then_some(true);
-    h.resume = args.resume.then_some(true);
-    request(conn, &h, ClientDialect::Native)?;
-    let ready = read_reply(conn)?;
-    let offered = ready.offset.unwrap_or(0);
+    session
+        .put(remote, size, args.force, args.resume)
+        .map_err(|e| anyhow!("{remote}: {e}"))?;
+    request(conn, session, ClientDialect::Native)?;
+    let mut ready = None;
+    conn.drive(session, |ev| {
+        Ok(match ev {
+            ClientEvent::Ready { offset, prefix } => {
+                ready = Some((offset, prefix));
+                Flow::Stop
+            }
+            _ => Flow::Continue,
+        })
+    })?;
+    let (offered, prefix) =
+        ready.ok_or_else(|| anyhow!("server closed the connection without answering"))?;
     let (md5, offset) = if offered > 0 {
         let (m, n) = hash_prefix(file, offered)?;
-        if n == offered && Some(Digest(m.clone().finalize().into())) == ready.md5 {
+        if n == offered && Some(Digest(m.clone().finalize().into())) == prefix {
             (m, offered)
         } else {
             eprintln!(
@@ -424,7 +405,8 @@ fn put_native(
     };
     file.seek(SeekFrom::Start(offset))?;
     let mut md5 = BgHasher::new(md5);
-    send(conn, &native::data_header(offset, size - offset), b"")?;
+    session.send_from(offset).map_err(wire_err)?;
+    conn.send_output(session)?;
     let mut progress = Progress::new(&format!("put {remote}"), size, offset);
     let mut buf = vec![0u8; IO_CHUNK];
     let mut left = size - offset;
@@ -435,15 +417,25 @@ fn put_native(
             bail!("{} shrank while being sent", args.local.display());
         }
         md5.update(&buf[..n]);
-        conn.send(&buf[..n])?;
+        session.send_body(n).map_err(wire_err)?;
+        conn.write_body(&buf[..n])?;
         left -= n as u64;
         progress.inc(n as u64);
     }
     let digest = md5.finish()?;
-    send(conn, &native::end_header(digest), b"")?;
-    let done = read_reply(conn)?;
-    if done.md5 != Some(digest) {
-        bail!("server stored a different md5 ({:?})", done.md5);
+    session.end_body(digest).map_err(wire_err)?;
+    let mut stored = false;
+    conn.drive(session, |ev| {
+        Ok(match ev {
+            ClientEvent::Stored { .. } => {
+                stored = true;
+                Flow::Stop
+            }
+            _ => Flow::Continue,
+        })
+    })?;
+    if !stored {
+        bail!("server closed the connection without answering");
     }
     progress.finish("stored, md5 verified by the server");
     println!("{digest} {remote}");
@@ -454,40 +446,29 @@ fn put_native(
 /// directories); `-l` adds type and time, `-h` human sizes.
 pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
     let mut conn = connect(&args.addr, args.timeout, &args.tls)?;
-    let mut h = Header::with_op("list");
-    if let Some(d) = &args.dir {
-        h.filename = Some(native::name_string(d).map_err(|e| anyhow!("{d}: {e}"))?);
+    let mut session: Box<FilesClient> = Box::default();
+    if let Err(e) = session.list(args.dir.as_deref()) {
+        bail!("{}: {e}", args.dir.as_deref().unwrap_or(""));
     }
-    request(&mut conn, &h, ClientDialect::Native)?;
-    let limits = Limits {
-        max_body: 64 << 20,
-        ..Limits::default()
-    };
-    let mut dec: FrameDecoder<HEADER_CAP> = FrameDecoder::with_limits(limits);
+    request(&mut conn, &mut *session, ClientDialect::Native)?;
     let mut body = Vec::new();
     let mut truncated = false;
-    loop {
-        // Decode before reading: the frame's end needs no more bytes.
-        let (used, ev) = dec.decode(&conn.buf[conn.lo..conn.hi]).map_err(wire_err)?;
-        conn.lo += used;
-        let starved = match ev {
-            Some(Event::Header(h)) => {
-                if let Some(m) = refusal(h) {
-                    bail!("server refused: {m}");
-                }
-                truncated = h.truncated == Some(true);
-                false
+    let ended = conn.drive(&mut *session, |ev| {
+        Ok(match ev {
+            ClientEvent::Listing { truncated: t, .. } => {
+                truncated = t;
+                Flow::Continue
             }
-            Some(Event::Body(b)) => {
+            ClientEvent::ListData(b) => {
                 body.extend_from_slice(b);
-                false
+                Flow::Continue
             }
-            Some(Event::End(_)) => break,
-            None => conn.is_drained(),
-        };
-        if starved && conn.fill()? == 0 {
-            bail!("server closed the connection mid-listing");
-        }
+            ClientEvent::ListEnd => Flow::Stop,
+            _ => Flow::Continue,
+        })
+    })?;
+    if !ended {
+        bail!("server closed the connection mid-listing");
     }
     listing::print(
         &body,
@@ -501,3 +482,6 @@ pub fn ls(args: &LsArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

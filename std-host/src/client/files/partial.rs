@@ -16,8 +16,11 @@ use md5::{Digest as _, Md5};
 use wirekit_core::service::file::name;
 use wirekit_core::wire::Digest;
 
-use crate::services::files::progress::Progress;
-use crate::services::files::sink::Sink;
+use wirekit_core::session::files::client::ClientError;
+
+use super::download::Check;
+use super::progress::Progress;
+use super::sink::Sink;
 use crate::services::files::store::hash_prefix;
 
 /// Where a download is written until verified.
@@ -165,17 +168,19 @@ impl LocalPartial {
         Ok(())
     }
 
-    /// Checks the md5 (if the server sent one) and gives the file its
-    /// final name; a mismatch deletes the partial. The progress summary is
-    /// printed only once that succeeded.
-    pub fn finish(mut self, expected: Option<Digest>) -> anyhow::Result<Digest> {
+    /// Has the md5 of what was written checked against the server's (by
+    /// the session's `check`, if the server sent one) and gives the file
+    /// its final name; a mismatch deletes the partial. The progress
+    /// summary is printed only once that succeeded.
+    pub fn finish(mut self, check: Option<Check>) -> anyhow::Result<Digest> {
         self.open_file()?;
         let progress = self.progress.take();
         let dest = std::mem::replace(&mut self.dest, Dest::Pending { prefix: Md5::new() });
-        let verdict = self.settle(dest, expected);
+        let checked = check.is_some();
+        let verdict = self.settle(dest, check);
         if let Some(p) = progress {
             match &verdict {
-                Ok(_) if expected.is_some() => p.finish("done, md5 verified"),
+                Ok(_) if checked => p.finish("done, md5 verified"),
                 Ok(_) => p.finish("done"),
                 Err(_) => p.clear(),
             }
@@ -183,7 +188,7 @@ impl LocalPartial {
         verdict
     }
 
-    fn settle(&self, dest: Dest, expected: Option<Digest>) -> anyhow::Result<Digest> {
+    fn settle(&self, dest: Dest, check: Option<Check>) -> anyhow::Result<Digest> {
         let (actual, file) = match dest {
             Dest::File { file, sink } => (
                 sink.finish()
@@ -196,7 +201,10 @@ impl LocalPartial {
             }
             Dest::Pending { .. } => unreachable!("opened by finish"),
         };
-        if let Some(e) = expected.filter(|e| *e != actual) {
+        if let Some(Err(e)) = check.map(|c| c(actual)) {
+            let Some(ClientError::Md5Mismatch { expected: e, .. }) = e.downcast_ref() else {
+                return Err(e);
+            };
             if file.is_some() {
                 let _ = std::fs::remove_file(&self.part);
                 bail!(
