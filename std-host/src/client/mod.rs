@@ -3,9 +3,11 @@
 //! line (the binary turns an `Err` into exit status 1).
 
 pub mod chat;
+pub mod conn;
 pub mod echo;
 pub mod exec;
 pub mod files;
+pub mod probe;
 pub mod talk;
 pub mod time;
 pub mod visible;

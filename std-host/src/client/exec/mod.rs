@@ -10,25 +10,29 @@
 //!
 //! Every dialect runs over TLS too (`--tls`, `--tls-pin`, `--tls-ca`, as
 //! the echo client; a `SERVICE+tls` listener); the native token proof is
-//! then bound to the TLS session ([`link::Link::binding`]).
+//! then bound to the TLS session ([`Stream::binding`](crate::client::conn::Stream::binding)).
+//!
+//! The protocol is the core's [`ExecClient`] session, moved by the same
+//! blocking driver as the files clients ([`crate::client::conn::Link`]).
 
-use std::io::{BufRead, IsTerminal as _, Read, Write};
+use std::io::{BufRead, ErrorKind, IsTerminal as _, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
+use wirekit_core::blocking::Flow;
 use wirekit_core::service::answer::Answer;
+use wirekit_core::service::exec::auth::{BINDING_LEN, EXPORTER_LABEL};
 use wirekit_core::service::exec::{auth, check_command, EXIT_REFUSED};
 use wirekit_core::session::exec::{ClientEvent, ExecClient, Framing, Stream};
 
+use crate::client::conn::{self, Link};
+use crate::client::probe;
 use crate::client::visible::{visible, Newlines};
 use crate::tls::client::TlsClientOpts;
-use link::Link;
 
 pub mod help;
-pub mod link;
-pub mod probe;
 
 /// Which framing to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -93,15 +97,11 @@ pub struct ExecArgs {
 /// A connection to an exec server: the core's [`ExecClient`] session
 /// driven over a blocking [`Link`].
 pub struct Session {
-    stream: Link,
+    link: Link,
     dialect: ClientDialect,
     core: Box<ExecClient>,
-    /// Bytes read but not yet decoded.
-    pending: Vec<u8>,
     /// Connect and first-answer timeout.
     timeout: Duration,
-    /// Whether the server's first answer was checked.
-    probed: bool,
 }
 
 /// Where a run of the session stopped.
@@ -127,7 +127,7 @@ impl Session {
             None => None,
         };
         let timeout = Duration::from_secs(args.timeout.max(1));
-        let stream = Link::connect(&args.addr, timeout, &args.tls)?;
+        let stream = conn::connect(&args.addr, timeout, &args.tls)?;
         stream.tcp().set_read_timeout(
             (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         )?;
@@ -138,12 +138,10 @@ impl Session {
             ClientDialect::Ack => Framing::Ack,
         };
         let mut s = Session {
-            stream,
+            link: Link::new(stream),
             dialect: args.dialect,
             core: Box::new(ExecClient::new(framing)),
-            pending: Vec::new(),
             timeout,
-            probed: false,
         };
         if s.dialect == ClientDialect::Native {
             s.hello(token.as_deref())?;
@@ -154,7 +152,7 @@ impl Session {
     /// The native handshake: the hello (queued by the session), and the
     /// token's proof if the server asks for it.
     fn hello(&mut self, token: Option<&[u8]>) -> anyhow::Result<()> {
-        let sent = self.flush()?;
+        let sent = self.link.send_output(&mut *self.core)?;
         self.probe(&sent, self.timeout)?;
         let (mut out, mut err) = (std::io::sink(), std::io::sink());
         match self.drive(&mut out, &mut err)? {
@@ -164,87 +162,70 @@ impl Session {
         }
         let token =
             token.ok_or_else(|| anyhow!("the server requires a token: give --token-file"))?;
+        let binding = match self.link.stream().is_tls() {
+            false => Vec::new(),
+            // Never fall back to an unbound proof over TLS: that is the
+            // one a man in the middle could relay.
+            true => self
+                .link
+                .stream()
+                .binding(EXPORTER_LABEL, BINDING_LEN)
+                .map_err(|e| anyhow!("cannot bind the token proof to the TLS session: {e}"))?,
+        };
         self.core
-            .authenticate(token, &self.stream.binding()?)
+            .authenticate(token, &binding)
             .map_err(|e| anyhow!("{e}"))?;
-        self.flush()?;
+        self.link.send_output(&mut *self.core)?;
         match self.drive(&mut out, &mut err)? {
             Stop::Ready => Ok(()),
             _ => bail!("unexpected reply to the token's proof"),
         }
     }
 
-    /// Sends what the session queued, in one write (TLS buffers it
-    /// otherwise); returns the bytes (for [`Session::probe`]).
-    fn flush(&mut self) -> anyhow::Result<Vec<u8>> {
-        let mut sent = Vec::new();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = self.core.poll_output(&mut buf);
-            if n == 0 {
-                break;
-            }
-            sent.extend_from_slice(&buf[..n]);
-        }
-        if !sent.is_empty() {
-            self.stream.write_all(&sent)?;
-            self.stream.flush()?;
-        }
-        Ok(sent)
-    }
-
-    /// Feeds the session the server's bytes, writing output as it comes,
-    /// until the session opened, asks for the token, or a command ended.
+    /// Lets the driver feed the session the server's bytes, writing output
+    /// as it comes, until the session opened, asks for the token, or a
+    /// command ended.
     fn drive(&mut self, out: &mut dyn Write, err: &mut dyn Write) -> anyhow::Result<Stop> {
-        loop {
-            let (used, ev) = self
-                .core
-                .handle_input(&self.pending)
-                .map_err(|e| anyhow!("{e}"))?;
-            let progressed = used > 0 || ev.is_some();
-            let stop = match ev {
-                None => None,
-                Some(ClientEvent::Output(stream, b)) => {
+        let mut stop = None;
+        let ran = self.link.drive(&mut *self.core, |ev| {
+            stop = match ev {
+                ClientEvent::Output(stream, b) => {
                     let w: &mut dyn Write = match stream {
                         Stream::Stderr => err,
                         Stream::Stdout => out,
                     };
                     w.write_all(b)?;
                     w.flush()?;
-                    None
+                    return Ok(Flow::Continue);
                 }
-                Some(ClientEvent::Refused(why)) => {
+                ClientEvent::Refused(why) => {
                     let why = visible(why, Newlines::Escape);
                     writeln!(err, "wirekit: server refused: {why}")?;
                     Some(Stop::Exit(EXIT_REFUSED))
                 }
-                Some(ClientEvent::Exit { code }) => Some(Stop::Exit(code)),
-                Some(ClientEvent::Ready) => Some(Stop::Ready),
-                Some(ClientEvent::Challenge) => Some(Stop::Challenge),
+                ClientEvent::Exit { code } => Some(Stop::Exit(code)),
+                ClientEvent::Ready => Some(Stop::Ready),
+                ClientEvent::Challenge => Some(Stop::Challenge),
             };
-            self.pending.drain(..used);
-            // The session may have something to say (seed 004's ack).
-            self.flush()?;
-            if let Some(stop) = stop {
-                return Ok(stop);
-            }
-            if !progressed && !self.fill()? {
-                self.core.handle_eof().map_err(|e| anyhow!("{e}"))?;
-                bail!("server closed the connection");
-            }
+            Ok(Flow::Stop)
+        });
+        match ran {
+            Ok(true) => stop.ok_or_else(|| anyhow!("the session stopped without a reason")),
+            Ok(false) => bail!("server closed the connection"),
+            Err(e) if is_timeout(&e) => bail!(
+                "the server sent nothing for {} s (--idle-timeout)",
+                self.command_wait().as_secs()
+            ),
+            Err(e) => Err(e),
         }
     }
 
     /// Checks the first answer to `sent`: a busy or refusing server, or
     /// the wrong kind of listener, ends the session with one line.
     fn probe(&mut self, sent: &[u8], timeout: Duration) -> anyhow::Result<()> {
-        if self.probed {
+        let Some((answer, got)) = probe::first_answer_on(&mut self.link, sent, timeout)? else {
             return Ok(());
-        }
-        self.probed = true;
-        let start = self.pending.len();
-        let answer = probe::read_first_answer(&mut self.stream, &mut self.pending, sent, timeout)?;
-        let got = &self.pending[start..];
+        };
         let want: &[Answer] = match self.dialect {
             ClientDialect::Native | ClientDialect::Exec => &[Answer::Frame],
             ClientDialect::Len => &[Answer::Length],
@@ -254,7 +235,7 @@ impl Session {
         let hint = move |a: Answer| exec_hint(dialect, a);
         probe::check(
             answer,
-            got,
+            &got,
             &probe::Expect {
                 want,
                 service: "an exec listener",
@@ -266,34 +247,13 @@ impl Session {
     /// Timeout for the first answer to a command: the seed dialects answer
     /// only once it has finished.
     fn command_wait(&self) -> Duration {
-        self.stream
+        self.link
+            .stream()
             .tcp()
             .read_timeout()
             .ok()
             .flatten()
             .unwrap_or(Duration::from_secs(24 * 3600))
-    }
-
-    /// Reads more bytes into `pending`; false at EOF.
-    fn fill(&mut self) -> anyhow::Result<bool> {
-        let mut buf = [0u8; 16 * 1024];
-        let n = match self.stream.read(&mut buf) {
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                bail!(
-                    "the server sent nothing for {} s (--idle-timeout)",
-                    self.command_wait().as_secs()
-                )
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.pending.extend_from_slice(&buf[..n]);
-        Ok(n > 0)
     }
 
     /// Longest command this dialect can carry.
@@ -310,7 +270,7 @@ impl Session {
         err: &mut dyn Write,
     ) -> anyhow::Result<i32> {
         self.core.send_command(cmd).map_err(|e| anyhow!("{e}"))?;
-        let sent = self.flush()?;
+        let sent = self.link.send_output(&mut *self.core)?;
         if self.dialect != ClientDialect::Native {
             self.probe(&sent, self.command_wait())?;
         }
@@ -319,6 +279,14 @@ impl Session {
             _ => bail!("unexpected reply to a command"),
         }
     }
+}
+
+/// Whether `e` is a read that timed out (the socket's timeout).
+fn is_timeout(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
+    })
 }
 
 /// What to tell a user whose exec client found `found`.

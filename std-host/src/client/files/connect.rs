@@ -3,7 +3,6 @@
 //! upload token's challenge and proof (`--token-file`, native dialect),
 //! bound to the TLS session when there is one.
 
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,30 +13,16 @@ use wirekit_core::service::file::access::DOMAIN;
 use wirekit_core::blocking::Flow;
 use wirekit_core::session::files::client::{ClientEvent, FilesClient};
 
-use super::conn::{Link, Stream};
 use super::{request, ClientDialect};
-use crate::tls::client::{ClientTls, TlsClientOpts};
+use crate::client::conn::Link;
+use crate::tls::client::TlsClientOpts;
 
-/// Connects with read/write timeouts, over TLS if `tls` asks for it (the
-/// server's certificate is checked before this returns).
+/// Connects with read/write timeouts of `timeout` seconds, over TLS if
+/// `tls` asks for it (the server's certificate is checked before this
+/// returns).
 pub fn connect(addr: &str, timeout: u64, tls: &TlsClientOpts) -> anyhow::Result<Link> {
     let t = Duration::from_secs(timeout.max(1));
-    // Checked first: a bad pin or known-hosts file needs no connection.
-    let setup = ClientTls::from_opts(tls, addr)?;
-    let sa = addr
-        .to_socket_addrs()
-        .with_context(|| format!("bad address {addr}"))?
-        .next()
-        .ok_or_else(|| anyhow!("{addr} resolves to nothing"))?;
-    let s = TcpStream::connect_timeout(&sa, t).with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(t))?;
-    s.set_write_timeout(Some(t))?;
-    s.set_nodelay(true)?;
-    let stream = match setup {
-        None => Stream::Plain(s),
-        Some(c) => Stream::Tls(Box::new(c.connect_blocking(s)?)),
-    };
-    Ok(Link::new(stream))
+    Ok(Link::new(crate::client::conn::connect(addr, t, tls)?))
 }
 
 /// Reads the token in `path` (as `wirekit serve --files-token-file` does).

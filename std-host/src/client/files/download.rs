@@ -10,8 +10,8 @@ use wirekit_core::blocking::Flow;
 use wirekit_core::session::files::client::{ClientEvent, FilesClient};
 use wirekit_core::wire::Digest;
 
-use super::conn::Link;
 use super::{request, ClientDialect, LocalPartial};
+use crate::client::conn::Link;
 
 /// Checks the md5 of the bytes written against the server's: the
 /// session's verdict.

@@ -3,7 +3,7 @@
 //!
 //! The protocol is the core's files client sessions
 //! (`wirekit_core::session::files::client`), moved by the core's blocking
-//! driver over the TCP or TLS stream ([`conn::Link`]); this module holds
+//! driver over the TCP or TLS stream ([`crate::client::conn::Link`]); this module holds
 //! the command line, the local files and what is printed.
 //!
 //! A download goes to `.NAME.wirekit-part` beside the final name and gets
@@ -22,13 +22,12 @@ use wirekit_core::session::files::client::{ClientEvent, FilesClient};
 use wirekit_core::session::Session;
 use wirekit_core::wire::Digest;
 
+use crate::client::conn::Link;
 use crate::services::files::store::{hash_prefix, IO_CHUNK};
-use conn::Link;
 use hasher::BgHasher;
 use progress::Progress;
 
 mod check;
-pub mod conn;
 mod connect;
 mod download;
 mod hasher;

@@ -15,10 +15,10 @@ use wirekit_core::session::files::client::seed::{
     SeedClient, SeedDialect, SeedError, SeedEvent, SEED002_PAUSE_MS,
 };
 
-use super::conn::Link;
 use super::download::Check;
 use super::progress::Progress;
 use super::{request, wire_err, ClientDialect, LocalPartial};
+use crate::client::conn::Link;
 
 /// From this many chunks on (about a second), a seed 002 download warns
 /// that the dialect is slow.

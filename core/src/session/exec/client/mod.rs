@@ -436,5 +436,28 @@ impl<const O: usize> ExecClient<O> {
     }
 }
 
+/// The exec client as a [`Session`](crate::session::Session), so the
+/// blocking driver ([`crate::blocking::Driver`]) runs it like the files
+/// clients.
+impl<const O: usize> crate::session::Session for ExecClient<O> {
+    type Event<'a> = ClientEvent<'a>;
+    type Error = ClientError;
+
+    fn handle_input<'a>(
+        &'a mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<ClientEvent<'a>>), ClientError> {
+        ExecClient::handle_input(self, input)
+    }
+
+    fn poll_output(&mut self, buf: &mut [u8]) -> usize {
+        ExecClient::poll_output(self, buf)
+    }
+
+    fn handle_eof(&mut self) -> Result<(), ClientError> {
+        ExecClient::handle_eof(self)
+    }
+}
+
 #[cfg(test)]
 mod tests;

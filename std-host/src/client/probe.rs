@@ -6,14 +6,14 @@
 //! which works over TLS too: either way the protocol decoder still sees
 //! every byte) and words it.
 
-use std::io::{ErrorKind, Read as _};
+use std::io::ErrorKind;
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail};
 use wirekit_core::service::answer::{classify, refusal_text, Answer, MAX_PEEK};
 
-use super::link::Link;
+use super::conn::Link;
 use crate::client::visible::{visible, Newlines};
 
 /// How long a short answer may pause before it is classified as it is: a
@@ -69,73 +69,68 @@ fn peek_classify(
     }
 }
 
-/// Like [`first_answer`] over any [`Link`] (TLS included): the answer's
-/// bytes are read and appended to `pending`, where the caller's decoder
-/// then finds them; classifies the bytes added.
-pub fn read_first_answer(
+/// The first answer on a client connection, plain or TLS: looked at
+/// once per connection (later answers come from a server already known
+/// to be the right one; `None` then), waiting at most `timeout`. Bytes
+/// are never consumed: the session's decoder still sees every one.
+pub fn first_answer_on(
     link: &mut Link,
-    pending: &mut Vec<u8>,
     sent: &[u8],
     timeout: Duration,
-) -> anyhow::Result<Answer> {
-    let before = link.tcp().read_timeout()?;
-    link.tcp().set_read_timeout(Some(timeout))?;
-    let r = read_classify(link, pending, sent, timeout);
-    link.tcp().set_read_timeout(before)?;
-    r
-}
-
-fn read_classify(
-    link: &mut Link,
-    pending: &mut Vec<u8>,
-    sent: &[u8],
-    timeout: Duration,
-) -> anyhow::Result<Answer> {
-    let start = pending.len();
-    let mut closed = match read_more(link, pending, start) {
-        Ok(n) => n == 0,
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => bail!(
-            "no answer from the server within {} s (--timeout)",
-            timeout.as_secs_f64()
-        ),
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
-        Err(e) => return Err(anyhow!(e).context("reading the server's answer")),
-    };
-    // Later reads only wait a moment: a short answer that pauses has
-    // settled (the server waits for us).
-    link.tcp().set_read_timeout(Some(POLL))?;
-    let mut quiet = Duration::ZERO;
-    loop {
-        let got = &pending[start..];
-        let settled = closed || got.len() >= MAX_PEEK || quiet >= SETTLE;
-        let a = classify(got, sent, settled);
-        if a != Answer::NeedMore {
-            return Ok(a);
-        }
-        match read_more(link, pending, start) {
-            Ok(0) => closed = true,
-            Ok(_) => quiet = Duration::ZERO,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                ) =>
-            {
-                quiet += POLL;
-            }
-            Err(_) => closed = true,
-        }
+) -> anyhow::Result<Option<(Answer, Vec<u8>)>> {
+    if std::mem::replace(&mut link.probed, true) {
+        return Ok(None);
+    }
+    if link.stream().is_tls() {
+        // Peeking the socket would see ciphertext: read into the
+        // connection's buffer instead.
+        buffered_answer(link, sent, timeout).map(Some)
+    } else {
+        first_answer(link.stream().tcp(), sent, timeout).map(Some)
     }
 }
 
-/// One read of at most what classifying needs (the bytes since `start`
-/// stay under [`MAX_PEEK`]), appended to `pending`.
-fn read_more(link: &mut Link, pending: &mut Vec<u8>, start: usize) -> std::io::Result<usize> {
-    let room = MAX_PEEK.saturating_sub(pending.len() - start).max(1);
-    let mut buf = vec![0u8; room];
-    let n = link.read(&mut buf)?;
-    pending.extend_from_slice(&buf[..n]);
-    Ok(n)
+/// [`first_answer`] for a TLS session: the answer is read into the
+/// connection's buffer (not consumed) and classified there.
+fn buffered_answer(
+    conn: &mut Link,
+    sent: &[u8],
+    timeout: Duration,
+) -> anyhow::Result<(Answer, Vec<u8>)> {
+    let before = conn.stream().tcp().read_timeout()?;
+    let deadline = Instant::now() + timeout;
+    let r = (|| loop {
+        // Past the first bytes, a pause of SETTLE counts as settled.
+        let wait = if conn.buffered().is_empty() {
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            SETTLE
+        };
+        if wait.is_zero() {
+            bail!(
+                "no answer from the server within {} s (--timeout)",
+                timeout.as_secs_f64()
+            );
+        }
+        conn.stream().tcp().set_read_timeout(Some(wait))?;
+        let settled = match conn.fill() {
+            Ok(0) => true,
+            Ok(_) => conn.buffered().len() >= MAX_PEEK,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                !conn.buffered().is_empty()
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+            Err(e) => return Err(anyhow::Error::from(e).context("reading the server's answer")),
+        };
+        let got = conn.buffered();
+        let got = &got[..got.len().min(MAX_PEEK)];
+        match classify(got, sent, settled) {
+            Answer::NeedMore => {}
+            a => return Ok((a, got.to_vec())),
+        }
+    })();
+    conn.stream().tcp().set_read_timeout(before)?;
+    r
 }
 
 /// Whether `got` is exactly one TLS alert record (content type 21,

@@ -1,19 +1,57 @@
-//! A files client's connection: the TCP socket or a TLS session over it
-//! ([`Stream`]), run through the core's blocking driver
+//! A blocking client's connection (the files and exec clients): the TCP
+//! socket or a TLS session over it ([`Stream`], opened by [`connect`]),
+//! run through the core's blocking driver
 //! (`wirekit_core::blocking::Driver`, via `embedded-io-adapters`), which
-//! moves the bytes of every files client session. One bounded read buffer
-//! per connection: the sessions borrow what it holds and say how much
-//! they consumed, so no byte is copied twice and memory stays fixed
-//! whatever the file size.
+//! moves the bytes of every client session ([`Link`]). One bounded read
+//! buffer per connection: the sessions borrow what it holds and say how
+//! much they consumed, so no byte is copied twice and memory stays fixed
+//! whatever the file size. Timeouts are the TCP socket's, so they hold
+//! under TLS too.
+//!
+//! Over TLS the stream also yields the channel binding of a token proof:
+//! keying material exported from this TLS session (RFC 8446 §7.5), so a
+//! proof relayed by a man in the middle, who holds a different session
+//! with the server, fails.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use anyhow::anyhow;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context as _};
 use embedded_io_adapters::std::FromStd;
 use rustls::{ClientConnection, StreamOwned};
 use wirekit_core::blocking::{DriveError, Driver, Flow, Outcome};
 use wirekit_core::session::Session;
+
+use crate::client::resolve;
+use crate::tls::client::{ClientTls, TlsClientOpts};
+
+/// Connects to `addr` (as the user typed it: TLS trust on first use
+/// remembers it) within `timeout`, with that read and write timeout, and
+/// with TLS options that ask for it finishes the handshake (the server's
+/// certificate checked) within the same timeout.
+pub fn connect(addr: &str, timeout: Duration, tls: &TlsClientOpts) -> anyhow::Result<Stream> {
+    // Refuse bad TLS options (a bad pin, a known-hosts file) before
+    // touching the network.
+    let tls = ClientTls::from_opts(tls, addr)?;
+    let sa = resolve(addr)?;
+    let tcp =
+        TcpStream::connect_timeout(&sa, timeout).with_context(|| format!("connecting to {sa}"))?;
+    let _ = tcp.set_nodelay(true);
+    tcp.set_write_timeout(Some(timeout))?;
+    tcp.set_read_timeout(Some(timeout))?;
+    match tls {
+        None => Ok(Stream::Plain(tcp)),
+        Some(tls) => Ok(Stream::Tls(Box::new(tls.connect_blocking(tcp).map_err(
+            |e| {
+                anyhow!(
+                    "{e:#}; is {addr} a TLS listener (`--listen SERVICE+tls=ADDR` on the server)?"
+                )
+            },
+        )?))),
+    }
+}
 
 /// A client's byte stream: the socket, or a TLS session on it.
 pub enum Stream {
