@@ -99,6 +99,21 @@ impl AsyncConn {
         Ok(n)
     }
 
+    /// [`AsyncConn::fill`], unless the server starts shutting down first
+    /// (`None`; not looked at once `stopping`, when the session already
+    /// knows and only the client's bytes matter).
+    pub async fn fill_unless_stopped(&mut self, stopping: bool) -> io::Result<Option<usize>> {
+        if stopping {
+            return self.fill().await.map(Some);
+        }
+        let stop = self.shutdown.clone();
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => Ok(None),
+            n = self.fill() => n.map(Some),
+        }
+    }
+
     /// Fills only if nothing is buffered; `Ok(false)` at end of stream.
     pub async fn fill_if_drained(&mut self) -> io::Result<bool> {
         Ok(!self.is_drained() || self.fill().await? > 0)

@@ -248,21 +248,13 @@ impl Driver {
             self.out = SMALL_OUT;
             self.rest();
         }
-        let n = if self.stopping {
-            conn.fill().await?
-        } else {
-            let stop = conn.shutdown.clone();
-            tokio::select! {
-                biased;
-                _ = stop.cancelled() => {
-                    self.wake();
-                    return Ok(true);
-                }
-                n = conn.fill() => n?,
+        match conn.fill_unless_stopped(self.stopping).await? {
+            Some(0) => {}
+            Some(_) => return Ok(true),
+            None => {
+                self.wake();
+                return Ok(true);
             }
-        };
-        if n > 0 {
-            return Ok(true);
         }
         match self.wake().handle_eof() {
             Ok(()) => {
