@@ -3,6 +3,7 @@
 //! when all of its input was consumed. A finished transfer or upload must
 //! not claim to have eaten the bytes that follow it (the next request).
 
+use wirekit_core::service::file::native::segments::{self, Segments};
 use wirekit_core::service::file::native::{
     end_header, get_reply, Transfer, TransferEvent, HEADER_CAP,
 };
@@ -40,6 +41,41 @@ fn a_finished_transfer_leaves_the_next_request_unconsumed() {
     assert_eq!(input, next);
     assert!(t.is_done());
     // After the end: nothing is consumed, and the answer is not `None`.
+    let (used, ev) = t.decode(input).unwrap();
+    assert_eq!(used, 0);
+    assert_eq!(ev, Some(TransferEvent::End(Digest::of(file))));
+}
+
+/// A segmented get: `None` only with all input taken, between segments
+/// too (a `data` header and a segment's end are events), and after the
+/// end the next request is left alone. Failed before: a `data` header
+/// returned `None` with its segment's bytes unread, and a finished
+/// decoder `(0, None)`.
+#[test]
+fn a_segmented_get_leaves_nothing_unreported_and_the_next_request_unconsumed() {
+    let file = b"0123456789abcdef";
+    let mut s = frame(&segments::reply(16, 0, 7), b"");
+    for part in file.chunks(5) {
+        s.extend(frame(&segments::segment_header(part.len() as u64), part));
+    }
+    s.extend(frame(&end_header(Digest::of(file)), b""));
+    let next = b"next request";
+    s.extend_from_slice(next);
+    let mut t = Segments::new();
+    let mut input = &s[..];
+    let mut got = Vec::new();
+    loop {
+        let (used, ev) = t.decode(input).unwrap();
+        input = &input[used..];
+        match ev {
+            None => assert!(input.is_empty(), "None with {} bytes left", input.len()),
+            Some(TransferEvent::Data(b)) => got.extend_from_slice(b),
+            Some(TransferEvent::End(_)) => break,
+            Some(_) => {}
+        }
+    }
+    assert_eq!(got, file);
+    assert_eq!(input, next);
     let (used, ev) = t.decode(input).unwrap();
     assert_eq!(used, 0);
     assert_eq!(ev, Some(TransferEvent::End(Digest::of(file))));

@@ -130,7 +130,14 @@ impl Segments {
         input: &'a [u8],
     ) -> Result<(usize, Option<TransferEvent<'a>>), SegmentError> {
         if self.phase == Phase::Done {
-            return Ok((0, None));
+            // Consume nothing and repeat the final event: `None` would claim
+            // the bytes after the transfer (decoder contract, PROTOCOL.md).
+            let h = self.frames.header();
+            let ev = match (refusal(h), h.md5) {
+                (None, Some(md5)) => TransferEvent::End(md5),
+                (msg, _) => TransferEvent::Refused(msg.unwrap_or("transfer over")),
+            };
+            return Ok((0, Some(ev)));
         }
         let tr = |e| SegmentError::Transfer(TransferError::Frame(e));
         let (used, event) = self.frames.decode(input).map_err(tr)?;
@@ -162,7 +169,9 @@ impl Segments {
                         return Err(SegmentError::EmptySegment);
                     }
                     self.phase = Phase::Body;
-                    None
+                    // An event, not `None`: input may be left (the
+                    // segment's bytes), and `None` means all was taken.
+                    Some(TransferEvent::Segment)
                 } else if h.is_op("end") {
                     if self.left != 0 {
                         return Err(SegmentError::Short { missing: self.left });
@@ -185,9 +194,12 @@ impl Segments {
             }
             (Phase::Body, Event::End(_)) => {
                 self.phase = Phase::Between;
-                None
+                Some(TransferEvent::Segment)
             }
-            _ => None,
+            // Not reachable with a frame decoder (a header is always
+            // followed by its end); an event all the same, so `None` keeps
+            // meaning "all input taken".
+            _ => Some(TransferEvent::Segment),
         };
         Ok((used, ev))
     }

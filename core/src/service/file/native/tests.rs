@@ -28,7 +28,7 @@ fn receive(
                 Some(TransferEvent::Data(b)) => data.extend_from_slice(b),
                 Some(TransferEvent::End(d)) => return Ok((data, Some(d))),
                 Some(TransferEvent::Refused(m)) => return Ok((m.as_bytes().to_vec(), None)),
-                Some(TransferEvent::BodyEnd) => {}
+                Some(TransferEvent::BodyEnd | TransferEvent::Segment) => {}
                 None => {
                     assert!(input.is_empty(), "None means all input was consumed");
                     break;

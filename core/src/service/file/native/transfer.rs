@@ -16,6 +16,9 @@ pub enum TransferEvent<'a> {
     Data(&'a [u8]),
     /// All the bytes arrived; the md5 trailer is next.
     BodyEnd,
+    /// A segmented get ([`super::segments::Segments`]) moved on to its
+    /// next segment (a `data` header, or a segment's end): nothing to do.
+    Segment,
     /// The trailer: the md5 the sender computed over the whole file.
     End(Digest),
     /// The peer refused, in place of the header or the trailer: its

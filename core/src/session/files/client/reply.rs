@@ -137,7 +137,7 @@ impl<const O: usize> FilesClient<O> {
             Reply::Frames(_) => return Err(ClientError::OutOfOrder("transfer")),
         };
         let found = match ev {
-            None | Some(TransferEvent::BodyEnd) => Found::Nothing,
+            None | Some(TransferEvent::BodyEnd | TransferEvent::Segment) => Found::Nothing,
             Some(TransferEvent::Header(h)) => Found::Header {
                 size: h.size.unwrap_or(0),
                 offset: h.offset,
