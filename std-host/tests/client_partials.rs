@@ -143,3 +143,56 @@ fn seed_dialect_keeps_a_partial_and_offers_a_choice() {
     assert_eq!(std::fs::read(work.join("f.txt")).unwrap(), b"hello world\n");
     assert!(!part.exists());
 }
+
+/// `-o` naming a device or a pipe (`-o /dev/null` is the common case)
+/// writes into it: renaming the verified partial over it, as for a
+/// regular file, replaced the device with a regular file (found when a
+/// machine's /dev/null had become one). A named pipe stands in for the
+/// device here, so a failure cannot damage the machine running the test.
+#[test]
+fn output_to_a_pipe_writes_into_it_and_leaves_it_a_pipe() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let (root, work) = (temp_dir("cp-root"), temp_dir("cp-work"));
+    let body = data(300_000);
+    std::fs::write(root.join("f.bin"), &body).unwrap();
+    let srv = serve(&root);
+    let a = srv.addr("files", "tcp").to_string();
+    let fifo = work.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Read and write, so opening does not wait for the client and the
+    // reader never sees an end of stream: it reads the file's length, and
+    // the test waits for that with a deadline (a client that replaced the
+    // pipe never writes into it).
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let (fifo, len) = (fifo.clone(), body.len());
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&fifo)
+                .unwrap();
+            let mut got = vec![0u8; len];
+            let _ = tx.send(f.read_exact(&mut got).map(|()| got));
+        });
+    }
+    let out = run_with_timeout(
+        wirekit(&["get", &a, "f.bin", "-o", fifo.to_str().unwrap()]),
+        b"",
+        T,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = rx.recv_timeout(Duration::from_secs(20));
+    assert!(
+        matches!(&got, Ok(Ok(g)) if *g == body),
+        "the pipe did not get the file"
+    );
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "{} is no longer a pipe", fifo.display());
+    assert_eq!(entries(&work), ["pipe"], "no partial left beside it");
+}

@@ -1,5 +1,7 @@
 //! Where a download goes: `.NAME.wirekit-part` beside the final name until
-//! its md5 matched, or stdout for `-o -`.
+//! its md5 matched, or straight into stdout for `-o -` and into a device
+//! or pipe named with `-o` (`-o /dev/null`): renaming a partial over one
+//! would replace it with a regular file.
 //!
 //! The partial is created when the first byte arrives, not before: a
 //! download that moved nothing (server down, file missing, refusal) leaves
@@ -32,6 +34,20 @@ pub fn partial_path(local: &Path) -> PathBuf {
     local.with_file_name(name::partial_name(&base).as_str())
 }
 
+/// Opens `local` for writing if it exists and is neither a regular file
+/// nor a directory (a device such as `/dev/null`, a named pipe): the
+/// download is then written into it directly.
+fn open_special(local: &Path) -> anyhow::Result<Option<File>> {
+    match std::fs::metadata(local) {
+        Ok(m) if !m.is_file() && !m.is_dir() => OpenOptions::new()
+            .write(true)
+            .open(local)
+            .map(Some)
+            .with_context(|| format!("opening {}", local.display())),
+        _ => Ok(None),
+    }
+}
+
 /// What to do with a partial already on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Existing {
@@ -52,9 +68,13 @@ enum Dest {
         file: File,
         sink: Sink,
     },
-    Stdout {
+    /// Written as it arrives, hashed on the way (stdout, a device, a
+    /// pipe): nothing to rename.
+    Stream {
         md5: Md5,
-        out: std::io::Stdout,
+        out: Box<dyn Write>,
+        /// What it is, for messages: `stdout` or the path.
+        what: String,
     },
 }
 
@@ -86,9 +106,19 @@ impl LocalPartial {
             progress: None,
         };
         if p.local.as_os_str() == "-" {
-            p.dest = Dest::Stdout {
+            p.dest = Dest::Stream {
                 md5: Md5::new(),
-                out: std::io::stdout(),
+                out: Box::new(std::io::stdout()),
+                what: "stdout".into(),
+            };
+            return Ok(p);
+        }
+        if let Some(out) = open_special(&p.local)? {
+            let what = p.local.display().to_string();
+            p.dest = Dest::Stream {
+                md5: Md5::new(),
+                out: Box::new(out),
+                what,
             };
             return Ok(p);
         }
@@ -156,9 +186,10 @@ impl LocalPartial {
             Dest::File { sink, .. } => sink
                 .write(b)
                 .with_context(|| format!("writing {}", self.part.display()))?,
-            Dest::Stdout { md5, out } => {
+            Dest::Stream { md5, out, what } => {
                 md5.update(b);
-                out.write_all(b).context("writing to stdout")?;
+                out.write_all(b)
+                    .with_context(|| format!("writing to {what}"))?;
             }
             Dest::Pending { .. } => unreachable!("opened above"),
         }
@@ -195,8 +226,8 @@ impl LocalPartial {
                     .with_context(|| format!("writing {}", self.part.display()))?,
                 Some(file),
             ),
-            Dest::Stdout { md5, mut out } => {
-                out.flush().context("writing to stdout")?;
+            Dest::Stream { md5, mut out, what } => {
+                out.flush().with_context(|| format!("writing to {what}"))?;
                 (Digest(md5.finalize().into()), None)
             }
             Dest::Pending { .. } => unreachable!("opened by finish"),
@@ -211,7 +242,11 @@ impl LocalPartial {
                     "md5 mismatch: server says {e}, received data is {actual}; download discarded"
                 );
             }
-            bail!("md5 mismatch: server says {e}, the data written to stdout is {actual}");
+            let what = match self.local.as_os_str() == "-" {
+                true => "stdout".to_string(),
+                false => self.local.display().to_string(),
+            };
+            bail!("md5 mismatch: server says {e}, the data written to {what} is {actual}");
         }
         if let Some(file) = file {
             file.set_len(self.len)?;
