@@ -187,3 +187,52 @@ fn a_scrape_after_real_traffic_counts_what_happened() {
         "a client address leaked into a label:\n{text}"
     );
 }
+
+/// The seed dialects' transfers are counted like native ones (README:
+/// "every dialect"): a seed 004 get and a seed 000 get that succeed, and
+/// a seed 004 get of a missing file, refused.
+#[test]
+fn seed_dialect_transfers_are_counted() {
+    let (root, work) = (temp_dir("metrics-seed-root"), temp_dir("metrics-seed-work"));
+    std::fs::write(root.join("f.bin"), vec![7u8; 5000]).unwrap();
+    let srv = Server::start(
+        &[
+            "serve",
+            "--listen",
+            "files=127.0.0.1:0",
+            "--listen",
+            "files-ack=127.0.0.1:0",
+            "--root",
+            root.to_str().unwrap(),
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+        3,
+    );
+    let ack = srv.addr("files-ack", "tcp").to_string();
+    let native = srv.addr("files", "tcp").to_string();
+    let out = work.join("f.bin");
+    let o = out.to_str().unwrap();
+    let get = |addr: &str, dialect: &str, name: &str| {
+        let args = ["get", "--dialect", dialect, addr, name, "-o", o, "--force"];
+        run_with_timeout(wirekit(&args), b"", T)
+    };
+    let r = get(&ack, "seed004", "f.bin");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = get(&native, "seed000", "f.bin");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(!get(&ack, "seed004", "missing.bin").status.success());
+    let (text, s) = scrape(&srv);
+    let get_ok = [("op", "get"), ("outcome", "ok")];
+    assert_eq!(
+        value(&s, "wirekit_files_transfers_total", &get_ok),
+        2.0,
+        "{text}"
+    );
+    let get_no = [("op", "get"), ("outcome", "refused")];
+    assert_eq!(
+        value(&s, "wirekit_files_transfers_total", &get_no),
+        1.0,
+        "{text}"
+    );
+}
