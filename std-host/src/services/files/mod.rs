@@ -13,6 +13,7 @@ mod async_conn;
 mod auth;
 mod host_store;
 mod partials;
+mod pipeline;
 mod serve_native;
 mod serve_put;
 mod serve_seed;

@@ -20,6 +20,7 @@ use wirekit_core::session::files::{self, Event, FilesServer, Full, Uploads, MIN_
 
 use super::async_conn::AsyncConn;
 use super::host_store::{HostStore, Report};
+use super::pipeline::{self, Output, Parts};
 use super::serve_put::Upload;
 use super::Files;
 use crate::runtime::throttle::Verdict;
@@ -348,55 +349,43 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes the session's output until it has none, each next piece
-    /// produced on a blocking thread while the last one is sent.
+    /// Writes the session's output until it has none (the shared
+    /// pipeline: the next piece is read while the last one is sent).
     async fn write_output(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
-        let mut ready: Option<Vec<u8>> = None;
-        let mut spare: Vec<u8> = Vec::new();
-        loop {
-            if conn.shutdown.is_cancelled() && !self.stopping {
-                // A segmented get stops at its next segment boundary.
-                self.stopping = true;
-                self.session()?.handle_shutdown();
-            }
-            if ready.is_none() && !self.session()?.has_output() {
-                return Ok(());
-            }
-            let (mut s, mut store) = match (self.session.take(), self.store.take()) {
-                (Some(s), Some(st)) => (s, st),
-                _ => bail!("files session lost"),
-            };
-            let mut buf = std::mem::take(&mut spare);
-            buf.resize(self.out, 0);
-            let job = tokio::task::spawn_blocking(move || {
-                let r = produce(&mut s, &mut store, &mut buf);
-                (s, store, buf, r)
-            });
-            if let Some(b) = ready.take() {
-                conn.send(&b).await?;
-                spare = b;
-            }
-            let (s, store, mut buf, r) = job.await?;
-            self.session = Some(s);
-            self.store = Some(store);
-            let n = r.map_err(|e| anyhow::anyhow!("{e}"))?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.truncate(n);
-            ready = Some(buf);
-        }
+        let parts = Parts {
+            session: &mut self.session,
+            store: &mut self.store,
+            out: self.out,
+            stopping: &mut self.stopping,
+        };
+        pipeline::write_output(parts, conn, || 0).await
     }
 }
 
-/// Fills `buf` with as much output as the session has for it.
-fn produce(s: &mut Session, store: &mut HostStore, buf: &mut [u8]) -> Result<usize, files::Error> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match s.poll_output(0, store, &mut buf[filled..])? {
-            0 => break,
-            n => filled += n,
-        }
+impl Output for Box<Session> {
+    fn output_pending(&self) -> bool {
+        Session::has_output(self)
     }
-    Ok(filled)
+
+    fn stop_soon(&mut self) {
+        Session::handle_shutdown(self);
+    }
+
+    /// Fills `buf` with as much output as the session has for it (the
+    /// native dialect keeps no time).
+    fn produce(
+        &mut self,
+        _now: u64,
+        store: &mut HostStore,
+        buf: &mut [u8],
+    ) -> Result<usize, files::Error> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.poll_output(0, store, &mut buf[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        Ok(filled)
+    }
 }

@@ -22,6 +22,7 @@ use wirekit_core::session::files::{self, Event, FileStore, Uploads};
 
 use super::async_conn::AsyncConn;
 use super::host_store::{HostStore, Report};
+use super::pipeline::{self, Output, Parts};
 use super::serve_put::Upload;
 use super::Files;
 
@@ -388,55 +389,39 @@ impl Driver {
         Ok(())
     }
 
-    /// Writes the session's output until it has none for now, each next
-    /// piece produced on a blocking thread while the last one is sent.
+    /// Writes the session's output until it has none for now (the shared
+    /// pipeline: the next piece is read while the last one is sent).
     async fn write_output(&mut self, conn: &mut AsyncConn) -> anyhow::Result<()> {
-        let mut ready: Option<Vec<u8>> = None;
-        let mut spare: Vec<u8> = Vec::new();
-        loop {
-            if conn.shutdown.is_cancelled() && !self.stopping {
-                self.stopping = true;
-                self.session()?.handle_shutdown();
-            }
-            if ready.is_none() && !self.session()?.is_replying() {
-                return Ok(());
-            }
-            let (mut s, mut store) = match (self.session.take(), self.store.take()) {
-                (Some(s), Some(st)) => (s, st),
-                _ => bail!("seed session lost"),
-            };
-            let mut buf = std::mem::take(&mut spare);
-            buf.resize(self.out, 0);
-            let epoch = self.epoch;
-            let job = tokio::task::spawn_blocking(move || {
-                let r = produce(&mut s, &mut store, &mut buf, epoch);
-                (s, store, buf, r)
-            });
-            if let Some(b) = ready.take() {
-                conn.send(&b).await?;
-                spare = b;
-            }
-            let (s, store, mut buf, r) = job.await?;
-            self.session = Some(s);
-            self.store = Some(store);
-            let n = r.map_err(|e| anyhow::anyhow!("{e}"))?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.truncate(n);
-            ready = Some(buf);
-        }
+        let parts = Parts {
+            session: &mut self.session,
+            store: &mut self.store,
+            out: self.out,
+            stopping: &mut self.stopping,
+        };
+        let epoch = self.epoch;
+        pipeline::write_output(parts, conn, || millis(epoch)).await
     }
 }
 
-/// The session's next piece of output, in a buffer of its own: one
-/// output call fills it with a body's bytes, and a seed 002 chunk always
-/// finds room for itself and its header (so it is read once, not twice).
-fn produce(
-    s: &mut Session,
-    store: &mut HostStore,
-    buf: &mut [u8],
-    epoch: Instant,
-) -> Result<usize, files::Error> {
-    s.poll_output(millis(epoch), store, buf)
+impl Output for Session {
+    fn output_pending(&self) -> bool {
+        self.is_replying()
+    }
+
+    fn stop_soon(&mut self) {
+        SeedSession::handle_shutdown(self);
+    }
+
+    /// The session's next piece of output, in a buffer of its own: one
+    /// output call fills it with a body's bytes, and a seed 002 chunk
+    /// always finds room for itself and its header (so it is read once,
+    /// not twice).
+    fn produce(
+        &mut self,
+        now: u64,
+        store: &mut HostStore,
+        buf: &mut [u8],
+    ) -> Result<usize, files::Error> {
+        self.poll_output(now, store, buf)
+    }
 }
