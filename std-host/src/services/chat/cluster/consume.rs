@@ -321,7 +321,9 @@ fn handle(r: &Reader, subject: &str, payload: &[u8], replay: bool) {
     let frame = Frame::from(&buf[..n]);
     let class = match msg.kind {
         Kind::Line(_) => Class::Said,
-        Kind::Join { .. } | Kind::Leave(_) | Kind::Drops { .. } => Class::Presence,
+        Kind::Join { .. } | Kind::Leave(_) | Kind::Drops { .. } | Kind::Leaves { .. } => {
+            Class::Presence
+        }
         _ => Class::Other,
     };
     if !replay && msg.node != r.link.node() {
