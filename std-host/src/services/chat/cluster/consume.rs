@@ -36,6 +36,9 @@ const REPLAY_MAX: u64 = 100_000;
 /// the consumer has nothing to deliver).
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
+/// The header of a heartbeat sent while flow control is stalled.
+const STALLED: &str = "Nats-Consumer-Stalled";
+
 /// After this long without anything from the server (messages or
 /// heartbeats) the consumer is recreated at the next sequence.
 const QUIET: Duration = Duration::from_secs(3);
@@ -262,9 +265,14 @@ async fn is_data(
             if let Some(reply) = &m.reply {
                 client.publish(reply.clone(), Default::default()).await?;
             }
-            let sent = m
-                .headers
-                .as_ref()
+            let headers = m.headers.as_ref();
+            // A heartbeat while the server waits for a flow-control reply
+            // names where to send it (the request itself may be lost).
+            if let Some(reply) = headers.and_then(|h| h.get_last(STALLED)) {
+                let reply = async_nats::Subject::from(reply.as_str());
+                client.publish(reply, Default::default()).await?;
+            }
+            let sent = headers
                 .and_then(|h| h.get_last(async_nats::header::NATS_LAST_CONSUMER))
                 .and_then(|v| v.as_str().parse::<u64>().ok());
             match sent {
