@@ -294,6 +294,12 @@ pub enum Notice<'a> {
         /// Why.
         why: DropReason,
     },
+    /// Many of another node's members left while its bus queue was full;
+    /// one line for them, so a mass leave is summarised rather than lost.
+    ManyLeft {
+        /// How many.
+        count: usize,
+    },
     /// To the dropped client itself, if it can still be told.
     YouAreDropped(DropReason),
     /// Someone took a nickname.
@@ -332,6 +338,7 @@ impl fmt::Display for Notice<'_> {
             Self::ManyDropped { count, why } => {
                 write!(f, "{count} clients were disconnected: {why}")
             }
+            Self::ManyLeft { count } => write!(f, "{count} clients left"),
             Self::YouAreDropped(why) => write!(f, "you are disconnected: {why}"),
             Self::Renamed { from, to } => write!(f, "{from} is now {to}"),
             Self::NickTaken(name) => write!(f, "nickname {name} is already in use"),

@@ -99,6 +99,12 @@ pub enum Kind<'a> {
         /// How many.
         count: u32,
     },
+    /// This many members of the sender's node left that were not
+    /// published one by one (its bus queue was full).
+    Leaves {
+        /// How many.
+        count: u32,
+    },
 }
 
 /// One room event on the bus.
@@ -256,6 +262,7 @@ impl<'a> BusMessage<'a> {
             Kind::Leave(_) => "leave",
             Kind::Nick(_) => "nick",
             Kind::Drops { .. } => "drops",
+            Kind::Leaves { .. } => "leaves",
         };
         let (room, node, id, ms, origin) =
             (self.room, self.node, self.id, self.unix_ms, self.origin);
@@ -266,7 +273,7 @@ impl<'a> BusMessage<'a> {
             Kind::Join { online } => writeln!(w, "{online}"),
             Kind::Leave(why) => writeln!(w, "{}", reason_word(why)),
             Kind::Nick(to) => writeln!(w, "{to}"),
-            Kind::Drops { count } => writeln!(w, "{count}"),
+            Kind::Drops { count } | Kind::Leaves { count } => writeln!(w, "{count}"),
         };
         head.and(arg).map_err(|_| BusError::Overflow)?;
         Ok(w.len)
@@ -303,6 +310,9 @@ impl<'a> BusMessage<'a> {
             "leave" => Kind::Leave(reason_of(arg).ok_or(BusError::BadField("arg"))?),
             "nick" => Kind::Nick(nick(arg, "arg")?),
             "drops" => Kind::Drops {
+                count: small(arg, "arg")?,
+            },
+            "leaves" => Kind::Leaves {
                 count: small(arg, "arg")?,
             },
             _ => return Err(BusError::Foreign),
@@ -346,6 +356,9 @@ pub fn write_frame(
         Kind::Drops { count } => Notice::ManyDropped {
             count: count as usize,
             why: DropReason::SlowReader,
+        },
+        Kind::Leaves { count } => Notice::ManyLeft {
+            count: count as usize,
         },
     };
     write_notice(out, now, notice)

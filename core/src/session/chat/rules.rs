@@ -111,7 +111,8 @@ impl Class {
             Notice::Joined { .. }
             | Notice::Left(_)
             | Notice::Dropped(..)
-            | Notice::ManyDropped { .. } => Class::Presence,
+            | Notice::ManyDropped { .. }
+            | Notice::ManyLeft { .. } => Class::Presence,
             _ => Class::Other,
         }
     }

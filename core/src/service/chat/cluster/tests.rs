@@ -43,6 +43,7 @@ fn every_kind_roundtrips() {
         Kind::Leave(Some(DropReason::ReadFailed)),
         Kind::Nick("bob"),
         Kind::Drops { count: 12 },
+        Kind::Leaves { count: 40 },
     ];
     for kind in kinds {
         for nick in [None, Some("al-ice_1")] {
@@ -193,6 +194,11 @@ fn frames_are_the_seed_format() {
             None,
             "server\n* 9 clients were disconnected: too slow: outgoing queue full\n\n",
         ),
+        (
+            Kind::Leaves { count: 40 },
+            None,
+            "server\n* 40 clients left\n\n",
+        ),
     ];
     for (kind, nick, want) in cases {
         let mut m = msg(*kind);
@@ -209,7 +215,7 @@ fn frames_are_the_seed_format() {
 }
 
 fn arb_kind() -> impl Strategy<Value = (u8, String, u32)> {
-    (0u8..9, "[a-zA-Z0-9 \u{e9}\u{fffd}\t-]{0,64}", any::<u32>())
+    (0u8..10, "[a-zA-Z0-9 \u{e9}\u{fffd}\t-]{0,64}", any::<u32>())
 }
 
 proptest! {
@@ -257,7 +263,8 @@ proptest! {
             4 => Kind::Join { online: num },
             5 => Kind::Leave(reason[num as usize % 3]),
             6 => Kind::Nick("new_nick"),
-            _ => Kind::Drops { count: num },
+            7 => Kind::Drops { count: num },
+            _ => Kind::Leaves { count: num },
         };
         let m = BusMessage {
             room: "room-1",

@@ -1,5 +1,6 @@
-//! The reader of one shared room: an ephemeral pull consumer of
-//! [`super::STREAM`] filtered to the room's subject, without acks, turning each valid bus message into the
+//! The reader of one shared room: an ephemeral push consumer of
+//! [`super::STREAM`] filtered to the room's subject, without acks, with
+//! flow control and idle heartbeats, turning each valid bus message into the
 //! seed frame and delivering it to the room's members on this node.
 //!
 //! The stream sequence of the last delivered message is tracked here, so
@@ -31,26 +32,16 @@ use crate::services::chat::room::{Class, Frame, Room};
 const REPLAY_PER_LINE: u64 = 16;
 const REPLAY_MAX: u64 = 100_000;
 
-/// Messages asked for per pull request.
-const PULL_BATCH: usize = 512;
+/// How often the server sends an idle heartbeat (with flow control, when
+/// the consumer has nothing to deliver).
+const HEARTBEAT: Duration = Duration::from_secs(1);
 
-/// How long one pull request lives on the server.
-const PULL_EXPIRES: Duration = Duration::from_secs(1);
+/// The header of a heartbeat sent while flow control is stalled.
+const STALLED: &str = "Nats-Consumer-Stalled";
 
-/// A new pull request is sent this often (and after every half batch),
-/// whether or not the earlier ones ended, so the server always holds an
-/// unexpired request for this consumer. Waiting for a request's end
-/// before sending the next stalls delivery: nats-server 2.9 can let an
-/// expired request go without the 408 that ends it (when a message meets
-/// it just after it expired), and then the reader waited for its own
-/// deadline, about a second, with lines piling up in the stream.
-const PULL_EVERY: Duration = Duration::from_millis(300);
-
-/// After this long without anything from the server (messages, or the
-/// 408s that end the requests sent every [`PULL_EVERY`]) the consumer is
-/// looked up; if it is gone or the lookup fails, it is recreated.
-const QUIET: Duration = Duration::from_secs(2);
-const LOOKUP_FOR: Duration = Duration::from_secs(2);
+/// After this long without anything from the server (messages or
+/// heartbeats) the consumer is recreated at the next sequence.
+const QUIET: Duration = Duration::from_secs(3);
 
 /// What the reader needs.
 pub struct Reader {
@@ -190,12 +181,20 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
     if !pos.fresh {
         check_gap(r, &mut stream, pos).await?;
     }
-    let config = consumer::pull::Config {
+    // Subscribed before the consumer exists, so its first messages find
+    // the inbox listening.
+    let client = r.js.client();
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await?;
+    let config = consumer::push::Config {
+        deliver_subject: inbox,
         filter_subject: r.subject.clone(),
         deliver_policy: consumer::DeliverPolicy::ByStartSequence {
             start_sequence: pos.next,
         },
         ack_policy: consumer::AckPolicy::None,
+        flow_control: true,
+        idle_heartbeat: HEARTBEAT,
         // Ephemeral, in memory, one replica: it is recreated whenever in
         // doubt, and the server drops it soon after this node is gone.
         inactive_threshold: Duration::from_secs(10),
@@ -203,57 +202,38 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
         num_replicas: 1,
         ..Default::default()
     };
-    let mut consumer = stream.create_consumer(config).await?;
+    stream.create_consumer(config).await?;
     pos.fresh = false;
-    // One inbox for all pull requests: the server sends the consumer's
-    // messages in stream order whichever request they answer.
-    let client = r.js.client();
-    let inbox = async_nats::Subject::from(client.new_inbox());
-    let mut sub = client.subscribe(inbox.clone()).await?;
-    let mut pull_at = tokio::time::Instant::now();
-    let mut since_pull = 0;
-    let mut quiet_at = pull_at + QUIET;
+    // The consumer numbers what it sends 1, 2, ...: a number skipped (the
+    // client dropped messages for a slow subscriber) means recreating at
+    // `pos.next`, which loses nothing.
+    let mut delivered = 0u64;
     loop {
-        if since_pull >= PULL_BATCH / 2 {
-            pull_at = tokio::time::Instant::now();
-        }
         let m = tokio::select! {
             () = stop.cancelled() => return Ok(()),
             c = connected.changed() => {
                 c.context("connection gone")?;
                 anyhow::bail!("reconnected");
             }
-            () = tokio::time::sleep_until(pull_at) => {
-                pull(&consumer, &inbox).await?;
-                pull_at = tokio::time::Instant::now() + PULL_EVERY;
-                since_pull = 0;
-                continue;
-            }
-            () = tokio::time::sleep_until(quiet_at) => {
-                // The server said nothing: the consumer may be lost
-                // (e.g. a cluster electing leaders).
-                tokio::time::timeout(LOOKUP_FOR, consumer.info())
-                    .await
-                    .context("consumer lookup timed out")?
-                    .map_err(|e| anyhow::anyhow!("consumer lost: {e}"))?;
-                quiet_at = tokio::time::Instant::now() + QUIET;
-                continue;
-            }
-            m = sub.next() => m.context("pull inbox closed")?,
+            () = tokio::time::sleep(QUIET) => anyhow::bail!("no heartbeat for {QUIET:?}"),
+            m = sub.next() => m.context("push inbox closed")?,
         };
-        quiet_at = tokio::time::Instant::now() + QUIET;
-        if !is_data(&m)? {
+        if !is_data(&client, &m, delivered).await? {
             continue;
         }
-        since_pull += 1;
         let m = jetstream::Message {
             message: m,
             context: r.js.clone(),
         };
-        let seq = m
-            .info()
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .stream_sequence;
+        let info = m.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let seq = info.stream_sequence;
+        if info.consumer_sequence != delivered + 1 {
+            anyhow::bail!(
+                "consumer sent #{} after #{delivered}",
+                info.consumer_sequence
+            );
+        }
+        delivered += 1;
         if seq < pos.next {
             continue;
         }
@@ -267,36 +247,42 @@ async fn follow(r: &Reader, pos: &mut Position, stop: &CancellationToken) -> any
     }
 }
 
-/// Sends one pull request answered to `inbox`.
-async fn pull(
-    consumer: &consumer::PullConsumer,
-    inbox: &async_nats::Subject,
-) -> anyhow::Result<()> {
-    let batch = consumer::pull::BatchConfig {
-        batch: PULL_BATCH,
-        expires: Some(PULL_EXPIRES),
-        ..Default::default()
-    };
-    consumer
-        .request_batch(batch, inbox.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("pull request not sent: {e}"))
-}
-
-/// Whether `m` is a stream message (`false` for the statuses that end or
-/// keep alive pull requests); an error for statuses that mean the
-/// consumer is unusable.
-fn is_data(m: &async_nats::Message) -> anyhow::Result<bool> {
+/// Whether `m` is a stream message. Heartbeats and flow-control requests
+/// (status 100) are answered here; a heartbeat saying the consumer sent
+/// more than `delivered` messages, or any other status, is an error (the
+/// caller recreates the consumer).
+async fn is_data(
+    client: &async_nats::Client,
+    m: &async_nats::Message,
+    delivered: u64,
+) -> anyhow::Result<bool> {
     use async_nats::StatusCode;
     match m.status {
         None | Some(StatusCode::OK) => Ok(true),
-        Some(StatusCode::TIMEOUT | StatusCode::REQUEST_TERMINATED)
-            if m.description.as_deref() != Some("Consumer Deleted") =>
-        {
-            Ok(false)
+        Some(StatusCode::IDLE_HEARTBEAT) => {
+            // Flow control: the server holds further messages until this
+            // reply, so it keeps a slow node from being flooded.
+            if let Some(reply) = &m.reply {
+                client.publish(reply.clone(), Default::default()).await?;
+            }
+            let headers = m.headers.as_ref();
+            // A heartbeat while the server waits for a flow-control reply
+            // names where to send it (the request itself may be lost).
+            if let Some(reply) = headers.and_then(|h| h.get_last(STALLED)) {
+                let reply = async_nats::Subject::from(reply.as_str());
+                client.publish(reply, Default::default()).await?;
+            }
+            let sent = headers
+                .and_then(|h| h.get_last(async_nats::header::NATS_LAST_CONSUMER))
+                .and_then(|v| v.as_str().parse::<u64>().ok());
+            match sent {
+                Some(n) if n != delivered => {
+                    anyhow::bail!("heartbeat: consumer sent {n}, {delivered} arrived")
+                }
+                _ => Ok(false),
+            }
         }
-        Some(StatusCode::IDLE_HEARTBEAT | StatusCode::NOT_FOUND) => Ok(false),
-        Some(s) => anyhow::bail!("pull answered {s} {:?}", m.description),
+        Some(s) => anyhow::bail!("push consumer sent {s} {:?}", m.description),
     }
 }
 
@@ -343,7 +329,9 @@ fn handle(r: &Reader, subject: &str, payload: &[u8], replay: bool) {
     let frame = Frame::from(&buf[..n]);
     let class = match msg.kind {
         Kind::Line(_) => Class::Said,
-        Kind::Join { .. } | Kind::Leave(_) | Kind::Drops { .. } => Class::Presence,
+        Kind::Join { .. } | Kind::Leave(_) | Kind::Drops { .. } | Kind::Leaves { .. } => {
+            Class::Presence
+        }
         _ => Class::Other,
     };
     if !replay && msg.node != r.link.node() {

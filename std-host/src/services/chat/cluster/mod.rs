@@ -96,6 +96,8 @@ pub struct Node {
     rejected: Arc<Rejected>,
     /// The stream's first and last sequence when the node connected.
     stream_at_start: (u64, u64),
+    /// `--chat-nats-queue`.
+    queue: usize,
 }
 
 /// Counts rejected bus input (also in `--metrics`, once a room gave it
@@ -168,6 +170,7 @@ impl Node {
             rooms: AtomicUsize::new(0),
             rejected: Arc::default(),
             stream_at_start: (state.first_sequence, state.last_sequence),
+            queue: o.chat_nats_queue as usize,
         })
     }
 
@@ -203,7 +206,7 @@ pub fn attach(
     room_name: String,
     stop: CancellationToken,
 ) -> (Arc<Link>, impl FnOnce(Arc<super::room::Room>) -> Vec<Task>) {
-    let (link, outgoing) = Link::new(node.id.clone(), room_name.clone());
+    let (link, outgoing) = Link::new(node.id.clone(), room_name.clone(), node.queue);
     let link = Arc::new(link);
     let node = node.clone();
     let l2 = link.clone();
@@ -226,6 +229,7 @@ pub fn attach(
             Box::pin(publish::run(
                 node.js.clone(),
                 subject.clone(),
+                l2.clone(),
                 outgoing,
                 stop.clone(),
             )) as Task,

@@ -72,6 +72,13 @@ pub struct NatsOpts {
           value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     pub chat_nats_max_messages: i64,
 
+    /// chat: events per room waiting to be published (lines beyond it are
+    /// refused with a notice; leaves beyond it are published as one
+    /// "N clients left" summary).
+    #[arg(long, value_name = "N", default_value_t = super::link::OUTGOING_QUEUE,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub chat_nats_queue: u32,
+
     /// chat: name of the shared room on the bus (further chat listeners of
     /// the node get NAME-2, NAME-3, …); up to 32 of A-Z a-z 0-9 _ -.
     #[arg(long, value_name = "NAME", default_value = "lobby",

@@ -9,6 +9,10 @@
 //! exactly once even if the first attempt did arrive; retries stop well
 //! inside the stream's duplicate window, and an event that still could not
 //! be stored is logged as lost (the consumers cannot notice that gap).
+//!
+//! Leaves that found the queue full are published as one
+//! [`Kind::Leaves`](wirekit_core::service::chat::cluster::Kind::Leaves)
+//! summary after the batch in flight (see [`super::Link::unsent_leaves`]).
 
 use std::time::{Duration, Instant};
 
@@ -29,20 +33,21 @@ const RETRY_FOR: Duration = Duration::from_secs(60);
 pub async fn run(
     js: jetstream::Context,
     subject: String,
+    link: std::sync::Arc<super::Link>,
     mut queue: mpsc::Receiver<Outgoing>,
     stop: CancellationToken,
 ) {
     let mut batch = Vec::with_capacity(WINDOW);
     loop {
-        let first = tokio::select! {
+        tokio::select! {
             () = stop.cancelled() => return,
             m = queue.recv() => match m {
-                Some(m) => m,
+                Some(m) => batch.push(m),
                 None => return,
             },
+            () = link.leaves_counted() => {}
         };
-        batch.push(first);
-        while batch.len() < WINDOW {
+        while !batch.is_empty() && batch.len() < WINDOW {
             match queue.try_recv() {
                 Ok(m) => batch.push(m),
                 Err(_) => break,
@@ -53,6 +58,14 @@ pub async fn run(
             () = send_batch(&js, &subject, &batch) => {}
         }
         batch.clear();
+        // Leaves that found the queue full were counted by the link (which
+        // then wakes this loop): one summary after what was queued before.
+        if let Some(summary) = link.unsent_leaves() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = send_batch(&js, &subject, std::slice::from_ref(&summary)) => {}
+            }
+        }
     }
 }
 
