@@ -118,14 +118,10 @@ pub(super) async fn wires(
         // tokio hands the socket over still non-blocking.
         wires.push(match tls {
             None => Wire::Plain(s.into_std()?),
-            Some(t) => {
-                let (s, conn) = t
-                    .handshake(s)
-                    .await
-                    .with_context(|| format!("TLS handshake of connection {i}"))?
-                    .into_inner();
-                Wire::Tls(s.into_std()?, Box::new(conn), Default::default())
-            }
+            Some(t) => t
+                .wire(s)
+                .await
+                .with_context(|| format!("TLS handshake of connection {i}"))?,
         });
     }
     Ok(wires)

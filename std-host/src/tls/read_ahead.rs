@@ -11,7 +11,9 @@
 //! The buffer exists only while data flows: it is allocated on the first
 //! read that needs it and freed whenever it is drained and the socket has
 //! nothing more (a read returns `Pending`), so an idle connection holds no
-//! read buffer here.
+//! read buffer here. It is allocated uninitialised and the socket reads
+//! into its spare capacity: zeroing 16.5 KiB on every allocation was ~2 %
+//! of the server's CPU in the 256 x 16 KiB TLS echo (perf).
 //!
 //! Reads that are already large (a caller's buffer of at least [`CHUNK`])
 //! go straight to the socket. Writes pass through untouched.
@@ -21,6 +23,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
 /// Bytes asked for per `recv`: the largest TLS record (16 KiB of data,
 /// with its header, padding and tag) and the header of the next one.
@@ -30,10 +33,9 @@ pub const CHUNK: usize = 16 * 1024 + 512;
 #[derive(Debug)]
 pub struct ReadAhead<S> {
     inner: S,
-    /// Read from the socket but not yet handed out: `buf[at..len]`.
-    buf: Option<Box<[u8]>>,
+    /// Read from the socket but not yet handed out: `buf[at..]`.
+    buf: Option<Vec<u8>>,
     at: usize,
-    len: usize,
 }
 
 impl<S> ReadAhead<S> {
@@ -43,7 +45,6 @@ impl<S> ReadAhead<S> {
             inner,
             buf: None,
             at: 0,
-            len: 0,
         }
     }
 
@@ -54,18 +55,18 @@ impl<S> ReadAhead<S> {
 
     /// Bytes read ahead and not handed out yet.
     pub fn buffered(&self) -> usize {
-        self.len - self.at
+        self.buf.as_ref().map_or(0, |b| b.len() - self.at)
     }
 
     /// Copies what is buffered into `out`; frees the buffer once drained.
     fn hand_out(&mut self, out: &mut ReadBuf<'_>) {
-        let Some(buf) = &self.buf else { return };
-        let n = out.remaining().min(self.len - self.at);
+        let Some(buf) = &mut self.buf else { return };
+        let n = out.remaining().min(buf.len() - self.at);
         out.put_slice(&buf[self.at..self.at + n]);
         self.at += n;
-        if self.at == self.len {
+        if self.at == buf.len() {
             self.at = 0;
-            self.len = 0;
+            buf.clear();
         }
     }
 }
@@ -85,11 +86,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             this.buf = None;
             return Pin::new(&mut this.inner).poll_read(cx, out);
         }
-        let buf = this
-            .buf
-            .get_or_insert_with(|| vec![0u8; CHUNK].into_boxed_slice());
-        let mut ahead = ReadBuf::new(buf);
-        match Pin::new(&mut this.inner).poll_read(cx, &mut ahead) {
+        let buf = this.buf.get_or_insert_with(|| Vec::with_capacity(CHUNK));
+        match poll_read_buf(Pin::new(&mut this.inner), cx, buf) {
             Poll::Pending => {
                 // Nothing to read now: an idle connection keeps no buffer.
                 this.buf = None;
@@ -97,7 +95,6 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             }
             Poll::Ready(r) => {
                 r?;
-                this.len = ahead.filled().len();
                 this.hand_out(out);
                 Poll::Ready(Ok(()))
             }
