@@ -63,10 +63,16 @@ pub const ECHO_SLOTS: usize = 4;
 /// Receive buffer (= advertised window) per TCP echo slot. All slots'
 /// windows together (8 KiB) fit in the LAN9118's receive FIFO (about 10 KiB
 /// in QEMU), so a polled driver does not force the peer into retransmits.
+#[cfg(not(feature = "framed"))]
 pub const ECHO_RX: usize = 2048;
+/// The framed image's echo window: half, so that its files and chat
+/// buffers (~12 KiB) fit the same 48 KiB RAM budget. Echo stays correct,
+/// only a long stream needs more round trips.
+#[cfg(feature = "framed")]
+pub const ECHO_RX: usize = 1024;
 /// Send buffer per TCP echo slot: echo never sends more than it received,
 /// so the same size keeps a full window flowing back.
-pub const ECHO_TX: usize = 2048;
+pub const ECHO_TX: usize = ECHO_RX;
 /// Concurrent RFC 868 server connections (each lives for one round trip).
 pub const RFC868_SLOTS: usize = 2;
 /// Largest UDP payload that arrives in one Ethernet frame (1500 − 20 − 8).
@@ -125,7 +131,8 @@ pub struct NetConfig {
 }
 
 /// Every socket buffer the application uses, sized by the constants above.
-/// About 29 KiB; [`Buffers::init`] builds it in static memory.
+/// About 29 KiB (with `framed`: 21 KiB of echo and UDP plus the framed
+/// services' 10 KiB); [`Buffers::init`] builds it in static memory.
 pub struct Buffers {
     echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
     echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
