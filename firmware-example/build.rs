@@ -17,12 +17,10 @@ const FLASH_FILES: [(&str, &str); 2] = [
 ];
 
 fn main() {
-    let framed = env::var_os("CARGO_FEATURE_FRAMED").is_some();
+    // Both mps2 images (with and without `framed`) have the same 48 KiB
+    // RAM budget, so one layout.
     let board = if env::var_os("CARGO_FEATURE_NUCLEO_F429ZI").is_some() {
         "nucleo-f429zi"
-    } else if framed {
-        // The framed image's RAM budget is larger (see the layout file).
-        "mps2-an385-framed"
     } else {
         "mps2-an385"
     };

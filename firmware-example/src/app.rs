@@ -63,10 +63,16 @@ pub const ECHO_SLOTS: usize = 4;
 /// Receive buffer (= advertised window) per TCP echo slot. All slots'
 /// windows together (8 KiB) fit in the LAN9118's receive FIFO (about 10 KiB
 /// in QEMU), so a polled driver does not force the peer into retransmits.
+#[cfg(not(feature = "framed"))]
 pub const ECHO_RX: usize = 2048;
+/// The framed image's echo window: half, so that its files and chat
+/// buffers (~12 KiB) fit the same 48 KiB RAM budget. Echo stays correct,
+/// only a long stream needs more round trips.
+#[cfg(feature = "framed")]
+pub const ECHO_RX: usize = 1024;
 /// Send buffer per TCP echo slot: echo never sends more than it received,
 /// so the same size keeps a full window flowing back.
-pub const ECHO_TX: usize = 2048;
+pub const ECHO_TX: usize = ECHO_RX;
 /// Concurrent RFC 868 server connections (each lives for one round trip).
 pub const RFC868_SLOTS: usize = 2;
 /// Largest UDP payload that arrives in one Ethernet frame (1500 − 20 − 8).
@@ -125,7 +131,8 @@ pub struct NetConfig {
 }
 
 /// Every socket buffer the application uses, sized by the constants above.
-/// About 29 KiB; [`Buffers::init`] builds it in static memory.
+/// About 29 KiB (with `framed`: 21 KiB of echo and UDP plus the framed
+/// services' 10 KiB); [`Buffers::init`] builds it in static memory.
 pub struct Buffers {
     echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
     echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
@@ -242,6 +249,11 @@ pub struct App<'a, C: Clock> {
 
 impl<'a, C: Clock> App<'a, C> {
     /// Brings the interface up on `device` and opens every service socket.
+    ///
+    /// Not inlined, for the same reason as [`App::ingress`]: the interface
+    /// and sockets are built on the stack and moved, and those temporaries
+    /// should end with this call instead of widening the caller's frame.
+    #[inline(never)]
     pub fn new<D: Device + ?Sized>(
         net: NetConfig,
         device: &mut D,
@@ -312,9 +324,32 @@ impl<'a, C: Clock> App<'a, C> {
     ) -> (Option<Event>, Option<Duration>) {
         let now_ms = self.clock.now_ms();
         let now = Instant::from_millis(now_ms as i64);
-        // One frame at a time, looked at before smoltcp sees it: a SYN
-        // finds a listening slot even when forged SYNs hold the others (see
-        // half_open.rs). Bounded: frames left over are taken next call.
+        self.ingress(device, now, now_ms);
+        self.tend_listeners(now_ms);
+        self.iface.poll_egress(now, device, &mut self.sockets);
+        self.serve(now_ms);
+        // An address change is reported alone; the sync client steps on
+        // the next call (one event per call, none lost).
+        let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
+            Some(address) => Some(Event::Address(address)),
+            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
+        };
+        // Send what the services just queued without waiting a round.
+        self.iface.poll_egress(now, device, &mut self.sockets);
+        (event, self.iface.poll_delay(now, &self.sockets))
+    }
+
+    /// Takes in up to [`INGRESS_BURST`] frames, one at a time, each looked
+    /// at before smoltcp sees it: a SYN finds a listening slot even when
+    /// forged SYNs hold the others (see half_open.rs). Frames left over
+    /// are taken next call.
+    ///
+    /// Not inlined, like [`App::serve`]: the frame copy (1514 B) then
+    /// shares its stack with the services' buffers instead of adding to
+    /// them in one large frame of `poll` (the stack budget counts the
+    /// peak).
+    #[inline(never)]
+    fn ingress<D: Device + ?Sized>(&mut self, device: &mut D, now: Instant, now_ms: u64) {
         let mut frame = [0u8; replay::FRAME_MAX];
         for _ in 0..INGRESS_BURST {
             let Some(len) = take_frame(device, now, &mut frame) else {
@@ -331,18 +366,6 @@ impl<'a, C: Clock> App<'a, C> {
                 .poll_ingress_single(now, &mut replay, &mut self.sockets);
             self.tend_listeners(now_ms);
         }
-        self.tend_listeners(now_ms);
-        self.iface.poll_egress(now, device, &mut self.sockets);
-        self.serve(now_ms);
-        // An address change is reported alone; the sync client steps on
-        // the next call (one event per call, none lost).
-        let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
-            Some(address) => Some(Event::Address(address)),
-            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
-        };
-        // Send what the services just queued without waiting a round.
-        self.iface.poll_egress(now, device, &mut self.sockets);
-        (event, self.iface.poll_delay(now, &self.sockets))
     }
 
     /// The application's millisecond clock (for the board's own timers).
@@ -412,6 +435,10 @@ impl<'a, C: Clock> App<'a, C> {
             }
         }
     }
+    /// One round of every service. Each service with a stack buffer is a
+    /// function of its own (not inlined), so their buffers share one
+    /// region of the stack instead of adding up.
+    #[inline(never)]
     fn serve(&mut self, now_ms: u64) {
         for (h, idle) in self.echo.iter().zip(self.echo_idle_since.iter_mut()) {
             services::tcp_echo(self.sockets.get_mut::<tcp::Socket>(*h), now_ms, idle);

@@ -88,6 +88,7 @@ impl Chat {
     }
 
     /// One round: arrivals and departures, lines, ends, slow readers.
+    #[inline(never)]
     pub fn serve(
         &mut self,
         room: &mut ChatRoom,

@@ -93,6 +93,7 @@ impl FileStore for FlashStore {
 
 /// One round of the files service on its slot: replies go out as far as
 /// the send buffer takes them, then the next request is read.
+#[inline(never)]
 pub fn serve(s: &mut tcp::Socket<'_>, session: &mut Option<Session>, now_ms: u64) {
     relisten(s, FILES_PORT);
     if !s.is_active() || s.state() == tcp::State::SynReceived {

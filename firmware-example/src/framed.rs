@@ -43,6 +43,12 @@ pub struct FramedBuffers {
 impl FramedBuffers {
     /// Makes the state fields valid in `slot`, whose bytes are all zero
     /// already (the byte buffers' valid value).
+    ///
+    /// Not inlined: the room is built on the stack and then moved into
+    /// `slot`, and that ~2 KiB temporary belongs in a frame that ends at
+    /// boot, not in the board's main loop frame (which lives forever and
+    /// counts towards the peak).
+    #[inline(never)]
     pub fn init_zeroed(slot: &mut MaybeUninit<FramedBuffers>) {
         let p = slot.as_mut_ptr();
         // SAFETY: `p` points to a `FramedBuffers` whose byte buffers are

@@ -37,6 +37,7 @@ pub fn relisten(s: &mut tcp::Socket<'_>, port: u16) {
 }
 
 /// One round of TCP upper-echo on one slot.
+#[inline(never)]
 pub fn tcp_echo(s: &mut tcp::Socket<'_>, now_ms: u64, idle_since: &mut u64) {
     relisten(s, ECHO_PORT);
     if !s.is_active() || s.state() == tcp::State::SynReceived {
@@ -91,6 +92,7 @@ pub fn rfc868_serve(s: &mut tcp::Socket<'_>, unix: Option<i64>) {
 }
 
 /// One round of UDP upper-echo: every queued datagram is answered.
+#[inline(never)]
 pub fn udp_echo(s: &mut udp::Socket<'_>) {
     let mut buf = [0u8; UDP_MAX];
     while s.can_recv() && s.can_send() {
@@ -105,6 +107,7 @@ pub fn udp_echo(s: &mut udp::Socket<'_>) {
 
 /// One round of the strftime time service (UTC): each datagram is a
 /// format, empty meaning `%Y-%m-%d %X`; bad formats get `error: ...`.
+#[inline(never)]
 pub fn udp_time(s: &mut udp::Socket<'_>, unix: Option<i64>) {
     let mut req = [0u8; UDP_MAX];
     let mut out = [0u8; TIME_REPLY_MAX];

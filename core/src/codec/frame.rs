@@ -194,7 +194,13 @@ enum State {
 }
 
 /// Incremental frame decoder with a header buffer of `H` bytes.
-pub struct FrameDecoder<const H: usize = DEFAULT_HEADER_CAP> {
+///
+/// `MD5` (default `true`): bodies are hashed and checked against the
+/// header's `md5`. A decoder of body-less requests (the files sessions')
+/// sets it to `false`: no hashing, a header's digest is reported as
+/// [`Md5Verdict::Unverifiable`], and no md5 code reaches its image (about
+/// 2 KB of a board's flash).
+pub struct FrameDecoder<const H: usize = DEFAULT_HEADER_CAP, const MD5: bool = true> {
     state: State,
     prefix: PrefixReader,
     buf: Vec<u8, H>,
@@ -203,13 +209,13 @@ pub struct FrameDecoder<const H: usize = DEFAULT_HEADER_CAP> {
     limits: Limits,
 }
 
-impl<const H: usize> Default for FrameDecoder<H> {
+impl<const H: usize, const MD5: bool> Default for FrameDecoder<H, MD5> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const H: usize> FrameDecoder<H> {
+impl<const H: usize, const MD5: bool> FrameDecoder<H, MD5> {
     /// A decoder with default limits (header limit = `H`).
     pub fn new() -> Self {
         Self::with_limits(Limits::default())
@@ -337,7 +343,7 @@ impl<const H: usize> FrameDecoder<H> {
             let (total_size, limit) = (header.total_size, self.limits.max_body);
             return Err(self.fail(FrameError::BodyTooLarge { total_size, limit }));
         }
-        self.md5 = header.md5.map(|_| Md5::new());
+        self.md5 = header.md5.filter(|_| MD5).map(|_| Md5::new());
         self.state = State::Body {
             remaining: header.total_size,
         };
@@ -350,7 +356,7 @@ impl<const H: usize> FrameDecoder<H> {
             return (0, None);
         }
         let chunk = &input[..take];
-        if let Some(md5) = &mut self.md5 {
+        if let (true, Some(md5)) = (MD5, &mut self.md5) {
             md5.update(chunk);
         }
         self.state = State::Body {
@@ -361,7 +367,9 @@ impl<const H: usize> FrameDecoder<H> {
 
     fn end_frame(&mut self) -> Result<Md5Verdict, FrameError> {
         self.state = State::Prefix;
-        let verdict = match (self.header.md5, self.md5.take()) {
+        // A constant `None` without MD5: the hashing below is dead code.
+        let hashed = if MD5 { self.md5.take() } else { None };
+        let verdict = match (self.header.md5, hashed) {
             (Some(expected), Some(md5)) => {
                 let actual = Digest(md5.finalize().into());
                 if actual == expected {
@@ -370,6 +378,7 @@ impl<const H: usize> FrameDecoder<H> {
                     Md5Verdict::Mismatch { expected, actual }
                 }
             }
+            (Some(_), None) if !MD5 => Md5Verdict::Unverifiable,
             _ if self.header.md5_malformed => Md5Verdict::Unverifiable,
             _ => Md5Verdict::Absent,
         };

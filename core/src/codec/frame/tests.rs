@@ -124,6 +124,35 @@ fn md5_mismatch_is_reported_and_recoverable() {
 }
 
 #[test]
+fn a_decoder_without_md5_does_not_verify() {
+    // A wrong digest: the hashing decoder fails, the one without MD5
+    // passes the same frame through and says the digest went unchecked.
+    let stream = frame(&header(3, Some(Digest::of(b"abc"))), b"abd");
+    let mut dec: FrameDecoder<256, false> = FrameDecoder::new();
+    let mut input = &stream[..];
+    let mut events = StdVec::new();
+    while let (used, Some(ev)) = dec.decode(input).unwrap() {
+        input = &input[used..];
+        events.push(match ev {
+            Event::Header(h) => Owned::Header(Box::new(h.clone())),
+            Event::Body(b) => Owned::Body(b.to_vec()),
+            Event::End(v) => Owned::End(v),
+        });
+    }
+    assert_eq!(events[1], Owned::Body(b"abd".to_vec()));
+    assert_eq!(events[2], Owned::End(Md5Verdict::Unverifiable));
+    // Without a digest in the header: Absent, as with MD5.
+    let stream = frame(&header(2, None), b"ok");
+    let (used, _) = dec.decode(&stream).unwrap();
+    let (n, _) = dec.decode(&stream[used..]).unwrap();
+    let (_, end) = dec.decode(&stream[used + n..]).unwrap();
+    assert!(
+        matches!(end, Some(Event::End(Md5Verdict::Absent))),
+        "{end:?}"
+    );
+}
+
+#[test]
 fn lenient_md5_is_unverifiable() {
     let json = br#"{"total_size": 2, "md5": "12387459560yhsdjsncvnchfuuiokwjdndb"}"#;
     let mut stream = (json.len() as u32).to_le_bytes().to_vec();

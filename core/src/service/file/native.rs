@@ -153,6 +153,10 @@ pub fn name_string(name: &str) -> Result<String<NAME_CAP>, NameError> {
     String::try_from(name).map_err(|_| NameError::TooLong)
 }
 
+// Inlined into each reply builder: built out of line (as `opt-level = "z"`
+// chose), the ~1.2 KiB header is a temporary of its own and then copied, two
+// on the stack at once (a board counts its peak stack).
+#[inline(always)]
 fn with_status(op: &str, status: &str) -> Header {
     let mut h = Header::with_op(op);
     h.status = short_string(status);

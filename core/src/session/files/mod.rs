@@ -254,7 +254,10 @@ enum Reply<F> {
 /// header capacity, `X` what is offered beyond reading ([`ReadOnly`] or
 /// [`Full`]).
 pub struct FilesServer<F: Copy, const H: usize = REQUEST_HEADER_CAP, X = ReadOnly> {
-    dec: FrameDecoder<H>,
+    /// Requests are body-less (`max_body: 0`) and a request's md5 was
+    /// never acted on (a mismatch is ignored below), so the decoder does
+    /// not hash: no md5 code in a read-only board image.
+    dec: FrameDecoder<H, false>,
     reply: Reply<F>,
     /// Close once the reply is out (bad request, end of input).
     closing: bool,

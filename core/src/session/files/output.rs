@@ -65,8 +65,8 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             }
             Reply::Stat(file, m) => match store.digest(file, &m) {
                 Ok(md5) => {
-                    let h = file_reply("stat", m.size, md5, Some(m.mtime));
-                    (emit(&h, buf)?, Reply::None)
+                    let h = || file_reply("stat", m.size, md5, Some(m.mtime));
+                    (emit(h, buf)?, Reply::None)
                 }
                 Err(r) => {
                     self.reply = refuse("stat", Why::Store(r));
@@ -78,7 +78,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 count,
                 truncated,
             } => {
-                let n = emit(&list_reply(len, truncated), buf)?;
+                let n = emit(|| list_reply(len, truncated), buf)?;
                 let next = match len {
                     0 => Reply::None,
                     _ => Reply::ListBody {
@@ -108,14 +108,19 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
         let Some(x) = self.ext.full_ref() else {
             return Ok(0);
         };
-        let h = match self.reply {
+        let h = || match self.reply {
             Reply::Challenge => challenge_reply(x.nonce()),
             Reply::AuthOk => auth_ok(),
             Reply::Ready { kept, prefix } => ready_reply(kept, prefix),
             Reply::PutOk { size, md5 } => file_reply("put", size, md5, None),
-            _ => return Ok(0),
+            _ => Header::default(),
         };
-        emit(&h, buf)
+        match self.reply {
+            Reply::Challenge | Reply::AuthOk | Reply::Ready { .. } | Reply::PutOk { .. } => {
+                emit(h, buf)
+            }
+            _ => Ok(0),
+        }
     }
 
     /// Asks the store about the request just parsed: the reply to write.
@@ -179,13 +184,13 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 offset,
                 segmented,
             } => {
-                let h = match segmented {
+                let h = || match segmented {
                     true => segments::reply(meta.size, offset, meta.mtime),
                     false => get_reply(meta.size, offset, meta.mtime),
                 };
                 let seg = segmented.then_some(0);
                 let next = after_body(file, meta, offset, offset, seg);
-                return Ok(Some((emit(&h, buf)?, next)));
+                return Ok(Some((emit(h, buf)?, next)));
             }
             Reply::GetBody {
                 file,
@@ -207,7 +212,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 return Ok(None);
             }
             let len = left.min(segments::SEGMENT_MAX);
-            let n = emit(&segments::segment_header(len), buf)?;
+            let n = emit(|| segments::segment_header(len), buf)?;
             return Ok(Some((n, after_body(file, meta, offset, pos, Some(len)))));
         }
         let want = left.min(seg.unwrap_or(u64::MAX));
@@ -243,7 +248,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 return Ok(None);
             }
         };
-        let n = emit(&end_header(md5), buf)?;
+        let n = emit(|| end_header(md5), buf)?;
         if n > 0 {
             store.get_done(file, meta.size - offset);
         }
@@ -315,7 +320,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             None => Ok(()),
         };
         let text = why.text(name, store, host);
-        let n = emit(&error_reply(op, &text), buf)?;
+        let n = emit(|| error_reply(op, &text), buf)?;
         if n > 0 {
             store.refused(op, &text);
         }
@@ -354,10 +359,17 @@ fn listing_size<S: FileStore>(
     Ok((len, MAX_LIST, more))
 }
 
-/// Writes a header frame if it fits: `Ok(0)` asks for a larger buffer,
-/// unless the buffer was [`MIN_OUTPUT`] already.
-fn emit(h: &Header, buf: &mut [u8]) -> Result<usize, Error> {
-    match emit_frame_header(h, buf) {
+/// Writes the header `make` builds as a frame if it fits: `Ok(0)` asks
+/// for a larger buffer, unless the buffer was [`MIN_OUTPUT`] already.
+///
+/// The header is built here, not by the caller, and this is never
+/// inlined: a [`Header`] is over 1 KiB (its bounded strings), and built in
+/// the callers each reply kind kept one of its own on the stack at once
+/// (a board's stack budget counts the peak).
+#[inline(never)]
+fn emit(make: impl FnOnce() -> Header, buf: &mut [u8]) -> Result<usize, Error> {
+    let h = make();
+    match emit_frame_header(&h, buf) {
         Ok(n) => Ok(n),
         Err(_) if buf.len() < MIN_OUTPUT => Ok(0),
         Err(_) => Err(Error::Encode),
