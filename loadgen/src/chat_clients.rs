@@ -6,7 +6,7 @@
 //! [`Tally`] their readers report to.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,12 +33,20 @@ pub(super) trait Tally: Send + Sync + 'static {
     fn line(&self, n: u64);
 }
 
-/// How many clients have seen `bench join` (each counts once).
+/// How many clients have seen `bench join` (each counts once), and,
+/// until the measurement starts, when any client last read anything.
 pub(super) struct Joins {
     /// Clients in the run.
     pub(super) conns: usize,
     joined: AtomicUsize,
     all: Notify,
+    /// Readers note their reads while this is set (not during the
+    /// measurement: one shared atomic per line read would cost the
+    /// generator more than the clock it measures with).
+    settling: AtomicBool,
+    /// Nanoseconds after `base` of the last read noted.
+    last_read: AtomicU64,
+    base: Instant,
 }
 
 impl Joins {
@@ -48,6 +56,9 @@ impl Joins {
             conns,
             joined: AtomicUsize::new(0),
             all: Notify::new(),
+            settling: AtomicBool::new(true),
+            last_read: AtomicU64::new(0),
+            base: Instant::now(),
         }
     }
 
@@ -62,11 +73,55 @@ impl Joins {
     fn joined(&self) -> usize {
         self.joined.load(Ordering::Acquire)
     }
+
+    /// A reader read a line (noted only while settling).
+    fn read_one(&self) {
+        if self.settling.load(Ordering::Relaxed) {
+            let at = self.base.elapsed().as_nanos();
+            self.last_read
+                .store(u64::try_from(at).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+    }
+
+    /// Time since the last read noted.
+    fn quiet_for(&self) -> Duration {
+        let last = Duration::from_nanos(self.last_read.load(Ordering::Relaxed));
+        self.base.elapsed().saturating_sub(last)
+    }
+}
+
+/// How long no client may read anything before the measurement starts.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Waits until no client has read anything for [`QUIET`] (at most
+/// `limit`), then stops the readers noting their reads. Every client
+/// having seen `bench join` does not mean the room is quiet: on several
+/// nodes, joins published after it (a node's bus publisher still behind
+/// the connection storm) still bring notices to every member, and lines
+/// sent meanwhile would measure that storm, not the room's steady state.
+/// Prints how long it took, so the storm stays visible.
+async fn await_quiet(joins: &Joins, limit: Duration) {
+    let started = Instant::now();
+    while joins.quiet_for() < QUIET && started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    joins.settling.store(false, Ordering::Relaxed);
+    eprintln!(
+        "# room quiet {} ms after every client saw `bench join` (no read for {} ms{})",
+        started.elapsed().as_millis(),
+        QUIET.as_millis(),
+        if started.elapsed() >= limit {
+            "; gave up waiting"
+        } else {
+            ""
+        }
+    );
 }
 
 /// Connects `c.conns` clients (spread over `addrs` in turn) with a reader
 /// each reporting to `tally`, and returns their write halves (the sender
-/// is the first, on `addrs[0]`) once every client has seen `bench join`.
+/// is the first, on `addrs[0]`) once every client has seen `bench join`
+/// and the room is quiet ([`await_quiet`]).
 pub(super) async fn join_all<T: Tally>(
     addrs: &[SocketAddr],
     c: &Common,
@@ -80,6 +135,7 @@ pub(super) async fn join_all<T: Tally>(
     })
     .await?;
     await_joined(&mut writers[0], c, tally.joins()).await?;
+    await_quiet(tally.joins(), c.timeout).await;
     Ok(writers)
 }
 
@@ -157,6 +213,7 @@ async fn reader<T: Tally>(mut r: BufReader<OwnedReadHalf>, tally: Arc<T>) {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        tally.joins().read_one();
         let whole = line.last() == Some(&b'\n');
         if std::mem::replace(&mut overlong, !whole) || !whole {
             continue;
