@@ -42,6 +42,12 @@ enum WriteEnd {
 
 /// Serves one chat client until it leaves, fails, is dropped, or
 /// `shutdown` completes (then it is told the server is stopping).
+///
+/// The writer is a task of its own: every frame the room queues wakes
+/// it, and a wake of this task would also poll the reader, the shutdown
+/// signal and whatever the serve framework wraps around the connection
+/// (idle watch, task tracking), thousands of times per line in a big
+/// room. It is aborted when this future ends or is dropped.
 pub async fn serve_client<R, W>(
     room: &Room,
     reader: R,
@@ -50,15 +56,15 @@ pub async fn serve_client<R, W>(
     shutdown: impl Future<Output = ()>,
 ) where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
     let Membership { id, frames, kicked } = room.join(peer);
     // The framework may drop this future (idle timeout, end of the
     // shutdown grace): the seat still has to be given up.
     let _seat = Seat { room, id };
-    let write = write_loop(writer, frames, kicked);
+    let mut write = Writer(tokio::spawn(write_loop(writer, frames, kicked)));
     let read = read_loop(room, id, reader, shutdown);
-    tokio::pin!(write, read);
+    tokio::pin!(read);
     tokio::select! {
         end = &mut read => {
             match end {
@@ -80,6 +86,30 @@ pub async fn serve_client<R, W>(
         },
     }
     tracing::debug!(%peer, id, "chat session ended");
+}
+
+/// The writer task; aborted when dropped, so it never outlives its
+/// session (it holds the socket's write half).
+struct Writer(tokio::task::JoinHandle<WriteEnd>);
+
+impl Future for Writer {
+    type Output = WriteEnd;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<WriteEnd> {
+        // A panicked or aborted writer has written nothing more.
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(WriteEnd::Failed))
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Leaves the room when the session ends, however it ends; a no-op when
