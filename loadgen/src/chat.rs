@@ -30,6 +30,11 @@ pub struct Spread {
     /// instead of one line at a time.
     #[arg(long, value_name = "LINES", default_value_t = 0.0)]
     pub rate: f64,
+    /// With --rate: read each client from a tokio task of its own (the
+    /// portable reader) instead of all from one epoll loop (Linux's
+    /// default, lighter on the shared cores).
+    #[arg(long)]
+    pub task_readers: bool,
 }
 
 /// The line the sender waits for, and how many clients have read it.
@@ -63,7 +68,7 @@ pub async fn chat(addr: SocketAddr, c: &Common, spread: &Spread) -> anyhow::Resu
         addrs.push(wirekit_host::client::resolve(a)?);
     }
     if spread.rate > 0.0 {
-        return super::chat_rate::run(&addrs, c, spread.rate).await;
+        return super::chat_rate::run(&addrs, c, spread.rate, spread.task_readers).await;
     }
     let pid = c.pid;
     let round = Arc::new(Round {

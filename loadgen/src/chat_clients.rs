@@ -23,7 +23,7 @@ use super::Common;
 /// bytes and a chat server's are bounded by its line limit (wirekit's
 /// `--chat-max-line`, at most 1 KiB); a longer one, from a broken or
 /// hostile server, is skipped piecewise instead of kept.
-const MAX_LINE: u64 = 64 * 1024;
+pub(super) const MAX_LINE: usize = 64 * 1024;
 
 /// What the readers of one run report to.
 pub(super) trait Tally: Send + Sync + 'static {
@@ -91,7 +91,7 @@ impl Joins {
 }
 
 /// How long no client may read anything before the measurement starts.
-const QUIET: Duration = Duration::from_millis(300);
+pub(super) const QUIET: Duration = Duration::from_millis(300);
 
 /// Waits until no client has read anything for [`QUIET`] (at most
 /// `limit`), then stops the readers noting their reads. Every client
@@ -209,7 +209,11 @@ async fn reader<T: Tally>(mut r: BufReader<OwnedReadHalf>, tally: Arc<T>) {
     let mut overlong = false;
     loop {
         line.clear();
-        match (&mut r).take(MAX_LINE).read_until(b'\n', &mut line).await {
+        match (&mut r)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .await
+        {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }

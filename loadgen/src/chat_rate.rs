@@ -14,6 +14,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::chat_clients::{join_all, Joins, Tally};
+use super::load::cpu_ticks;
 use super::stats::Stats;
 use super::Common;
 
@@ -54,8 +55,15 @@ impl Tally for Track {
     }
 }
 
-/// Runs the open-loop measurement at `rate` lines a second for `c.secs`.
-pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<()> {
+/// Runs the open-loop measurement at `rate` lines a second for `c.secs`,
+/// the clients read by tokio tasks if `task_readers` (always where there
+/// is no epoll), else from one epoll loop ([`super::chat_epoll`]).
+pub async fn run(
+    addrs: &[SocketAddr],
+    c: &Common,
+    rate: f64,
+    task_readers: bool,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         rate.is_finite() && (0.1..=100_000.0).contains(&rate),
         "--rate must be 0.1 to 100000"
@@ -65,6 +73,16 @@ pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<
         lines <= MAX_LINES,
         "--rate × --secs is over {MAX_LINES} lines"
     );
+    #[cfg(target_os = "linux")]
+    if !task_readers {
+        return super::chat_epoll::run(addrs, c, rate, lines).await;
+    }
+    let _ = task_readers;
+    tasks(addrs, c, rate, lines).await
+}
+
+/// The measurement with a tokio task reading each client.
+async fn tasks(addrs: &[SocketAddr], c: &Common, rate: f64, lines: usize) -> anyhow::Result<()> {
     let track = Arc::new(Track {
         joins: Joins::new(c.conns),
         base: Instant::now(),
@@ -76,6 +94,7 @@ pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     // A late tick is made up at once: the offered rate stays `rate`.
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let cpu = cpu_ticks(std::process::id()).ok();
     let start = Instant::now();
     for n in 0..lines {
         tick.tick().await;
@@ -90,6 +109,8 @@ pub async fn run(addrs: &[SocketAddr], c: &Common, rate: f64) -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut stats = Stats::default();
+    let cpu_end = cpu_ticks(std::process::id()).ok();
+    stats.client_cpu_ticks = cpu.zip(cpu_end).map(|(a, b)| b.since(a));
     for (sent, done) in track.sent.iter().zip(&track.done) {
         match done.load(Ordering::Acquire) {
             0 => stats.errors += 1,

@@ -20,6 +20,8 @@
 
 mod chat;
 mod chat_clients;
+#[cfg(target_os = "linux")]
+mod chat_epoll;
 mod chat_rate;
 mod load;
 mod stats;

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
         bench_udp_flows_with_distinct_requests_and_a_dead_server,
         bench_echo_counts_stalled_and_closed_connections_and_ends_on_time,
         bench_chat_holds_no_endless_line_from_a_hostile_server,
+        bench_chat_at_a_rate_holds_no_endless_line_from_a_hostile_server,
         bench_chat_mode_runs,
         bench_chat_spreads_clients_over_nodes_at_a_rate,
     ];
@@ -269,6 +270,15 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
 }
 
 fn bench_chat_holds_no_endless_line_from_a_hostile_server() {
+    hostile_long_line(&[]);
+}
+
+fn bench_chat_at_a_rate_holds_no_endless_line_from_a_hostile_server() {
+    // The open-loop mode reads its clients from an epoll loop on Linux.
+    hostile_long_line(&["--rate", "20"]);
+}
+
+fn hostile_long_line(extra: &[&str]) {
     // A one-client "chat room" that first sends a 256 MiB line and then
     // relays every line it gets back: the generator must skip the long
     // line without keeping it, then measure as usual.
@@ -292,7 +302,9 @@ fn bench_chat_holds_no_endless_line_from_a_hostile_server() {
             line.clear();
         }
     });
-    let mut child = wirekit_bench(&["chat", &addr, "-c", "1", "--secs", "0.3"])
+    let mut args = vec!["chat", &addr, "-c", "1", "--secs", "0.3"];
+    args.extend_from_slice(extra);
+    let mut child = wirekit_bench(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -342,13 +354,18 @@ fn bench_chat_spreads_clients_over_nodes_at_a_rate() {
     }
     let (_nats, nodes) = three_nodes::<Wirekit>(&[]);
     let a: Vec<String> = nodes.iter().map(|n| n.1.to_string()).collect();
-    let args = [
-        "chat", &a[0], "--also", &a[1], "--also", &a[2], "-c", "30", "--rate", "20", "--secs", "1",
-    ];
-    let out = run_with_timeout(wirekit_bench(&args), b"", Duration::from_secs(60));
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("chat nodes=3 conns=30 rate=20"), "{text}");
-    assert!(text.contains(" ops=20 "), "{text}");
-    assert!(text.contains(" errors=0"), "{text}");
+    // Both readers: one epoll loop (Linux's default) and a task each.
+    for readers in [None, Some("--task-readers")] {
+        let mut args = vec![
+            "chat", &a[0], "--also", &a[1], "--also", &a[2], "-c", "30", "--rate", "20", "--secs",
+            "1",
+        ];
+        args.extend(readers);
+        let out = run_with_timeout(wirekit_bench(&args), b"", Duration::from_secs(60));
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("chat nodes=3 conns=30 rate=20"), "{text}");
+        assert!(text.contains(" ops=20 "), "{text}");
+        assert!(text.contains(" errors=0"), "{text}");
+    }
 }
