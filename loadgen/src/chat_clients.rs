@@ -106,15 +106,21 @@ async fn await_quiet(joins: &Joins, limit: Duration) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     joins.settling.store(false, Ordering::Relaxed);
+    report_quiet(started.elapsed(), limit);
+}
+
+/// Prints how long the wait for a quiet room took (`waited`, of at most
+/// `limit`), so the join storm stays visible in every run.
+pub(super) fn report_quiet(waited: Duration, limit: Duration) {
+    let gave_up = if waited >= limit {
+        "; gave up waiting"
+    } else {
+        ""
+    };
     eprintln!(
-        "# room quiet {} ms after every client saw `bench join` (no read for {} ms{})",
-        started.elapsed().as_millis(),
+        "# room quiet {} ms after every client saw `bench join` (no read for {} ms{gave_up})",
+        waited.as_millis(),
         QUIET.as_millis(),
-        if started.elapsed() >= limit {
-            "; gave up waiting"
-        } else {
-            ""
-        }
     );
 }
 

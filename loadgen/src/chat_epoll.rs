@@ -21,7 +21,7 @@ use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, Timespec};
 use rustix::fd::OwnedFd;
 
-use super::chat_clients::{MAX_LINE, QUIET};
+use super::chat_clients::{report_quiet, MAX_LINE, QUIET};
 use super::load::cpu_ticks;
 use super::stats::Stats;
 use super::Common;
@@ -139,16 +139,7 @@ impl Driver {
         while self.last_read.elapsed() < QUIET && started.elapsed() < limit {
             self.poll(QUIET.saturating_sub(self.last_read.elapsed()));
         }
-        eprintln!(
-            "# room quiet {} ms after every client saw `bench join` (no read for {} ms{})",
-            started.elapsed().as_millis(),
-            QUIET.as_millis(),
-            if started.elapsed() >= limit {
-                "; gave up waiting"
-            } else {
-                ""
-            }
-        );
+        report_quiet(started.elapsed(), limit);
     }
 
     /// Says `lines` numbered lines at `rate` (a late tick is made up at
