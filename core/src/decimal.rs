@@ -45,6 +45,12 @@ impl Decimal {
         d
     }
 
+    /// The digits as text.
+    pub(crate) fn as_str(&self) -> &str {
+        // ASCII digits, always UTF-8.
+        core::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
     /// The ASCII digits (and sign).
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.buf.get(self.start..).unwrap_or_default()
