@@ -9,7 +9,7 @@
 #[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod codec;
-#[cfg(any(feature = "frame", feature = "chat"))]
+#[cfg(any(feature = "frame", feature = "chat", feature = "time"))]
 mod decimal;
 pub mod service;
 pub mod session;
