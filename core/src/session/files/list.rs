@@ -53,7 +53,9 @@ fn write_json_str(s: &str, w: &mut impl Write) -> fmt::Result {
             0..=0x1f => "",
             _ => continue,
         };
-        w.write_str(&s[start..i])?;
+        // `get`, not `str` indexing (whose panic path links Debug code
+        // into a firmware image); `i` is at an ASCII byte, a boundary.
+        w.write_str(s.get(start..i).unwrap_or_default())?;
         if short.is_empty() {
             write!(w, "\\u{b:04x}")?;
         } else {
@@ -61,7 +63,7 @@ fn write_json_str(s: &str, w: &mut impl Write) -> fmt::Result {
         }
         start = i + 1;
     }
-    w.write_str(&s[start..])
+    w.write_str(s.get(start..).unwrap_or_default())
 }
 
 /// Counts bytes written.
