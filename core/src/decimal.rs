@@ -62,6 +62,19 @@ impl Decimal {
     }
 }
 
+/// Writes `n` to `w` as `Display` would, without `core::fmt::write`.
+pub(crate) fn write_unsigned(
+    w: &mut (impl core::fmt::Write + ?Sized),
+    n: u64,
+) -> core::fmt::Result {
+    w.write_str(Decimal::unsigned(n).as_str())
+}
+
+/// Writes `n` to `w` as `Display` would, without `core::fmt::write`.
+pub(crate) fn write_signed(w: &mut (impl core::fmt::Write + ?Sized), n: i64) -> core::fmt::Result {
+    w.write_str(Decimal::signed(n).as_str())
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

@@ -8,6 +8,8 @@
 
 use core::fmt::{self, Write};
 
+use crate::decimal::write_unsigned;
+
 /// One directory entry, as a [`super::FileStore`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -23,9 +25,18 @@ pub struct Entry<'a> {
 
 /// Writes `e`'s listing line, newline included.
 pub fn write_line(e: &Entry<'_>, w: &mut impl Write) -> fmt::Result {
-    write!(w, "{{\"dir\":{},\"mtime\":{},\"name\":\"", e.dir, e.mtime)?;
+    // Pieces, not write!: no core::fmt machinery on firmware.
+    w.write_str(if e.dir {
+        "{\"dir\":true,\"mtime\":"
+    } else {
+        "{\"dir\":false,\"mtime\":"
+    })?;
+    write_unsigned(w, e.mtime)?;
+    w.write_str(",\"name\":\"")?;
     write_json_str(e.name, w)?;
-    writeln!(w, "\",\"size\":{}}}", e.size)
+    w.write_str("\",\"size\":")?;
+    write_unsigned(w, e.size)?;
+    w.write_str("}\n")
 }
 
 /// The length of `e`'s listing line.
@@ -57,7 +68,12 @@ fn write_json_str(s: &str, w: &mut impl Write) -> fmt::Result {
         // into a firmware image); `i` is at an ASCII byte, a boundary.
         w.write_str(s.get(start..i).unwrap_or_default())?;
         if short.is_empty() {
-            write!(w, "\\u{b:04x}")?;
+            const HEX: &str = "0123456789abcdef";
+            let digit = |n: u8| HEX.get(usize::from(n)..usize::from(n) + 1).unwrap_or("0");
+            // A C0 control: `\u00` and two lower-case hex digits.
+            w.write_str("\\u00")?;
+            w.write_str(digit(b >> 4))?;
+            w.write_str(digit(b & 15))?;
         } else {
             w.write_str(short)?;
         }
@@ -133,13 +149,20 @@ mod tests {
     #[test]
     fn matches_the_host_bytes() {
         let e = Entry {
-            name: "a \"q\"\\\u{1}\u{7f}é.txt",
+            name: "a \"q\"\\\u{1}\u{1f}\u{7f}é.txt",
             dir: false,
             size: 5,
             mtime: 1_700_000_000,
         };
         assert_eq!(line(&e), serde_line(&e));
         assert_eq!(line_len(&e), serde_line(&e).len());
+        let d = Entry {
+            name: "\u{8}\t\n\u{c}\r\u{b}",
+            dir: true,
+            size: u64::MAX,
+            mtime: 0,
+        };
+        assert_eq!(line(&d), serde_line(&d));
     }
 
     proptest! {

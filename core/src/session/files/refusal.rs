@@ -8,6 +8,7 @@ use heapless::String;
 
 use super::{FileStore, Refusal};
 use crate::codec::frame::FrameError;
+use crate::decimal::write_unsigned;
 use crate::service::file::access;
 use crate::service::file::native::{RequestError, TransferError};
 use crate::wire::{Digest, TEXT_CAP};
@@ -106,15 +107,28 @@ impl Why {
         host: impl FnOnce(&mut dyn Write) -> fmt::Result,
         w: &mut dyn Write,
     ) -> fmt::Result {
+        // Pieces, not write!: a read-only firmware image links no
+        // core::fmt machinery for its refusals.
+        let named = |w: &mut dyn Write, text: &str| {
+            w.write_str(name)?;
+            w.write_str(text)
+        };
         match self {
-            Why::Request(e) => write!(w, "{e}"),
+            Why::Request(e) => w.write_str(e.as_str()),
             Why::Store(r) => store.describe(r, name, w),
             Why::PastEnd { offset, size } => {
-                write!(w, "{name}: offset {offset} is past the end ({size} bytes)")
+                named(w, ": offset ")?;
+                write_unsigned(w, offset)?;
+                w.write_str(" is past the end (")?;
+                write_unsigned(w, size)?;
+                w.write_str(" bytes)")
             }
-            Why::Changed => write!(w, "{name}: file changed while being sent"),
-            Why::ReadOnly => write!(w, "{name}: this server is read-only"),
-            Why::BadRequest(e) => write!(w, "bad request: {e}"),
+            Why::Changed => named(w, ": file changed while being sent"),
+            Why::ReadOnly => named(w, ": this server is read-only"),
+            Why::BadRequest(e) => {
+                w.write_str("bad request: ")?;
+                e.write_text(w)
+            }
             Why::ShuttingDown => w.write_str(SHUTTING_DOWN),
             Why::Host => host(w),
         }

@@ -91,15 +91,29 @@ pub enum HeaderError {
 
 impl core::fmt::Display for HeaderError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::NotJson => f.write_str("header is not a JSON object"),
-            Self::InvalidField => f.write_str("header has an invalid field"),
+        self.write_text(f)
+    }
+}
+
+impl HeaderError {
+    /// The `Display` text, written piece by piece: the files session
+    /// sends it in refusals, and a firmware image should not link
+    /// `core::fmt`'s machinery for that.
+    pub(crate) fn write_text(&self, w: &mut (impl core::fmt::Write + ?Sized)) -> core::fmt::Result {
+        use crate::decimal::write_unsigned;
+        match *self {
+            Self::NotJson => w.write_str("header is not a JSON object"),
+            Self::InvalidField => w.write_str("header has an invalid field"),
             Self::StringTooLong { limit } => {
-                write!(f, "header string longer than {limit} bytes")
+                w.write_str("header string longer than ")?;
+                write_unsigned(w, limit as u64)?;
+                w.write_str(" bytes")
             }
-            Self::InvalidMd5 => f.write_str("header md5 is not 32 hex digits"),
+            Self::InvalidMd5 => w.write_str("header md5 is not 32 hex digits"),
             Self::BufferTooSmall { limit } => {
-                write!(f, "header does not fit in {limit} bytes")
+                w.write_str("header does not fit in ")?;
+                write_unsigned(w, limit as u64)?;
+                w.write_str(" bytes")
             }
         }
     }
