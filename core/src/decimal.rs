@@ -19,14 +19,17 @@ pub(crate) struct Decimal {
 
 impl Decimal {
     /// `n` in decimal, as `u64`'s `Display` writes it.
+    // One copy, not one per caller: at opt-level "z" the firmware images
+    // otherwise inline it (with its 64-bit division call) at every use.
+    #[inline(never)]
     pub(crate) fn unsigned(mut n: u64) -> Decimal {
         let mut buf = [b'0'; 21];
         let mut start = buf.len();
         // Iterators, not indexing: no bounds-check panic (and the Display
         // code its message would link) on the firmware.
         for slot in buf.iter_mut().rev() {
-            // A division by a constant: LLVM turns it into multiplications,
-            // no 64-bit division routine is linked on a 32-bit CPU.
+            // On a 32-bit CPU this calls the 64-bit division routine,
+            // which the firmware links for its own clocks anyway.
             *slot = b'0' + (n % 10) as u8;
             n /= 10;
             start -= 1;
