@@ -68,7 +68,10 @@ fn error_texts_are_the_format_strings() {
             format!("negative header length {}", i32::MIN),
         ),
         (
-            FrameError::HeaderTooLarge { len: u32::MAX, limit: 7 },
+            FrameError::HeaderTooLarge {
+                len: u32::MAX,
+                limit: 7,
+            },
             format!("header of {} bytes exceeds the limit of 7 bytes", u32::MAX),
         ),
         (FrameError::EmptyHeader, "empty header".to_string()),
@@ -85,11 +88,17 @@ fn error_texts_are_the_format_strings() {
             "header is not a JSON object".to_string(),
         ),
         (
-            FrameError::BodyTooLarge { total_size: u64::MAX, limit: 0 },
+            FrameError::BodyTooLarge {
+                total_size: u64::MAX,
+                limit: 0,
+            },
             format!("body of {} bytes exceeds the limit of 0 bytes", u64::MAX),
         ),
         (
-            FrameError::Md5Mismatch { expected: d, actual: e },
+            FrameError::Md5Mismatch {
+                expected: d,
+                actual: e,
+            },
             format!("md5 mismatch: header says {}, body is {}", hex(d), hex(e)),
         ),
     ];

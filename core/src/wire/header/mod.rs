@@ -6,6 +6,7 @@
 //! (`{"filename", "total_size", "md5"}`, seed 002's `file_name`/`file_size`,
 //! seed 000's `lenth` and `size(MB)`) all parse into it.
 
+use heapless::string::StringView;
 use heapless::String;
 
 use super::digest::Digest;
@@ -271,11 +272,18 @@ fn set<const N: usize>(
         *slot = None;
         return Ok(());
     };
-    let out = slot.get_or_insert_with(String::new);
+    let out = slot.get_or_insert_with(String::new).as_mut_view();
     out.clear();
+    copy_str(out, raw, plain)
+}
+
+/// `set`'s work, once for every capacity (a view, not a `String<N>`): the
+/// firmware images keep one copy instead of four.
+fn copy_str(out: &mut StringView, raw: &str, plain: bool) -> Result<(), HeaderError> {
     if plain {
-        out.push_str(raw)
-            .map_err(|_| HeaderError::StringTooLong { limit: N })
+        out.push_str(raw).map_err(|_| HeaderError::StringTooLong {
+            limit: out.capacity(),
+        })
     } else {
         unescape::unescape(raw, out)
     }

@@ -2,13 +2,15 @@
 //! own unescaper, it joins UTF-16 surrogate pairs (`\ud83d\ude00`), which
 //! Python's `json.dumps` writes for every character outside the BMP.
 
-use heapless::String;
+use heapless::string::StringView;
 
 use super::HeaderError;
 
 /// Appends the unescaped form of `raw` (a JSON string body) to `out`.
-pub(super) fn unescape<const N: usize>(raw: &str, out: &mut String<N>) -> Result<(), HeaderError> {
-    let too_long = HeaderError::StringTooLong { limit: N };
+pub(super) fn unescape(raw: &str, out: &mut StringView) -> Result<(), HeaderError> {
+    let too_long = HeaderError::StringTooLong {
+        limit: out.capacity(),
+    };
     let mut rest = raw;
     // `split_once` and `get`, never `str` range indexing: its panic path
     // links ~3 KiB of Debug code into a firmware image.
@@ -67,9 +69,9 @@ fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
 mod tests {
     use super::*;
 
-    fn unescaped(raw: &str) -> Result<String<16>, HeaderError> {
-        let mut out = String::new();
-        unescape(raw, &mut out).map(|()| out)
+    fn unescaped(raw: &str) -> Result<heapless::String<16>, HeaderError> {
+        let mut out = heapless::String::new();
+        unescape(raw, out.as_mut_view()).map(|()| out)
     }
 
     #[test]
