@@ -211,6 +211,8 @@ impl Header {
     }
 
     /// Moves a parsed wire shape into `self`, unescaping its strings.
+    // Out of line, like `scan::scan`: smaller firmware images.
+    #[inline(never)]
     fn fill(&mut self, w: WireIn<'_>, strict_md5: bool) -> Result<(), HeaderError> {
         self.total_size = w.total_size;
         self.offset = w.offset;
