@@ -337,7 +337,8 @@ impl<'a> Scanner<'a> {
     }
 }
 
-#[cfg(test)]
+// The tests hold the scanner to the reference parser.
+#[cfg(all(test, feature = "json-reference"))]
 mod tests {
     extern crate std;
     use proptest::prelude::*;
