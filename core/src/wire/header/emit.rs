@@ -101,6 +101,10 @@ impl Out<'_> {
 }
 
 /// Writes `h` into `out`, returning the length.
+// Never inlined: inlined into the files session's reply writer at
+// opt-level "z", the firmware kept a second 1.2 KiB Header in that frame
+// (its peak stack grew by ~1 KiB).
+#[inline(never)]
 pub(super) fn emit(h: &Header, out: &mut [u8]) -> Result<usize, HeaderError> {
     let mut o = Out { buf: out, len: 0 };
     o.bytes(b"{")?;

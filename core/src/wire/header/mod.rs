@@ -149,6 +149,12 @@ struct WireIn<'a> {
 
 impl Header {
     /// A header with `op` set and everything else empty.
+    // Always inlined, so the ~1.2 KiB header is built in its caller's
+    // slot: out of line (as opt-level "z" chose once the serde code was
+    // gone) every reply was built in a temporary and copied, two headers
+    // on a board's stack at once (see `with_status` in the native files
+    // protocol).
+    #[inline(always)]
     pub fn with_op(op: &str) -> Header {
         Header {
             op: short_string(op),
