@@ -153,11 +153,43 @@ pub(super) struct Cut<'a, const N: usize>(pub(super) &'a mut String<N>);
 
 impl<const N: usize> Write for Cut<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // The longest prefix that fits, cut at a char boundary (what
+        // pushing char by char kept, in one copy).
+        let mut end = s.len().min(N - self.0.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = self.0.push_str(s.get(..end).unwrap_or_default());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use core::fmt::Write;
+    use proptest::prelude::*;
+
+    use super::Cut;
+
+    /// What `Cut` kept when it pushed char by char: the oracle.
+    fn char_by_char<const N: usize>(out: &mut heapless::String<N>, s: &str) {
         for c in s.chars() {
-            if self.0.push(c).is_err() {
+            if out.push(c).is_err() {
                 break;
             }
         }
-        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn cut_keeps_what_char_by_char_kept(pieces in prop::collection::vec("\\PC{0,6}", 0..6)) {
+            let (mut fast, mut slow) = (heapless::String::<9>::new(), heapless::String::<9>::new());
+            for p in &pieces {
+                prop_assert!(Cut(&mut fast).write_str(p).is_ok());
+                char_by_char(&mut slow, p);
+                prop_assert_eq!(&fast, &slow);
+            }
+        }
     }
 }
