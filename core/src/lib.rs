@@ -9,6 +9,8 @@
 #[cfg(feature = "blocking")]
 pub mod blocking;
 pub mod codec;
+#[cfg(any(feature = "frame", feature = "chat", feature = "time"))]
+mod decimal;
 pub mod service;
 pub mod session;
 pub mod size;

@@ -152,32 +152,56 @@ pub enum Part {
 
 impl core::fmt::Display for FrameError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
+        self.write_text(f)
+    }
+}
+
+impl FrameError {
+    /// The `Display` text, written piece by piece (no `core::fmt::write`):
+    /// the files session sends it in refusals, also on firmware.
+    pub(crate) fn write_text(&self, w: &mut (impl core::fmt::Write + ?Sized)) -> core::fmt::Result {
+        use crate::decimal::{write_signed, write_unsigned};
+        fn limit_of(
+            w: &mut (impl core::fmt::Write + ?Sized),
+            n: u64,
+            limit: u64,
+        ) -> core::fmt::Result {
+            write_unsigned(w, n)?;
+            w.write_str(" bytes exceeds the limit of ")?;
+            write_unsigned(w, limit)?;
+            w.write_str(" bytes")
+        }
+        match *self {
             Self::NegativeHeaderLength { value } => {
-                write!(f, "negative header length {value}")
+                w.write_str("negative header length ")?;
+                write_signed(w, i64::from(value))
             }
             Self::HeaderTooLarge { len, limit } => {
-                write!(
-                    f,
-                    "header of {len} bytes exceeds the limit of {limit} bytes"
-                )
+                w.write_str("header of ")?;
+                limit_of(w, u64::from(len), u64::from(limit))
             }
-            Self::EmptyHeader => f.write_str("empty header"),
-            Self::Header(e) => write!(f, "{e}"),
+            Self::EmptyHeader => w.write_str("empty header"),
+            Self::Header(e) => e.write_text(w),
             Self::BodyTooLarge { total_size, limit } => {
-                write!(
-                    f,
-                    "body of {total_size} bytes exceeds the limit of {limit} bytes"
-                )
+                w.write_str("body of ")?;
+                limit_of(w, total_size, limit)
             }
             Self::Md5Mismatch { expected, actual } => {
-                write!(f, "md5 mismatch: header says {expected}, body is {actual}")
+                w.write_str("md5 mismatch: header says ")?;
+                expected.write_hex(w)?;
+                w.write_str(", body is ")?;
+                actual.write_hex(w)
             }
             Self::Truncated { part, missing } => {
-                write!(
-                    f,
-                    "stream ended inside the frame {part:?} ({missing} bytes missing)"
-                )
+                w.write_str("stream ended inside the frame ")?;
+                w.write_str(match part {
+                    Part::Prefix => "Prefix",
+                    Part::Header => "Header",
+                    Part::Body => "Body",
+                })?;
+                w.write_str(" (")?;
+                write_unsigned(w, missing)?;
+                w.write_str(" bytes missing)")
             }
         }
     }

@@ -25,15 +25,18 @@
 //! assert_eq!(&out[..n], b"2023/11/14 22:13:20 127.0.0.1:50000\nhi\n\n");
 //! ```
 
-use core::fmt::{self, Write};
+use core::fmt;
 use core::net::SocketAddr;
 
 use crate::codec::line::{LineDecoder, LineEvent};
+use crate::decimal::Decimal;
 use crate::strftime::Tm;
 
 pub mod cluster;
 mod relay;
+mod text;
 pub use relay::Relay;
+use text::{display, Sink};
 
 /// Default and largest maximum line length (bytes before the `\n`).
 pub const MAX_LINE: usize = 1024;
@@ -83,12 +86,7 @@ pub enum NickError {
 
 impl fmt::Display for NickError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Empty => f.write_str("usage: /nick NAME"),
-            Self::TooLong => write!(f, "a nickname has at most {MAX_NICK} bytes"),
-            Self::BadChar => f.write_str("a nickname may only use A-Z a-z 0-9 _ -"),
-            Self::Reserved => write!(f, "the nickname {SERVER_NAME:?} is reserved"),
-        }
+        display(f, |w| text::nick_error(w, *self))
     }
 }
 
@@ -242,11 +240,7 @@ pub enum Sender<'a> {
 
 impl fmt::Display for Sender<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Peer(addr) => write!(f, "{}:{}", addr.ip(), addr.port()),
-            Self::Nick(name) => f.write_str(name),
-            Self::Server => f.write_str(SERVER_NAME),
-        }
+        display(f, |w| text::sender(w, self))
     }
 }
 
@@ -263,11 +257,7 @@ pub enum DropReason {
 
 impl fmt::Display for DropReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::SlowReader => "too slow: outgoing queue full",
-            Self::WriteFailed => "write failed",
-            Self::ReadFailed => "read failed",
-        })
+        f.write_str(self.as_str())
     }
 }
 
@@ -331,26 +321,7 @@ pub enum Notice<'a> {
 
 impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Joined { who, online } => write!(f, "{who} joined ({online} online)"),
-            Self::Left(who) => write!(f, "{who} left"),
-            Self::Dropped(who, why) => write!(f, "{who} was disconnected: {why}"),
-            Self::ManyDropped { count, why } => {
-                write!(f, "{count} clients were disconnected: {why}")
-            }
-            Self::ManyLeft { count } => write!(f, "{count} clients left"),
-            Self::YouAreDropped(why) => write!(f, "you are disconnected: {why}"),
-            Self::Renamed { from, to } => write!(f, "{from} is now {to}"),
-            Self::NickTaken(name) => write!(f, "nickname {name} is already in use"),
-            Self::BadNick(e) => write!(f, "nickname refused: {e}"),
-            Self::LineTooLong { limit } => {
-                write!(f, "line longer than {limit} bytes was not sent")
-            }
-            Self::Stopping => f.write_str("server is stopping"),
-            Self::Skipped { count } => {
-                write!(f, "{count} join/leave notices skipped: server busy")
-            }
-        }
+        display(f, |w| text::notice(w, self))
     }
 }
 
@@ -364,7 +335,7 @@ impl fmt::Display for Overflow {
     }
 }
 
-/// A `fmt::Write` into a byte slice that fails instead of truncating.
+/// A writer into a byte slice that fails instead of truncating.
 struct Cursor<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -379,20 +350,36 @@ impl Cursor<'_> {
         Ok(())
     }
 
+    /// `n` with at least two digits (`{:02}`).
+    fn two_digits(&mut self, n: u8) -> Result<(), Overflow> {
+        if n < 10 {
+            self.bytes(b"0")?;
+        }
+        self.num(u64::from(n))
+    }
+
     /// The seed's header line: `"%Y/%m/%d %H:%M:%S sender\n"`.
     fn header(&mut self, now: &Tm, from: &Sender<'_>) -> Result<(), Overflow> {
-        writeln!(
-            self,
-            "{}/{:02}/{:02} {:02}:{:02}:{:02} {from}",
-            now.year, now.month, now.day, now.hour, now.minute, now.second
-        )
-        .map_err(|_| Overflow)
+        self.bytes(Decimal::signed(i64::from(now.year)).as_bytes())?;
+        for (sep, n) in [
+            (b'/', now.month),
+            (b'/', now.day),
+            (b' ', now.hour),
+            (b':', now.minute),
+            (b':', now.second),
+        ] {
+            self.bytes(&[sep])?;
+            self.two_digits(n)?;
+        }
+        self.bytes(b" ")?;
+        text::sender(self, from)?;
+        self.bytes(b"\n")
     }
 }
 
-impl Write for Cursor<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.bytes(s.as_bytes()).map_err(|_| fmt::Error)
+impl Sink for Cursor<'_> {
+    fn text(&mut self, s: &str) -> Result<(), Overflow> {
+        self.bytes(s.as_bytes())
     }
 }
 
@@ -427,7 +414,8 @@ pub fn write_message_as(
 pub fn write_notice(out: &mut [u8], now: &Tm, notice: Notice<'_>) -> Result<usize, Overflow> {
     let mut w = Cursor { buf: out, len: 0 };
     w.header(now, &Sender::Server)?;
-    write!(w, "* {notice}").map_err(|_| Overflow)?;
+    w.bytes(b"* ")?;
+    text::notice(&mut w, &notice)?;
     w.bytes(b"\n\n")?;
     Ok(w.len)
 }
@@ -445,16 +433,21 @@ pub fn write_who<'a>(
     const RESERVE: usize = 32;
     let room = out.len().checked_sub(RESERVE).ok_or(Overflow)?;
     let mut w = Cursor {
-        buf: &mut out[..room],
+        buf: out.get_mut(..room).ok_or(Overflow)?,
         len: 0,
     };
     w.header(now, &Sender::Server)?;
-    write!(w, "* online ({total}):").map_err(|_| Overflow)?;
+    w.bytes(b"* online (")?;
+    w.num(total as u64)?;
+    w.bytes(b"):")?;
     let mut shown = 0usize;
     for member in members.into_iter().take(total) {
         let mark = w.len;
-        let sep = if shown == 0 { " " } else { ", " };
-        if write!(w, "{sep}{member}").is_err() {
+        let sep: &[u8] = if shown == 0 { b" " } else { b", " };
+        if w.bytes(sep)
+            .and_then(|()| text::sender(&mut w, &member))
+            .is_err()
+        {
             w.len = mark;
             break;
         }
@@ -463,7 +456,9 @@ pub fn write_who<'a>(
     let len = w.len;
     let mut w = Cursor { buf: out, len };
     if shown < total {
-        write!(w, " and {} more", total - shown).map_err(|_| Overflow)?;
+        w.bytes(b" and ")?;
+        w.num((total - shown) as u64)?;
+        w.bytes(b" more")?;
     }
     w.bytes(b"\n\n")?;
     Ok(w.len)

@@ -1,6 +1,7 @@
 //! Time services: the seeds' UDP strftime server and the RFC 868 time
 //! protocol (both used by the host and the firmware).
 
+use crate::decimal::Decimal;
 use crate::strftime::{strftime, StrftimeError, Tm};
 
 /// The format the seeds' server uses for an empty datagram.
@@ -23,7 +24,7 @@ pub const RFC868_EPOCH_OFFSET: i64 = 2_208_988_800;
 /// bytes written to `out`.
 pub fn answer(request: &[u8], now: &Tm, out: &mut [u8]) -> usize {
     let cap = out.len().min(MAX_ANSWER_LEN);
-    let out = &mut out[..cap];
+    let out = out.get_mut(..cap).unwrap_or_default();
     let fmt = if request.is_empty() {
         DEFAULT_FORMAT
     } else {
@@ -40,24 +41,34 @@ pub fn answer(request: &[u8], now: &Tm, out: &mut [u8]) -> usize {
     }
 }
 
+/// Writes `error: ` and the reason, cut to `out`. Piece by piece rather
+/// than with `write!`: the firmware images format nothing else with
+/// `core::fmt`, whose machinery costs them KiBs of flash. The words are
+/// [`StrftimeError`]'s `Display` (a test holds them to it).
 fn write_error(e: Option<StrftimeError>, out: &mut [u8]) -> usize {
-    use core::fmt::Write;
-    struct W<'a>(&'a mut [u8], usize);
-    impl Write for W<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let room = self.0.len() - self.1;
-            let n = s.len().min(room);
-            self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
-            self.1 += n;
-            Ok(())
+    let (text, number, tail) = match e {
+        Some(StrftimeError::OutputTooLong { limit }) => {
+            ("formatted time longer than ", Some(limit), " bytes")
         }
-    }
-    let mut w = W(out, 0);
-    let _ = match e {
-        Some(e) => write!(w, "error: {e}"),
-        None => write!(w, "error: format longer than {MAX_FORMAT_LEN} bytes"),
+        Some(StrftimeError::InvalidUtf8) => ("format is not valid UTF-8", None, ""),
+        Some(StrftimeError::EmbeddedNul) => ("format contains a NUL byte", None, ""),
+        None => ("format longer than ", Some(MAX_FORMAT_LEN), " bytes"),
     };
-    w.1
+    let digits = number.map(|n| Decimal::unsigned(n as u64));
+    let pieces = [
+        b"error: ".as_slice(),
+        text.as_bytes(),
+        digits.as_ref().map_or(&[], Decimal::as_bytes),
+        tail.as_bytes(),
+    ];
+    let bytes = pieces.into_iter().flatten();
+    // Iterators, not indexing: no panic path.
+    let mut n = 0;
+    for (dst, src) in out.iter_mut().zip(bytes) {
+        *dst = *src;
+        n += 1;
+    }
+    n
 }
 
 /// RFC 868: the time as 32-bit big-endian seconds since 1900-01-01 UTC
@@ -93,6 +104,29 @@ mod tests {
         let mut out = [0u8; 64];
         let n = answer(&[b'a'; 2000], &tm, &mut out);
         assert!(out[..n].starts_with(b"error: "));
+    }
+
+    #[test]
+    fn error_texts_are_the_display_texts_cut_to_the_buffer() {
+        extern crate std;
+        use std::format;
+        let cases = [
+            (Some(StrftimeError::OutputTooLong { limit: 7 }), None),
+            (Some(StrftimeError::InvalidUtf8), None),
+            (Some(StrftimeError::EmbeddedNul), None),
+            (
+                None,
+                Some(format!("error: format longer than {MAX_FORMAT_LEN} bytes")),
+            ),
+        ];
+        for (e, text) in cases {
+            let want = text.unwrap_or_else(|| format!("error: {}", e.unwrap()));
+            for room in [0, 5, 30, 200] {
+                let mut out = [0u8; 200];
+                let n = write_error(e, &mut out[..room]);
+                assert_eq!(&out[..n], &want.as_bytes()[..want.len().min(room)]);
+            }
+        }
     }
 
     #[test]

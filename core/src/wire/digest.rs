@@ -39,9 +39,16 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_hex(f)
+    }
+}
+
+impl Digest {
+    /// Writes the 32 hex digits (what `Display` shows) with `write_str`.
+    pub(crate) fn write_hex(&self, w: &mut (impl fmt::Write + ?Sized)) -> fmt::Result {
         let hex = self.to_hex();
         // to_hex only produces ASCII hex digits.
-        f.write_str(core::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
+        w.write_str(core::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -54,6 +54,64 @@ fn header(total: u64, md5: Option<Digest>) -> Header {
     h
 }
 
+/// The texts as the `format!` strings wrote them before they were written
+/// piece by piece (files refusals send them).
+#[test]
+fn error_texts_are_the_format_strings() {
+    use std::format;
+    use std::string::ToString;
+    let (d, e) = (Digest::of(b"a"), Digest::of(b"b"));
+    let hex = |x: Digest| std::string::String::from_utf8(x.to_hex().to_vec()).unwrap();
+    let cases = [
+        (
+            FrameError::NegativeHeaderLength { value: i32::MIN },
+            format!("negative header length {}", i32::MIN),
+        ),
+        (
+            FrameError::HeaderTooLarge {
+                len: u32::MAX,
+                limit: 7,
+            },
+            format!("header of {} bytes exceeds the limit of 7 bytes", u32::MAX),
+        ),
+        (FrameError::EmptyHeader, "empty header".to_string()),
+        (
+            FrameError::Header(HeaderError::StringTooLong { limit: 512 }),
+            "header string longer than 512 bytes".to_string(),
+        ),
+        (
+            FrameError::Header(HeaderError::BufferTooSmall { limit: 3 }),
+            "header does not fit in 3 bytes".to_string(),
+        ),
+        (
+            FrameError::Header(HeaderError::NotJson),
+            "header is not a JSON object".to_string(),
+        ),
+        (
+            FrameError::BodyTooLarge {
+                total_size: u64::MAX,
+                limit: 0,
+            },
+            format!("body of {} bytes exceeds the limit of 0 bytes", u64::MAX),
+        ),
+        (
+            FrameError::Md5Mismatch {
+                expected: d,
+                actual: e,
+            },
+            format!("md5 mismatch: header says {}, body is {}", hex(d), hex(e)),
+        ),
+    ];
+    for (err, want) in cases {
+        assert_eq!(err.to_string(), want);
+    }
+    for part in [Part::Prefix, Part::Header, Part::Body] {
+        let err = FrameError::Truncated { part, missing: 12 };
+        let want = format!("stream ended inside the frame {part:?} (12 bytes missing)");
+        assert_eq!(err.to_string(), want);
+    }
+}
+
 #[test]
 fn one_byte_at_a_time_equals_whole() {
     let body = b"hello world";

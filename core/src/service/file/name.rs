@@ -38,7 +38,14 @@ pub enum NameError {
 
 impl core::fmt::Display for NameError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
+        f.write_str(self.as_str())
+    }
+}
+
+impl NameError {
+    /// The text, as `Display` shows it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
             Self::Empty => "empty file name",
             Self::TooLong => "file name too long",
             Self::Absolute => "absolute paths are not allowed",
@@ -48,7 +55,7 @@ impl core::fmt::Display for NameError {
             Self::ComponentTooLong => "a file name component is longer than 255 bytes",
             Self::TooDeep => "too many directory levels",
             Self::Partial => "names ending in .wirekit-part are reserved",
-        })
+        }
     }
 }
 

@@ -98,15 +98,21 @@ pub enum RequestError {
 
 impl core::fmt::Display for RequestError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RequestError {
+    /// The text (no `core::fmt` needed: the files session sends it in
+    /// refusals, also on firmware).
+    pub fn as_str(&self) -> &'static str {
         match self {
-            Self::UnknownOp => {
-                f.write_str("unknown operation (get, put, stat, list, challenge, auth)")
-            }
-            Self::NoName => f.write_str("missing filename"),
-            Self::Name(e) => write!(f, "{e}"),
-            Self::NoSize => f.write_str("put without size"),
-            Self::UnexpectedBody => f.write_str("request frames carry no body"),
-            Self::NoProof => f.write_str("auth without token"),
+            Self::UnknownOp => "unknown operation (get, put, stat, list, challenge, auth)",
+            Self::NoName => "missing filename",
+            Self::Name(e) => e.as_str(),
+            Self::NoSize => "put without size",
+            Self::UnexpectedBody => "request frames carry no body",
+            Self::NoProof => "auth without token",
         }
     }
 }

@@ -8,6 +8,8 @@
 
 use core::fmt::{self, Write};
 
+use crate::decimal::write_unsigned;
+
 /// One directory entry, as a [`super::FileStore`] reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry<'a> {
@@ -22,10 +24,22 @@ pub struct Entry<'a> {
 }
 
 /// Writes `e`'s listing line, newline included.
-pub fn write_line(e: &Entry<'_>, w: &mut impl Write) -> fmt::Result {
-    write!(w, "{{\"dir\":{},\"mtime\":{},\"name\":\"", e.dir, e.mtime)?;
+// One copy for every writer (`dyn`, never inlined): the counting and the
+// windowed writes each carried their own before, ~1 KiB of firmware flash.
+#[inline(never)]
+pub fn write_line(e: &Entry<'_>, w: &mut dyn Write) -> fmt::Result {
+    // Pieces, not write!: no core::fmt machinery on firmware.
+    w.write_str(if e.dir {
+        "{\"dir\":true,\"mtime\":"
+    } else {
+        "{\"dir\":false,\"mtime\":"
+    })?;
+    write_unsigned(w, e.mtime)?;
+    w.write_str(",\"name\":\"")?;
     write_json_str(e.name, w)?;
-    writeln!(w, "\",\"size\":{}}}", e.size)
+    w.write_str("\",\"size\":")?;
+    write_unsigned(w, e.size)?;
+    w.write_str("}\n")
 }
 
 /// The length of `e`'s listing line.
@@ -39,7 +53,7 @@ pub fn line_len(e: &Entry<'_>) -> usize {
 /// A JSON string body escaped as serde_json escapes it: `"` and `\`,
 /// the short forms `\b \t \n \f \r`, other C0 controls as `\u00XX`;
 /// everything else (DEL and non-ASCII included) as it is.
-fn write_json_str(s: &str, w: &mut impl Write) -> fmt::Result {
+fn write_json_str(s: &str, w: &mut dyn Write) -> fmt::Result {
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {
         let short = match b {
@@ -53,15 +67,22 @@ fn write_json_str(s: &str, w: &mut impl Write) -> fmt::Result {
             0..=0x1f => "",
             _ => continue,
         };
-        w.write_str(&s[start..i])?;
+        // `get`, not `str` indexing (whose panic path links Debug code
+        // into a firmware image); `i` is at an ASCII byte, a boundary.
+        w.write_str(s.get(start..i).unwrap_or_default())?;
         if short.is_empty() {
-            write!(w, "\\u{b:04x}")?;
+            const HEX: &str = "0123456789abcdef";
+            let digit = |n: u8| HEX.get(usize::from(n)..usize::from(n) + 1).unwrap_or("0");
+            // A C0 control: `\u00` and two lower-case hex digits.
+            w.write_str("\\u00")?;
+            w.write_str(digit(b >> 4))?;
+            w.write_str(digit(b & 15))?;
         } else {
             w.write_str(short)?;
         }
         start = i + 1;
     }
-    w.write_str(&s[start..])
+    w.write_str(s.get(start..).unwrap_or_default())
 }
 
 /// Counts bytes written.
@@ -131,13 +152,20 @@ mod tests {
     #[test]
     fn matches_the_host_bytes() {
         let e = Entry {
-            name: "a \"q\"\\\u{1}\u{7f}é.txt",
+            name: "a \"q\"\\\u{1}\u{1f}\u{7f}é.txt",
             dir: false,
             size: 5,
             mtime: 1_700_000_000,
         };
         assert_eq!(line(&e), serde_line(&e));
         assert_eq!(line_len(&e), serde_line(&e).len());
+        let d = Entry {
+            name: "\u{8}\t\n\u{c}\r\u{b}",
+            dir: true,
+            size: u64::MAX,
+            mtime: 0,
+        };
+        assert_eq!(line(&d), serde_line(&d));
     }
 
     proptest! {

@@ -114,7 +114,10 @@ pub trait FileStore {
     /// default `NAME: WHAT`. A store with texts of its own (an I/O error
     /// on a host) writes those.
     fn describe(&mut self, r: Refusal, name: &str, w: &mut dyn fmt::Write) -> fmt::Result {
-        write!(w, "{name}: {}", r.0)
+        // Pieces, not write!: no core::fmt machinery on firmware.
+        w.write_str(name)?;
+        w.write_str(": ")?;
+        w.write_str(r.0)
     }
     /// A refusal of `op` was sent (a host logs and counts it).
     fn refused(&mut self, _op: &str, _text: &str) {}

@@ -8,6 +8,7 @@ use heapless::String;
 
 use super::{FileStore, Refusal};
 use crate::codec::frame::FrameError;
+use crate::decimal::write_unsigned;
 use crate::service::file::access;
 use crate::service::file::native::{RequestError, TransferError};
 use crate::wire::{Digest, TEXT_CAP};
@@ -106,15 +107,28 @@ impl Why {
         host: impl FnOnce(&mut dyn Write) -> fmt::Result,
         w: &mut dyn Write,
     ) -> fmt::Result {
+        // Pieces, not write!: a read-only firmware image links no
+        // core::fmt machinery for its refusals.
+        let named = |w: &mut dyn Write, text: &str| {
+            w.write_str(name)?;
+            w.write_str(text)
+        };
         match self {
-            Why::Request(e) => write!(w, "{e}"),
+            Why::Request(e) => w.write_str(e.as_str()),
             Why::Store(r) => store.describe(r, name, w),
             Why::PastEnd { offset, size } => {
-                write!(w, "{name}: offset {offset} is past the end ({size} bytes)")
+                named(w, ": offset ")?;
+                write_unsigned(w, offset)?;
+                w.write_str(" is past the end (")?;
+                write_unsigned(w, size)?;
+                w.write_str(" bytes)")
             }
-            Why::Changed => write!(w, "{name}: file changed while being sent"),
-            Why::ReadOnly => write!(w, "{name}: this server is read-only"),
-            Why::BadRequest(e) => write!(w, "bad request: {e}"),
+            Why::Changed => named(w, ": file changed while being sent"),
+            Why::ReadOnly => named(w, ": this server is read-only"),
+            Why::BadRequest(e) => {
+                w.write_str("bad request: ")?;
+                e.write_text(w)
+            }
             Why::ShuttingDown => w.write_str(SHUTTING_DOWN),
             Why::Host => host(w),
         }
@@ -139,11 +153,43 @@ pub(super) struct Cut<'a, const N: usize>(pub(super) &'a mut String<N>);
 
 impl<const N: usize> Write for Cut<'_, N> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        // The longest prefix that fits, cut at a char boundary (what
+        // pushing char by char kept, in one copy).
+        let mut end = s.len().min(N - self.0.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = self.0.push_str(s.get(..end).unwrap_or_default());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use core::fmt::Write;
+    use proptest::prelude::*;
+
+    use super::Cut;
+
+    /// What `Cut` kept when it pushed char by char: the oracle.
+    fn char_by_char<const N: usize>(out: &mut heapless::String<N>, s: &str) {
         for c in s.chars() {
-            if self.0.push(c).is_err() {
+            if out.push(c).is_err() {
                 break;
             }
         }
-        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn cut_keeps_what_char_by_char_kept(pieces in prop::collection::vec("\\PC{0,6}", 0..6)) {
+            let (mut fast, mut slow) = (heapless::String::<9>::new(), heapless::String::<9>::new());
+            for p in &pieces {
+                prop_assert!(Cut(&mut fast).write_str(p).is_ok());
+                char_by_char(&mut slow, p);
+                prop_assert_eq!(&fast, &slow);
+            }
+        }
     }
 }

@@ -6,12 +6,14 @@
 //! (`{"filename", "total_size", "md5"}`, seed 002's `file_name`/`file_size`,
 //! seed 000's `lenth` and `size(MB)`) all parse into it.
 
+use heapless::string::StringView;
 use heapless::String;
-use serde::{Deserialize, Serialize};
-use serde_json_core::str::EscapedStr;
 
 use super::digest::Digest;
 
+mod emit;
+#[cfg(feature = "json-reference")]
+mod reference;
 mod scan;
 mod unescape;
 
@@ -90,15 +92,29 @@ pub enum HeaderError {
 
 impl core::fmt::Display for HeaderError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::NotJson => f.write_str("header is not a JSON object"),
-            Self::InvalidField => f.write_str("header has an invalid field"),
+        self.write_text(f)
+    }
+}
+
+impl HeaderError {
+    /// The `Display` text, written piece by piece: the files session
+    /// sends it in refusals, and a firmware image should not link
+    /// `core::fmt`'s machinery for that.
+    pub(crate) fn write_text(&self, w: &mut (impl core::fmt::Write + ?Sized)) -> core::fmt::Result {
+        use crate::decimal::write_unsigned;
+        match *self {
+            Self::NotJson => w.write_str("header is not a JSON object"),
+            Self::InvalidField => w.write_str("header has an invalid field"),
             Self::StringTooLong { limit } => {
-                write!(f, "header string longer than {limit} bytes")
+                w.write_str("header string longer than ")?;
+                write_unsigned(w, limit as u64)?;
+                w.write_str(" bytes")
             }
-            Self::InvalidMd5 => f.write_str("header md5 is not 32 hex digits"),
+            Self::InvalidMd5 => w.write_str("header md5 is not 32 hex digits"),
             Self::BufferTooSmall { limit } => {
-                write!(f, "header does not fit in {limit} bytes")
+                w.write_str("header does not fit in ")?;
+                write_unsigned(w, limit as u64)?;
+                w.write_str(" bytes")
             }
         }
     }
@@ -106,75 +122,39 @@ impl core::fmt::Display for HeaderError {
 
 impl core::error::Error for HeaderError {}
 
-/// The wire shape. Strings stay borrowed and escaped until they are
-/// copied into the [`Header`]'s bounded strings, so parsing allocates
-/// nothing, needs no scratch buffer and moves no large structs.
-#[derive(Deserialize, Default)]
+/// The wire shape. Strings stay borrowed and escaped (JSON string bodies
+/// between their quotes) until they are copied into the [`Header`]'s
+/// bounded strings, so parsing allocates nothing, needs no scratch buffer
+/// and moves no large structs.
+#[derive(Default)]
 struct WireIn<'a> {
-    #[serde(borrow)]
-    op: Option<EscapedStr<'a>>,
-    #[serde(default, alias = "file_size", alias = "lenth")]
-    total_size: u64,
-    #[serde(borrow)]
-    md5: Option<EscapedStr<'a>>,
-    #[serde(borrow, alias = "file_name")]
-    filename: Option<EscapedStr<'a>>,
-    offset: Option<u64>,
-    #[serde(borrow)]
-    status: Option<EscapedStr<'a>>,
-    #[serde(borrow)]
-    error: Option<EscapedStr<'a>>,
-    exit_code: Option<i32>,
-    #[serde(borrow)]
-    token: Option<EscapedStr<'a>>,
-    #[serde(borrow)]
-    nonce: Option<EscapedStr<'a>>,
-    force: Option<bool>,
-    mtime: Option<u64>,
-    truncated: Option<bool>,
-    size: Option<u64>,
-    resume: Option<bool>,
-    /// Set by the fast path: no string holds an escape, so strings are
-    /// copied as they are.
-    #[serde(skip)]
-    plain: bool,
-}
-
-#[derive(Serialize)]
-struct WireOut<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
     op: Option<&'a str>,
     total_size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     md5: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     filename: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     offset: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     status: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     force: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     mtime: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     truncated: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     resume: Option<bool>,
+    /// No string holds an escape, so strings are copied as they are.
+    plain: bool,
 }
 
 impl Header {
     /// A header with `op` set and everything else empty.
+    // Always inlined, so the ~1.2 KiB header is built in its caller's
+    // slot: out of line (as opt-level "z" chose once the serde code was
+    // gone) every reply was built in a temporary and copied, two headers
+    // on a board's stack at once (see `with_status` in the native files
+    // protocol).
+    #[inline(always)]
     pub fn with_op(op: &str) -> Header {
         Header {
             op: short_string(op),
@@ -195,11 +175,19 @@ impl Header {
     /// Like [`Header::parse`], reusing `self` (the decoder's hot path:
     /// no large struct is built and moved per frame). After an error the
     /// contents of `self` are unspecified (but valid).
+    ///
+    /// With the `json-reference` feature (the default) a header outside
+    /// the scanner's subset (nested values in unknown keys, duplicate keys,
+    /// ...) goes to serde-json-core, which decides it; without it (firmware
+    /// images) the scanner's error is the answer.
     pub fn parse_into(&mut self, json: &[u8], strict_md5: bool) -> Result<(), HeaderError> {
         let mut wire = WireIn::default();
-        if scan::scan(json, &mut wire).is_none() {
-            wire = reference_wire(json)?;
+        #[cfg(feature = "json-reference")]
+        if scan::scan(json, &mut wire).is_err() {
+            wire = reference::wire(json)?;
         }
+        #[cfg(not(feature = "json-reference"))]
+        scan::scan(json, &mut wire)?;
         self.fill(wire, strict_md5)
     }
 
@@ -207,15 +195,30 @@ impl Header {
     /// [`Header::parse`] tries first. Slower; it exists so tests and fuzz
     /// targets can check that both paths agree on every input; hidden, and
     /// only there with the `test-api` feature.
-    #[cfg(any(test, feature = "test-api"))]
+    #[cfg(all(feature = "json-reference", any(test, feature = "test-api")))]
     #[doc(hidden)]
     pub fn parse_reference(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
         let mut h = Header::default();
-        h.fill(reference_wire(json)?, strict_md5)?;
+        h.fill(reference::wire(json)?, strict_md5)?;
+        Ok(h)
+    }
+
+    /// Parses with the scanner alone, as a firmware image built without
+    /// the `json-reference` feature does. Hidden, for tests and fuzz
+    /// targets only (`test-api`).
+    #[cfg(any(test, feature = "test-api"))]
+    #[doc(hidden)]
+    pub fn parse_scanner_only(json: &[u8], strict_md5: bool) -> Result<Header, HeaderError> {
+        let mut wire = WireIn::default();
+        scan::scan(json, &mut wire)?;
+        let mut h = Header::default();
+        h.fill(wire, strict_md5)?;
         Ok(h)
     }
 
     /// Moves a parsed wire shape into `self`, unescaping its strings.
+    // Out of line, like `scan::scan`: smaller firmware images.
+    #[inline(never)]
     fn fill(&mut self, w: WireIn<'_>, strict_md5: bool) -> Result<(), HeaderError> {
         self.total_size = w.total_size;
         self.offset = w.offset;
@@ -227,7 +230,7 @@ impl Header {
         self.resume = w.resume;
         (self.md5, self.md5_malformed) = (None, false);
         if let Some(raw) = w.md5 {
-            match Digest::from_hex(raw.0.as_bytes()) {
+            match Digest::from_hex(raw.as_bytes()) {
                 Some(d) => self.md5 = Some(d),
                 None if strict_md5 => return Err(HeaderError::InvalidMd5),
                 None => self.md5_malformed = true,
@@ -245,30 +248,7 @@ impl Header {
     /// Writes the header as compact JSON into `out`, returning its length.
     /// `total_size` is always written; `None` fields are left out.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, HeaderError> {
-        let hex = self.md5.map(|d| d.to_hex());
-        let md5 = match &hex {
-            Some(h) => Some(core::str::from_utf8(h).map_err(|_| HeaderError::InvalidMd5)?),
-            None => None,
-        };
-        let w = WireOut {
-            op: self.op.as_deref(),
-            total_size: self.total_size,
-            md5,
-            filename: self.filename.as_deref(),
-            offset: self.offset,
-            status: self.status.as_deref(),
-            error: self.error.as_deref(),
-            exit_code: self.exit_code,
-            token: self.token.as_deref(),
-            nonce: self.nonce.as_deref(),
-            force: self.force,
-            mtime: self.mtime,
-            truncated: self.truncated,
-            size: self.size,
-            resume: self.resume,
-        };
-        serde_json_core::to_slice(&w, out)
-            .map_err(|_| HeaderError::BufferTooSmall { limit: out.len() })
+        emit::emit(self, out)
     }
 
     /// True if `op` equals `word`.
@@ -293,42 +273,27 @@ pub fn short_string<const N: usize>(s: &str) -> Option<String<N>> {
 /// `raw` holds no escape.
 fn set<const N: usize>(
     slot: &mut Option<String<N>>,
-    raw: Option<EscapedStr<'_>>,
+    raw: Option<&str>,
     plain: bool,
 ) -> Result<(), HeaderError> {
     let Some(raw) = raw else {
         *slot = None;
         return Ok(());
     };
-    let out = slot.get_or_insert_with(String::new);
+    let out = slot.get_or_insert_with(String::new).as_mut_view();
     out.clear();
+    copy_str(out, raw, plain)
+}
+
+/// `set`'s work, once for every capacity (a view, not a `String<N>`): the
+/// firmware images keep one copy instead of four.
+fn copy_str(out: &mut StringView, raw: &str, plain: bool) -> Result<(), HeaderError> {
     if plain {
-        out.push_str(raw.0)
-            .map_err(|_| HeaderError::StringTooLong { limit: N })
+        out.push_str(raw).map_err(|_| HeaderError::StringTooLong {
+            limit: out.capacity(),
+        })
     } else {
-        unescape::unescape(raw.0, out)
-    }
-}
-
-/// The serde-json-core parse: the reference for every input, and the
-/// only path for headers outside the fast path's subset.
-fn reference_wire(json: &[u8]) -> Result<WireIn<'_>, HeaderError> {
-    // serde-json-core reports a non-object as a type error; say what it is.
-    if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(HeaderError::NotJson);
-    }
-    let (wire, _) = serde_json_core::from_slice::<WireIn<'_>>(json).map_err(map_de_error)?;
-    Ok(wire)
-}
-
-fn map_de_error(e: serde_json_core::de::Error) -> HeaderError {
-    use serde_json_core::de::Error as E;
-    match e {
-        E::EscapedStringIsTooLong => HeaderError::StringTooLong { limit: NAME_CAP },
-        E::InvalidType | E::InvalidNumber | E::CustomError | E::InvalidUnicodeCodePoint => {
-            HeaderError::InvalidField
-        }
-        _ => HeaderError::NotJson,
+        unescape::unescape(raw, out)
     }
 }
 

@@ -2,17 +2,21 @@
 //! own unescaper, it joins UTF-16 surrogate pairs (`\ud83d\ude00`), which
 //! Python's `json.dumps` writes for every character outside the BMP.
 
-use heapless::String;
+use heapless::string::StringView;
 
 use super::HeaderError;
 
 /// Appends the unescaped form of `raw` (a JSON string body) to `out`.
-pub(super) fn unescape<const N: usize>(raw: &str, out: &mut String<N>) -> Result<(), HeaderError> {
-    let too_long = HeaderError::StringTooLong { limit: N };
+pub(super) fn unescape(raw: &str, out: &mut StringView) -> Result<(), HeaderError> {
+    let too_long = HeaderError::StringTooLong {
+        limit: out.capacity(),
+    };
     let mut rest = raw;
-    while let Some(pos) = rest.find('\\') {
-        out.push_str(&rest[..pos]).map_err(|_| too_long)?;
-        let (c, after) = unescape_one(&rest[pos + 1..])?;
+    // `split_once` and `get`, never `str` range indexing: its panic path
+    // links ~3 KiB of Debug code into a firmware image.
+    while let Some((plain, escape)) = rest.split_once('\\') {
+        out.push_str(plain).map_err(|_| too_long)?;
+        let (c, after) = unescape_one(escape)?;
         out.push(c).map_err(|_| too_long)?;
         rest = after;
     }
@@ -48,25 +52,26 @@ fn unescape_u(s: &str) -> Result<(char, &str), HeaderError> {
         Ok(u32::from(u16::from_be_bytes(be)))
     };
     let hi = hex4(s)?;
-    let rest = &s[4..];
+    let rest = s.get(4..).ok_or(bad)?;
     if !(0xD800..0xDC00).contains(&hi) {
         return Ok((char::from_u32(hi).ok_or(bad)?, rest));
     }
-    let lo = rest.strip_prefix("\\u").map(hex4).ok_or(bad)??;
+    let low = rest.strip_prefix("\\u").ok_or(bad)?;
+    let lo = hex4(low)?;
     if !(0xDC00..0xE000).contains(&lo) {
         return Err(bad);
     }
     let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-    Ok((char::from_u32(c).ok_or(bad)?, &rest[6..]))
+    Ok((char::from_u32(c).ok_or(bad)?, low.get(4..).ok_or(bad)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unescaped(raw: &str) -> Result<String<16>, HeaderError> {
-        let mut out = String::new();
-        unescape(raw, &mut out).map(|()| out)
+    fn unescaped(raw: &str) -> Result<heapless::String<16>, HeaderError> {
+        let mut out = heapless::String::new();
+        unescape(raw, out.as_mut_view()).map(|()| out)
     }
 
     #[test]

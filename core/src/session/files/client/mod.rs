@@ -444,6 +444,7 @@ impl<const O: usize> FilesClient<O> {
 }
 
 mod reply;
+#[cfg(feature = "json-reference")]
 pub mod seed;
 
 impl<const O: usize> crate::session::Session for FilesClient<O> {
