@@ -68,10 +68,8 @@ pub fn run() -> ! {
     // the best seed there is (TCP sequence numbers, ephemeral ports).
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
     let mut app = App::new(net, eth, clock, bufs, sockets);
-    info!(
-        "wirekit-fw: up (DHCP, else 10.0.2.15) tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
-    );
-    super::log::framed_services();
+    info!("wirekit-fw: up (DHCP, else 10.0.2.15); sync from 10.0.2.100:37");
+    super::log::services();
     let mut stack_peak = 0;
     let mut stack_checked = 0;
     loop {
