@@ -27,6 +27,13 @@ fn main() {
     let src = format!("memory/{board}.x");
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::copy(&src, out.join("memory.x")).expect("copy the board's memory layout");
+    if board == "mps2-an385" {
+        // cortex-m-rt's `device` feature includes `device.x` (weak aliases
+        // for named interrupt handlers, normally from a PAC). This board's
+        // table (src/board/mps2_an385.rs) names none.
+        fs::write(out.join("device.x"), "/* no named interrupt handlers */\n")
+            .expect("write device.x");
+    }
     println!("cargo:rustc-link-search={}", out.display());
     println!("cargo:rerun-if-changed={src}");
     println!("cargo:rerun-if-changed=build.rs");

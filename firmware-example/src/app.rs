@@ -1,22 +1,27 @@
-//! The board-agnostic application: wirekit-core's upper-echo and time
-//! services on an smoltcp [`Interface`], generic over the network device
+//! The board-agnostic application: wirekit-core's services on an smoltcp
+//! [`Interface`], generic over the network device
 //! ([`smoltcp::phy::Device`]) and a millisecond [`Clock`].
 //!
-//! Services (guest ports, fixed like the classic inetd services):
+//! Services (guest ports, fixed like the classic inetd services). A board
+//! runs one role, chosen by cargo feature: the default image is
+//! `echo-time` (see `echo_time.rs`),
 //!
 //! | port    | service                                                      |
 //! |---------|--------------------------------------------------------------|
-//! | TCP 7   | upper-echo, [`ECHO_SLOTS`] clients at once                   |
+//! | TCP 7   | upper-echo, `ECHO_SLOTS` clients at once                     |
 //! | UDP 7   | upper-echo, one reply datagram per request                   |
 //! | UDP 13  | the seeds' strftime time service (datagram = format, UTC)    |
 //! | TCP 37  | RFC 868 time (4 bytes, seconds since 1900), then close       |
 //!
-//! With the cargo feature `framed` (an image of its own, see `framed.rs`):
+//! the `framed` image (`--no-default-features`, see `framed.rs`):
 //!
 //! | port     | service                                                     |
 //! |----------|-------------------------------------------------------------|
 //! | TCP 8484 | `files`, read-only: files in flash, native protocol          |
 //! | TCP 9999 | group chat room, 4 clients, seed 003 line format             |
+//!
+//! Both keep DHCP with the static fallback, the SYN-flood defence of their
+//! listening slots and the wall clock (the chat stamps its lines with it).
 //!
 //! The wall clock is synchronised at boot and every
 //! [`NetConfig::sync_interval_ms`] from an RFC 868 server over TCP (the
@@ -34,12 +39,15 @@
 #[cfg(feature = "framed")]
 mod chat;
 mod dhcp;
+#[cfg(feature = "echo-time")]
+mod echo_time;
 #[cfg(feature = "framed")]
 mod files;
 #[cfg(feature = "framed")]
 pub mod framed;
 mod half_open;
 mod replay;
+#[cfg(feature = "echo-time")]
 mod services;
 mod sync;
 
@@ -48,50 +56,27 @@ use core::ptr::addr_of_mut;
 
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet, SocketStorage};
 use smoltcp::phy::{Device, RxToken};
-use smoltcp::socket::{tcp, udp};
+use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, Ipv4Address};
 
 pub use dhcp::Address;
+#[cfg(feature = "echo-time")]
+pub use echo_time::{ECHO_RX, ECHO_SLOTS, ECHO_TX, RFC868_SLOTS, TIME_REPLY_MAX, UDP_MAX};
 pub use half_open::HALF_OPEN_MS;
+#[cfg(feature = "echo-time")]
 pub use services::{ECHO_PORT, RFC868_PORT, STRFTIME_PORT};
 
-/// How many TCP upper-echo clients are served at once. smoltcp has no
-/// listen backlog, so each slot is one socket listening on port 7; a SYN
-/// beyond the free slots is answered with a reset.
-pub const ECHO_SLOTS: usize = 4;
-/// Receive buffer (= advertised window) per TCP echo slot. All slots'
-/// windows together (8 KiB) fit in the LAN9118's receive FIFO (about 10 KiB
-/// in QEMU), so a polled driver does not force the peer into retransmits.
-#[cfg(not(feature = "framed"))]
-pub const ECHO_RX: usize = 2048;
-/// The framed image's echo window: half, so that its files and chat
-/// buffers (~12 KiB) fit the same 48 KiB RAM budget. Echo stays correct,
-/// only a long stream needs more round trips.
-#[cfg(feature = "framed")]
-pub const ECHO_RX: usize = 1024;
-/// Send buffer per TCP echo slot: echo never sends more than it received,
-/// so the same size keeps a full window flowing back.
-pub const ECHO_TX: usize = ECHO_RX;
-/// Concurrent RFC 868 server connections (each lives for one round trip).
-pub const RFC868_SLOTS: usize = 2;
-/// Largest UDP payload that arrives in one Ethernet frame (1500 − 20 − 8).
-/// Bigger datagrams come as IP fragments, which this stack does not
-/// reassemble (no `proto-ipv4-fragmentation`), so they are dropped.
-pub const UDP_MAX: usize = 1472;
-/// UDP payload buffers hold two maximal datagrams each way, so a request
-/// can arrive while the previous reply is still queued.
-const UDP_BUF: usize = 2 * UDP_MAX;
-/// Queued datagrams per UDP socket direction.
-const UDP_META: usize = 4;
-/// Largest strftime reply; a longer result is answered with the core's
-/// `error: formatted time longer than ...` text instead.
-pub const TIME_REPLY_MAX: usize = 512;
 /// Most frames taken in by one [`App::poll`]; the rest wait for the next.
 const INGRESS_BURST: usize = 16;
 /// Number of sockets the application opens: the size of its
 /// [`SocketStorage`] array.
-pub const SOCKETS: usize = ECHO_SLOTS + RFC868_SLOTS + 4 + FRAMED_SOCKETS;
+/// The sync client's and the DHCP client's sockets, then the services'.
+pub const SOCKETS: usize = 2 + ECHO_TIME_SOCKETS + FRAMED_SOCKETS;
+#[cfg(feature = "echo-time")]
+const ECHO_TIME_SOCKETS: usize = echo_time::SOCKETS;
+#[cfg(not(feature = "echo-time"))]
+const ECHO_TIME_SOCKETS: usize = 0;
 #[cfg(feature = "framed")]
 const FRAMED_SOCKETS: usize = framed::SOCKETS;
 #[cfg(not(feature = "framed"))]
@@ -130,36 +115,17 @@ pub struct NetConfig {
     pub random_seed: u64,
 }
 
-/// Every socket buffer the application uses, sized by the constants above.
-/// About 29 KiB (with `framed`: 21 KiB of echo and UDP plus the framed
-/// services' 10 KiB); [`Buffers::init`] builds it in static memory.
+/// Every socket buffer the application uses: the echo/time services'
+/// ~29 KiB (feature `echo-time`), the framed services' ~10 KiB (feature
+/// `framed`) and the sync client's; [`Buffers::init`] builds it in static
+/// memory.
 pub struct Buffers {
-    echo_rx: [[u8; ECHO_RX]; ECHO_SLOTS],
-    echo_tx: [[u8; ECHO_TX]; ECHO_SLOTS],
-    rfc868_rx: [[u8; 16]; RFC868_SLOTS],
-    rfc868_tx: [[u8; 16]; RFC868_SLOTS],
     sync_rx: [u8; 16],
     sync_tx: [u8; 16],
-    udp_echo: UdpBuffers,
-    udp_time: UdpBuffers,
+    #[cfg(feature = "echo-time")]
+    echo_time: echo_time::EchoTimeBuffers,
     #[cfg(feature = "framed")]
     framed: MaybeUninit<framed::FramedBuffers>,
-}
-
-struct UdpBuffers {
-    rx_meta: [udp::PacketMetadata; UDP_META],
-    rx: [u8; UDP_BUF],
-    tx_meta: [udp::PacketMetadata; UDP_META],
-    tx: [u8; UDP_BUF],
-}
-
-impl UdpBuffers {
-    fn socket(&mut self) -> udp::Socket<'_> {
-        udp::Socket::new(
-            udp::PacketBuffer::new(&mut self.rx_meta[..], &mut self.rx[..]),
-            udp::PacketBuffer::new(&mut self.tx_meta[..], &mut self.tx[..]),
-        )
-    }
 }
 
 impl Buffers {
@@ -167,25 +133,20 @@ impl Buffers {
     /// in `.bss`, e.g. `static_cell::StaticCell::uninit`) and returns them.
     ///
     /// In place on purpose: a `Buffers::new()` value would be built on the
-    /// stack and copied (~29 KiB of stack at boot), and a `const` one lands
-    /// in `.data` (flash and RAM) because the UDP metadata is not all-zero.
+    /// stack and copied (up to ~29 KiB of stack at boot), and a `const` one
+    /// lands in `.data` (flash and RAM) because the UDP metadata is not
+    /// all-zero.
     pub fn init(slot: &mut MaybeUninit<Buffers>) -> &mut Buffers {
         let p = slot.as_mut_ptr();
         // SAFETY: `p` is valid for writes of one `Buffers`. All-zero bytes
-        // are valid for every field except the UDP packet metadata, which
-        // is then written element by element, and the framed services'
-        // state, which `init_zeroed` writes; after that every field holds
+        // are valid for every field except the echo/time services' UDP
+        // packet metadata and the framed services' state, which their
+        // `init_zeroed` write; after that every field holds
         // a valid value, so `assume_init_mut` is sound.
         unsafe {
             p.cast::<u8>().write_bytes(0, size_of::<Buffers>());
-            for udp in [addr_of_mut!((*p).udp_echo), addr_of_mut!((*p).udp_time)] {
-                for meta in [addr_of_mut!((*udp).rx_meta), addr_of_mut!((*udp).tx_meta)] {
-                    let first = meta.cast::<udp::PacketMetadata>();
-                    for i in 0..UDP_META {
-                        first.add(i).write(udp::PacketMetadata::EMPTY);
-                    }
-                }
-            }
+            #[cfg(feature = "echo-time")]
+            echo_time::EchoTimeBuffers::init_zeroed(addr_of_mut!((*p).echo_time));
             #[cfg(feature = "framed")]
             framed::FramedBuffers::init_zeroed(&mut *addr_of_mut!((*p).framed));
             slot.assume_init_mut()
@@ -234,13 +195,8 @@ pub struct App<'a, C: Clock> {
     iface: Interface,
     sockets: SocketSet<'a>,
     clock: C,
-    echo: [SocketHandle; ECHO_SLOTS],
-    echo_idle_since: [u64; ECHO_SLOTS],
-    echo_half_open: [Option<u64>; ECHO_SLOTS],
-    rfc868: [SocketHandle; RFC868_SLOTS],
-    rfc868_half_open: [Option<u64>; RFC868_SLOTS],
-    udp_echo: SocketHandle,
-    udp_time: SocketHandle,
+    #[cfg(feature = "echo-time")]
+    echo_time: echo_time::EchoTime,
     #[cfg(feature = "framed")]
     framed: framed::Framed<'a>,
     sync: sync::Sync,
@@ -267,52 +223,33 @@ impl<'a, C: Clock> App<'a, C> {
         let mut iface = Interface::new(config, device, now);
 
         let Buffers {
-            echo_rx,
-            echo_tx,
-            rfc868_rx,
-            rfc868_tx,
             sync_rx,
             sync_tx,
-            udp_echo,
-            udp_time,
+            #[cfg(feature = "echo-time")]
+            echo_time,
             #[cfg(feature = "framed")]
             framed,
         } = bufs;
         let mut sockets = SocketSet::new(&mut storage[..]);
-        let mut echo = [SocketHandle::default(); ECHO_SLOTS];
-        for ((h, rx), tx) in echo.iter_mut().zip(echo_rx).zip(echo_tx) {
-            *h = sockets.add(tcp_socket(rx, tx));
-        }
-        let mut rfc868 = [SocketHandle::default(); RFC868_SLOTS];
-        for ((h, rx), tx) in rfc868.iter_mut().zip(rfc868_rx).zip(rfc868_tx) {
-            *h = sockets.add(tcp_socket(rx, tx));
-        }
+        #[cfg(feature = "echo-time")]
+        let echo_time = echo_time::EchoTime::new(echo_time, &mut sockets);
         let sync_socket = sockets.add(tcp_socket(sync_rx, sync_tx));
-        let udp_echo = sockets.add(udp_echo.socket());
-        let udp_time = sockets.add(udp_time.socket());
         #[cfg(feature = "framed")]
         let framed = framed::Framed::new(framed_buffers(framed), &mut sockets);
         let sync = sync::Sync::new(sync_socket, &net, now);
         let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
-        let mut app = App {
+        App {
             iface,
             sockets,
             clock,
-            echo,
-            echo_idle_since: [0; ECHO_SLOTS],
-            echo_half_open: [None; ECHO_SLOTS],
-            rfc868,
-            rfc868_half_open: [None; RFC868_SLOTS],
-            udp_echo,
-            udp_time,
+            #[cfg(feature = "echo-time")]
+            echo_time,
             #[cfg(feature = "framed")]
             framed,
             sync,
             dhcp,
-        };
-        app.open_listeners();
-        app
+        }
     }
 
     /// Moves packets and serves every socket once. Returns what happened
@@ -379,29 +316,11 @@ impl<'a, C: Clock> App<'a, C> {
         self.sync.unix_at(now)
     }
 
-    fn open_listeners(&mut self) {
-        for h in self.echo {
-            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), ECHO_PORT);
-        }
-        for h in self.rfc868 {
-            services::relisten(self.sockets.get_mut::<tcp::Socket>(h), RFC868_PORT);
-        }
-        // Binding fails only for port 0; these are constants.
-        let _ = self
-            .sockets
-            .get_mut::<udp::Socket>(self.udp_echo)
-            .bind(ECHO_PORT);
-        let _ = self
-            .sockets
-            .get_mut::<udp::Socket>(self.udp_time)
-            .bind(STRFTIME_PORT);
-    }
-
     /// The slots of `port` with the sockets they live in.
     fn slots(&mut self, port: u16) -> Option<(&mut SocketSet<'a>, half_open::Slots<'_>)> {
         let (handles, since): (&mut [SocketHandle], &mut [Option<u64>]) = match port {
-            ECHO_PORT => (&mut self.echo, &mut self.echo_half_open),
-            RFC868_PORT => (&mut self.rfc868, &mut self.rfc868_half_open),
+            #[cfg(feature = "echo-time")]
+            ECHO_PORT | RFC868_PORT => self.echo_time.slots(port)?,
             #[cfg(feature = "framed")]
             framed::FILES_PORT | framed::CHAT_PORT => self.framed.slots(port)?,
             _ => return None,
@@ -421,6 +340,7 @@ impl<'a, C: Clock> App<'a, C> {
     }
 
     fn tend_listeners(&mut self, now_ms: u64) {
+        #[cfg(feature = "echo-time")]
         for port in [ECHO_PORT, RFC868_PORT] {
             if let Some((sockets, slots)) = self.slots(port) {
                 half_open::tend(sockets, slots, now_ms);
@@ -440,15 +360,9 @@ impl<'a, C: Clock> App<'a, C> {
     /// region of the stack instead of adding up.
     #[inline(never)]
     fn serve(&mut self, now_ms: u64) {
-        for (h, idle) in self.echo.iter().zip(self.echo_idle_since.iter_mut()) {
-            services::tcp_echo(self.sockets.get_mut::<tcp::Socket>(*h), now_ms, idle);
-        }
         let unix = self.sync.unix_at(now_ms);
-        for h in &self.rfc868 {
-            services::rfc868_serve(self.sockets.get_mut::<tcp::Socket>(*h), unix);
-        }
-        services::udp_echo(self.sockets.get_mut::<udp::Socket>(self.udp_echo));
-        services::udp_time(self.sockets.get_mut::<udp::Socket>(self.udp_time), unix);
+        #[cfg(feature = "echo-time")]
+        self.echo_time.serve(&mut self.sockets, now_ms, unix);
         #[cfg(feature = "framed")]
         self.framed.serve(&mut self.sockets, now_ms, unix);
     }

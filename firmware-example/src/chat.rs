@@ -22,7 +22,7 @@ use wirekit_core::service::chat::{DropReason, Relay};
 use wirekit_core::session::chat::{Dest, MemberId, Output, Room, RoomConfig, FULL};
 use wirekit_core::strftime::Tm;
 
-use crate::services::relisten;
+use crate::half_open::relisten;
 
 /// The chat port (the seed's).
 pub const CHAT_PORT: u16 = 9999;

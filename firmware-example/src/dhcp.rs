@@ -101,10 +101,15 @@ impl Dhcp {
             // Capacity is at least one address in every smoltcp config.
             let _ = addrs.push(IpCidr::Ipv4(addr));
         });
-        iface.routes_mut().remove_default_ipv4_route();
-        if let Some(gw) = gateway {
-            // Fails only when the route table is full; it was just emptied.
-            let _ = iface.routes_mut().add_default_ipv4_route(gw);
-        }
+        iface.routes_mut().update(|routes| {
+            // The default route is the only one this firmware sets, so
+            // clearing the table removes it (smoltcp's
+            // `remove_default_ipv4_route` shifts entries: +150 B of flash).
+            routes.clear();
+            if let Some(gw) = gateway {
+                // Cannot fail: the table was just emptied.
+                let _ = routes.push(smoltcp::iface::Route::new_ipv4_gateway(gw));
+            }
+        });
     }
 }

@@ -8,7 +8,7 @@ use smoltcp::socket::tcp;
 use wirekit_core::session::files::{Entry, FileMeta, FileStore, FilesServer, Refusal, MIN_OUTPUT};
 use wirekit_core::wire::Digest;
 
-use crate::services::relisten;
+use crate::half_open::relisten;
 
 /// The native files port (the host's default `files` port).
 pub const FILES_PORT: u16 = 8484;

@@ -18,8 +18,6 @@ use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
 
-use crate::services::relisten;
-
 /// Longest time a connection may stay half-open (SYN received, our SYN-ACK
 /// not acknowledged). A genuine peer answers within one round trip; a
 /// slow one retransmits its SYN, which a listening slot then accepts.
@@ -38,6 +36,7 @@ pub struct Slots<'a> {
 
 /// Aborts slots half-open for [`HALF_OPEN_MS`] and puts closed ones back
 /// into listening.
+#[cfg(feature = "echo-time")]
 pub fn tend(sockets: &mut SocketSet<'_>, mut slots: Slots<'_>, now_ms: u64) {
     expire(sockets, &mut slots, now_ms);
     for h in slots.handles.iter() {
@@ -111,4 +110,17 @@ pub fn syn_port(frame: &[u8]) -> Option<u16> {
     }
     let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
     (tcp.syn() && !tcp.ack() && !tcp.rst()).then(|| tcp.dst_port())
+}
+
+/// Puts a closed (or finished) TCP slot back into listening on `port`.
+pub fn relisten(s: &mut tcp::Socket<'_>, port: u16) {
+    if s.state() == tcp::State::TimeWait {
+        // Both sides have closed; skip TIME-WAIT so the slot serves the
+        // next client now (the port is fixed and peers pick fresh ones).
+        s.abort();
+    }
+    if s.state() == tcp::State::Closed {
+        // Cannot fail: the port is non-zero and the socket is closed.
+        let _ = s.listen(port);
+    }
 }

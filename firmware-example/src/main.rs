@@ -5,7 +5,15 @@
 #![cfg_attr(target_os = "none", no_main)]
 
 #[cfg(all(target_os = "none", feature = "mps2-an385", feature = "nucleo-f429zi"))]
-compile_error!("enable one board: `--no-default-features --features nucleo-f429zi` for the Nucleo");
+compile_error!(
+    "enable one board: `--no-default-features --features nucleo-f429zi,echo-time` for the Nucleo"
+);
+
+#[cfg(all(
+    target_os = "none",
+    not(any(feature = "echo-time", feature = "framed"))
+))]
+compile_error!("enable a role: the feature `echo-time` (the default image) or `framed`");
 
 #[cfg(target_os = "none")]
 mod board {

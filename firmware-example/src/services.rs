@@ -6,6 +6,7 @@ use smoltcp::socket::{tcp, udp};
 use wirekit_core::service::{echo, time};
 use wirekit_core::strftime::Tm;
 
+use crate::half_open::relisten;
 use crate::{TIME_REPLY_MAX, UDP_MAX};
 
 /// TCP and UDP upper-echo port (RFC 862's echo port).
@@ -22,19 +23,6 @@ const ECHO_IDLE_MS: u64 = 60_000;
 /// Echo works through a stack buffer of this size per round: small enough
 /// for any task stack, large enough to move a full segment at a time.
 const ECHO_CHUNK: usize = 512;
-
-/// Puts a closed (or finished) TCP slot back into listening on `port`.
-pub fn relisten(s: &mut tcp::Socket<'_>, port: u16) {
-    if s.state() == tcp::State::TimeWait {
-        // Both sides have closed; skip TIME-WAIT so the slot serves the
-        // next client now (the port is fixed and peers pick fresh ones).
-        s.abort();
-    }
-    if s.state() == tcp::State::Closed {
-        // Cannot fail: the port is non-zero and the socket is closed.
-        let _ = s.listen(port);
-    }
-}
 
 /// One round of TCP upper-echo on one slot.
 #[inline(never)]

@@ -1,4 +1,4 @@
-//! The framed services (`--features framed`) on the host, over the same
+//! The framed services (feature `framed`) on the host, over the same
 //! in-memory Ethernet as tests/host.rs: files from flash with their md5,
 //! refusals, the chat room's seats, its format, the busy line for a fifth
 //! client and the slow-reader drop.

@@ -2,6 +2,8 @@
 //! talks over a pair of in-memory Ethernet devices to a second smoltcp
 //! interface playing the clients and the RFC 868 time server. A manual
 //! clock advances 1 ms per step, so every run is deterministic.
+//! The echo/time image's services (feature `echo-time`, on by default).
+#![cfg(feature = "echo-time")]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! SYN floods against the application on the host (harness: tests/common):
 //! forged SYNs go straight into the app's receive queue, from sources
 //! nobody answers for, while a genuine peer connects.
+//! The echo/time image's services (feature `echo-time`, on by default).
+#![cfg(feature = "echo-time")]
 
 mod common;
 

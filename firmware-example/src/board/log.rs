@@ -3,8 +3,10 @@
 
 use wirekit_firmware_example::{Address, Event};
 
-/// Logs the framed services' ports at boot (the `framed` image only).
-pub fn framed_services() {
+/// Logs the image's services and their ports at boot.
+pub fn services() {
+    #[cfg(feature = "echo-time")]
+    defmt::info!("wirekit-fw: echo/time: tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868");
     #[cfg(feature = "framed")]
     defmt::info!("wirekit-fw: framed: tcp/8484 files (read-only, flash), tcp/9999 chat (4 seats)");
 }

@@ -39,6 +39,20 @@ static FRAMES: ConstStaticCell<Frames> = ConstStaticCell::new(Frames::new());
 static BUFFERS: StaticCell<Buffers> = StaticCell::new();
 static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 
+/// The AN385's device interrupt vectors (CMSDK: 32 external interrupts),
+/// all to cortex-m-rt's default handler: nothing here runs on a device
+/// interrupt (the LAN9118 and the timer are polled, SysTick and MemManage
+/// are core exceptions). Without cortex-m-rt's `device` feature its
+/// generic table has 240 entries (960 B of flash) for any Cortex-M3.
+#[link_section = ".vector_table.interrupts"]
+#[no_mangle]
+static __INTERRUPTS: [unsafe extern "C" fn(); 32] = [DefaultHandler; 32];
+
+extern "C" {
+    /// cortex-m-rt's handler for any exception or interrupt without one.
+    fn DefaultHandler();
+}
+
 /// How often the stack high-water mark is looked at (and logged when it
 /// has grown), in milliseconds.
 const STACK_CHECK_MS: u64 = 1000;
@@ -68,10 +82,8 @@ pub fn run() -> ! {
     // the best seed there is (TCP sequence numbers, ephemeral ports).
     net.random_seed = u64::from(cortex_m::peripheral::SYST::get_current()) ^ 0x5eed_5eed;
     let mut app = App::new(net, eth, clock, bufs, sockets);
-    info!(
-        "wirekit-fw: up (DHCP, else 10.0.2.15) tcp/7 udp/7 echo, udp/13 strftime, tcp/37 rfc868; sync from 10.0.2.100:37"
-    );
-    super::log::framed_services();
+    info!("wirekit-fw: up (DHCP, else 10.0.2.15); sync from 10.0.2.100:37");
+    super::log::services();
     let mut stack_peak = 0;
     let mut stack_checked = 0;
     loop {

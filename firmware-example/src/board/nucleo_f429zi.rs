@@ -128,10 +128,8 @@ pub fn run() -> ! {
     let mut net = NET;
     net.random_seed = rng.next_u64();
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
-    defmt::info!(
-        "wirekit-fw: up (DHCP, else 192.168.1.50: edit NET); tcp/7 udp/7 echo, udp/13, tcp/37"
-    );
-    super::log::framed_services();
+    defmt::info!("wirekit-fw: up (DHCP, else 192.168.1.50: edit NET)");
+    super::log::services();
     let mut link = Link::Down;
     let mut link_checked = 0;
     loop {

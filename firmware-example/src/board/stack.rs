@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! _ram_start  .data .bss            statics (llvm-size's data + bss)
-//! _stack_end  32-byte MPU guard     no access: an overflow faults here
+//! _stack_end  256-byte MPU guard    no access: an overflow faults here
 //!             application stack     thread mode, PSP, grows down
 //!             handler stack         HANDLER_STACK bytes, MSP, at the top
 //! _stack_start
@@ -28,8 +28,15 @@ use cortex_m_rt::{exception, STACK_PAINT_VALUE};
 
 /// Reserved at the top of RAM for exception handlers (MSP).
 const HANDLER_STACK: usize = 1024;
-/// The smallest MPU region on ARMv7-M; its base must be aligned to it.
-const GUARD: usize = 32;
+/// The guard's size (an MPU region: a power of two >= 32, its base aligned
+/// to it). A frame that moves SP past the guard and then fills upwards (a
+/// memcpy into a local array) writes into `.bss` below it first, and its
+/// fault then comes as a second stacking fault, a HardFault, with no
+/// report: seen with a 32-byte guard and the 144-byte frames of
+/// `overflow` at opt-level "z". 256 bytes is larger than every frame of
+/// the code that runs deep (the services' frames with big buffers are
+/// entered near the top of the stack, from the main loop).
+const GUARD: usize = 256;
 
 extern "C" {
     static _stack_start: u32;
@@ -83,14 +90,15 @@ pub fn overflow(depth: u32) -> u32 {
 fn install_guard() {
     let base = guard_base() as u32;
     // SAFETY: runs once at boot before anything else uses the MPU or SCB;
-    // the region only forbids access to the 32 bytes no code owns.
+    // the region only forbids access to the GUARD bytes no code owns.
     unsafe {
         let mpu = &*MPU::PTR;
         let scb = &*SCB::PTR;
         // Region 0, base address, VALID (bit 4) selects the region.
         mpu.rbar.write(base | 1 << 4);
-        // XN (bit 28), AP = 000 (no access), SIZE = log2(32) - 1, ENABLE.
-        mpu.rasr.write(1 << 28 | 4 << 1 | 1);
+        // XN (bit 28), AP = 000 (no access), SIZE = log2(GUARD) - 1, ENABLE.
+        mpu.rasr
+            .write(1 << 28 | (GUARD.trailing_zeros() - 1) << 1 | 1);
         // ENABLE with PRIVDEFENA: everything else keeps the default map.
         mpu.ctrl.write(1 << 2 | 1);
         // MEMFAULTENA: report guard hits as MemManage, not HardFault.

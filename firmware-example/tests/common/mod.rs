@@ -17,9 +17,9 @@ pub use smoltcp::wire::{
     EthernetAddress, IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv4Packet, TcpPacket,
 };
 pub use wirekit_core::service::time::rfc868;
-pub use wirekit_firmware_example::{
-    init_sockets, App, Buffers, Clock, Event, NetConfig, Sockets, ECHO_SLOTS,
-};
+#[cfg(feature = "echo-time")]
+pub use wirekit_firmware_example::ECHO_SLOTS;
+pub use wirekit_firmware_example::{init_sockets, App, Buffers, Clock, Event, NetConfig, Sockets};
 
 pub const APP_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 15);
 pub const PEER_IP: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
