@@ -10,9 +10,9 @@ use wirekit_core::service::file::native::{
 use wirekit_core::service::file::seed002::{
     chunk_header, size_prefix, Upload, UploadEvent, CHUNK_HEADER_CAP,
 };
-use wirekit_core::wire::{emit_frame_header, Digest, Header};
+use wirekit_core::wire::{emit_frame_header, Digest, Fields};
 
-fn frame(h: &Header, body: &[u8]) -> Vec<u8> {
+fn frame<'a>(h: impl Into<Fields<'a>>, body: &[u8]) -> Vec<u8> {
     let mut buf = [0u8; HEADER_CAP];
     let n = emit_frame_header(h, &mut buf).unwrap();
     let mut v = buf[..n].to_vec();
@@ -23,8 +23,8 @@ fn frame(h: &Header, body: &[u8]) -> Vec<u8> {
 #[test]
 fn a_finished_transfer_leaves_the_next_request_unconsumed() {
     let file = b"0123456789";
-    let mut s = frame(&get_reply(10, 0, 7), file);
-    s.extend(frame(&end_header(Digest::of(file)), b""));
+    let mut s = frame(get_reply(10, 0, 7), file);
+    s.extend(frame(end_header(Digest::of(file)), b""));
     let next = b"next request";
     s.extend_from_slice(next);
     let mut t = Transfer::new("get", u64::MAX);
@@ -54,11 +54,11 @@ fn a_finished_transfer_leaves_the_next_request_unconsumed() {
 #[test]
 fn a_segmented_get_leaves_nothing_unreported_and_the_next_request_unconsumed() {
     let file = b"0123456789abcdef";
-    let mut s = frame(&segments::reply(16, 0, 7), b"");
+    let mut s = frame(segments::reply(16, 0, 7), b"");
     for part in file.chunks(5) {
-        s.extend(frame(&segments::segment_header(part.len() as u64), part));
+        s.extend(frame(segments::segment_header(part.len() as u64), part));
     }
-    s.extend(frame(&end_header(Digest::of(file)), b""));
+    s.extend(frame(end_header(Digest::of(file)), b""));
     let next = b"next request";
     s.extend_from_slice(next);
     let mut t = Segments::new();

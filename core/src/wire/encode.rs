@@ -5,7 +5,7 @@
 use md5::{Digest as _, Md5};
 
 use super::digest::Digest;
-use super::header::{Header, HeaderError};
+use super::header::{Fields, HeaderError};
 use super::prefix::PREFIX_LEN;
 
 /// Why a frame could not be written.
@@ -40,27 +40,36 @@ impl core::fmt::Display for EncodeError {
 impl core::error::Error for EncodeError {}
 
 /// Writes `[header_len: u32 LE][JSON header]` into `out`; returns the
-/// number of bytes written. The body follows separately.
+/// number of bytes written. The body follows separately. The header is a
+/// `&Header` or a [`Fields`] (a reply that borrows its strings).
 ///
 /// ```
-/// use wirekit_core::wire::{emit_frame_header, Header};
+/// use wirekit_core::wire::{emit_frame_header, Fields, Header};
 /// let mut h = Header::default();
 /// h.total_size = 3;
 /// let mut buf = [0u8; 64];
 /// let n = emit_frame_header(&h, &mut buf).unwrap();
 /// assert_eq!(&buf[..n], b"\x10\x00\x00\x00{\"total_size\":3}");
+/// let f = Fields { total_size: 3, ..Fields::default() };
+/// assert_eq!(emit_frame_header(f, &mut buf), Ok(n));
 /// ```
-pub fn emit_frame_header(header: &Header, out: &mut [u8]) -> Result<usize, EncodeError> {
+pub fn emit_frame_header<'a>(
+    header: impl Into<Fields<'a>>,
+    out: &mut [u8],
+) -> Result<usize, EncodeError> {
+    emit_fields(&header.into(), out)
+}
+
+/// [`emit_frame_header`]'s work, one copy whatever the header's type.
+fn emit_fields(header: &Fields<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
     let limit = out.len();
-    let body = out
-        .get_mut(PREFIX_LEN..)
-        .ok_or(EncodeError::Header(HeaderError::BufferTooSmall { limit }))?;
+    let too_small = EncodeError::Header(HeaderError::BufferTooSmall { limit });
+    let (prefix, body) = out.split_at_mut_checked(PREFIX_LEN).ok_or(too_small)?;
     let n = header.emit(body).map_err(EncodeError::Header)?;
     // n fits the buffer, and buffers beyond 2 GiB are not a use case, but
     // check instead of truncating.
-    let len =
-        i32::try_from(n).map_err(|_| EncodeError::Header(HeaderError::BufferTooSmall { limit }))?;
-    out[..PREFIX_LEN].copy_from_slice(&len.to_le_bytes());
+    let len = i32::try_from(n).map_err(|_| too_small)?;
+    prefix.copy_from_slice(&len.to_le_bytes());
     Ok(PREFIX_LEN + n)
 }
 

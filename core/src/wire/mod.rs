@@ -22,5 +22,7 @@ pub use digest::Digest;
 #[cfg(feature = "frame")]
 pub use encode::{emit_frame_header, BodyEncoder, EncodeError};
 #[cfg(feature = "frame")]
-pub use header::{short_string, Header, HeaderError, NAME_CAP, SECRET_CAP, TEXT_CAP, WORD_CAP};
+pub use header::{
+    short_string, Fields, Header, HeaderError, NAME_CAP, SECRET_CAP, TEXT_CAP, WORD_CAP,
+};
 pub use prefix::{emit_prefix, Prefix, PrefixError, PREFIX_LEN};

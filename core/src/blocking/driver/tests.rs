@@ -56,7 +56,7 @@ impl Write for Mock {
     }
 }
 
-fn frames(list: &[(crate::wire::Header, &[u8])]) -> Vec<u8> {
+fn frames(list: &[(crate::wire::Fields<'_>, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, body) in list {
         let mut buf = [0u8; 1024];

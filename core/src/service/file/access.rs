@@ -30,7 +30,7 @@
 //! files proof never opens exec or the reverse.
 
 use crate::service::auth::{self, Domain};
-use crate::wire::{short_string, Header};
+use crate::wire::{short_string, Fields, Header};
 
 /// The files service's proof domain.
 pub const DOMAIN: Domain = Domain {
@@ -113,18 +113,16 @@ pub fn may_upload(p: Policy, who: Uploader) -> Result<(), Refusal> {
 }
 
 /// The server's challenge: `{op: challenge, status: ok, nonce}`.
-pub fn challenge_reply(nonce: &str) -> Header {
-    let mut h = Header::with_op("challenge");
-    h.status = short_string("ok");
-    h.nonce = short_string(nonce);
-    h
+pub fn challenge_reply(nonce: &str) -> Fields<'_> {
+    Fields {
+        nonce: Some(nonce),
+        ..Fields::with_status("challenge", "ok")
+    }
 }
 
 /// The server accepted the proof.
-pub fn auth_ok() -> Header {
-    let mut h = Header::with_op("auth");
-    h.status = short_string("ok");
-    h
+pub fn auth_ok() -> Fields<'static> {
+    Fields::with_status("auth", "ok")
 }
 
 /// The client's request for a challenge.

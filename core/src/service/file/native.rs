@@ -30,7 +30,7 @@
 use heapless::String;
 
 use super::name::{self, NameError};
-use crate::wire::{short_string, Digest, Header, NAME_CAP};
+use crate::wire::{Digest, Fields, Header, NAME_CAP};
 
 /// Header capacity for the files protocol's frames (names fit easily).
 pub const HEADER_CAP: usize = 2048;
@@ -159,72 +159,70 @@ pub fn name_string(name: &str) -> Result<String<NAME_CAP>, NameError> {
     String::try_from(name).map_err(|_| NameError::TooLong)
 }
 
-// Inlined into each reply builder: built out of line (as `opt-level = "z"`
-// chose), the ~1.2 KiB header is a temporary of its own and then copied, two
-// on the stack at once (a board counts its peak stack).
-#[inline(always)]
-fn with_status(op: &str, status: &str) -> Header {
-    let mut h = Header::with_op(op);
-    h.status = short_string(status);
-    h
-}
-
 /// A refusal: `{op, status: error, error}`.
-pub fn error_reply(op: &str, msg: &str) -> Header {
-    let mut h = with_status(op, "error");
-    h.error = short_string(msg);
-    h
+pub fn error_reply<'a>(op: &'a str, msg: &'a str) -> Fields<'a> {
+    Fields {
+        error: Some(msg),
+        ..Fields::with_status(op, "error")
+    }
 }
 
 /// The header before a `get`'s bytes.
-pub fn get_reply(size: u64, offset: u64, mtime: u64) -> Header {
-    let mut h = with_status("get", "ok");
-    h.size = Some(size);
-    h.offset = Some(offset);
-    h.mtime = Some(mtime);
-    h.total_size = size.saturating_sub(offset);
-    h
+pub fn get_reply(size: u64, offset: u64, mtime: u64) -> Fields<'static> {
+    Fields {
+        size: Some(size),
+        offset: Some(offset),
+        mtime: Some(mtime),
+        total_size: size.saturating_sub(offset),
+        ..Fields::with_status("get", "ok")
+    }
 }
 
 /// The server is ready for a `put`'s bytes from `offset`; `prefix` is the
 /// md5 of the kept partial's first `offset` bytes.
-pub fn ready_reply(offset: u64, prefix: Option<Digest>) -> Header {
-    let mut h = with_status("put", "ready");
-    h.offset = Some(offset);
-    h.md5 = prefix;
-    h
+pub fn ready_reply(offset: u64, prefix: Option<Digest>) -> Fields<'static> {
+    Fields {
+        offset: Some(offset),
+        md5: prefix,
+        ..Fields::with_status("put", "ready")
+    }
 }
 
 /// The header before a `put`'s bytes.
-pub fn data_header(offset: u64, len: u64) -> Header {
-    let mut h = Header::with_op("data");
-    h.offset = Some(offset);
-    h.total_size = len;
-    h
+pub fn data_header(offset: u64, len: u64) -> Fields<'static> {
+    Fields {
+        op: Some("data"),
+        offset: Some(offset),
+        total_size: len,
+        ..Fields::default()
+    }
 }
 
 /// The trailer after a file's bytes: the whole file's md5.
-pub fn end_header(md5: Digest) -> Header {
-    let mut h = with_status("end", "ok");
-    h.md5 = Some(md5);
-    h
+pub fn end_header(md5: Digest) -> Fields<'static> {
+    Fields {
+        md5: Some(md5),
+        ..Fields::with_status("end", "ok")
+    }
 }
 
 /// A finished `put` or a `stat` answer.
-pub fn file_reply(op: &str, size: u64, md5: Digest, mtime: Option<u64>) -> Header {
-    let mut h = with_status(op, "ok");
-    h.size = Some(size);
-    h.md5 = Some(md5);
-    h.mtime = mtime;
-    h
+pub fn file_reply(op: &str, size: u64, md5: Digest, mtime: Option<u64>) -> Fields<'_> {
+    Fields {
+        size: Some(size),
+        md5: Some(md5),
+        mtime,
+        ..Fields::with_status(op, "ok")
+    }
 }
 
 /// The header before a listing of `len` bytes.
-pub fn list_reply(len: u64, truncated: bool) -> Header {
-    let mut h = with_status("list", "ok");
-    h.total_size = len;
-    h.truncated = truncated.then_some(true);
-    h
+pub fn list_reply(len: u64, truncated: bool) -> Fields<'static> {
+    Fields {
+        total_size: len,
+        truncated: truncated.then_some(true),
+        ..Fields::with_status("list", "ok")
+    }
 }
 
 /// A request header (client side); `name` must pass [`name::check`].

@@ -1,8 +1,6 @@
 //! The session's output side: replies written into the driver's buffer,
 //! the store asked for files, listings and md5s only here.
 
-use heapless::String;
-
 use super::list;
 use super::refusal::Why;
 use super::{
@@ -13,7 +11,7 @@ use crate::service::file::native::{
     end_header, error_reply, file_reply, get_reply, list_reply, parse_request, ready_reply,
     segments, Request,
 };
-use crate::wire::{emit_frame_header, Header, WORD_CAP};
+use crate::wire::{emit_frame_header, Fields};
 
 impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
     /// Writes the next bytes of the reply into `buf`; 0 when there is
@@ -52,9 +50,8 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             }
             Reply::Refuse { op, why } => (self.refusal(store, op, why, buf)?, Reply::None),
             Reply::RefuseAs { why } => {
-                let mut op: String<WORD_CAP> = String::new();
-                let _ = op.push_str(self.dec.header().op.as_deref().unwrap_or("?"));
-                (self.refusal(store, &op, why, buf)?, Reply::None)
+                let op = self.dec.header().op.as_deref().unwrap_or("?");
+                (self.refusal(store, op, why, buf)?, Reply::None)
             }
             Reply::GetHeader { .. } | Reply::GetBody { .. } | Reply::GetEnd { .. } => {
                 match self.get_step(store, buf)? {
@@ -65,7 +62,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             }
             Reply::Stat(file, m) => match store.digest(file, &m) {
                 Ok(md5) => {
-                    let h = || file_reply("stat", m.size, md5, Some(m.mtime));
+                    let h = file_reply("stat", m.size, md5, Some(m.mtime));
                     (emit(h, buf)?, Reply::None)
                 }
                 Err(r) => {
@@ -78,7 +75,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 count,
                 truncated,
             } => {
-                let n = emit(|| list_reply(len, truncated), buf)?;
+                let n = emit(list_reply(len, truncated), buf)?;
                 let next = match len {
                     0 => Reply::None,
                     _ => Reply::ListBody {
@@ -108,19 +105,14 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
         let Some(x) = self.ext.full_ref() else {
             return Ok(0);
         };
-        let h = || match self.reply {
+        let h = match self.reply {
             Reply::Challenge => challenge_reply(x.nonce()),
             Reply::AuthOk => auth_ok(),
             Reply::Ready { kept, prefix } => ready_reply(kept, prefix),
             Reply::PutOk { size, md5 } => file_reply("put", size, md5, None),
-            _ => Header::default(),
+            _ => return Ok(0),
         };
-        match self.reply {
-            Reply::Challenge | Reply::AuthOk | Reply::Ready { .. } | Reply::PutOk { .. } => {
-                emit(h, buf)
-            }
-            _ => Ok(0),
-        }
+        emit(h, buf)
     }
 
     /// Asks the store about the request just parsed: the reply to write.
@@ -184,7 +176,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 offset,
                 segmented,
             } => {
-                let h = || match segmented {
+                let h = match segmented {
                     true => segments::reply(meta.size, offset, meta.mtime),
                     false => get_reply(meta.size, offset, meta.mtime),
                 };
@@ -212,7 +204,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 return Ok(None);
             }
             let len = left.min(segments::SEGMENT_MAX);
-            let n = emit(|| segments::segment_header(len), buf)?;
+            let n = emit(segments::segment_header(len), buf)?;
             return Ok(Some((n, after_body(file, meta, offset, pos, Some(len)))));
         }
         let want = left.min(seg.unwrap_or(u64::MAX));
@@ -248,7 +240,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
                 return Ok(None);
             }
         };
-        let n = emit(|| end_header(md5), buf)?;
+        let n = emit(end_header(md5), buf)?;
         if n > 0 {
             store.get_done(file, meta.size - offset);
         }
@@ -320,7 +312,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
             None => Ok(()),
         };
         let text = why.text(name, store, host);
-        let n = emit(|| error_reply(op, &text), buf)?;
+        let n = emit(error_reply(op, &text), buf)?;
         if n > 0 {
             store.refused(op, &text);
         }
@@ -359,17 +351,14 @@ fn listing_size<S: FileStore>(
     Ok((len, MAX_LIST, more))
 }
 
-/// Writes the header `make` builds as a frame if it fits: `Ok(0)` asks
-/// for a larger buffer, unless the buffer was [`MIN_OUTPUT`] already.
+/// Writes the reply `h` as a frame if it fits: `Ok(0)` asks for a larger
+/// buffer, unless the buffer was [`MIN_OUTPUT`] already.
 ///
-/// The header is built here, not by the caller, and this is never
-/// inlined: a [`Header`] is over 1 KiB (its bounded strings), and built in
-/// the callers each reply kind kept one of its own on the stack at once
-/// (a board's stack budget counts the peak).
+/// Replies are [`Fields`], which borrow their strings: no reply builds a
+/// [`crate::wire::Header`] (over 1 KiB of bounded strings) on the stack.
 #[inline(never)]
-fn emit(make: impl FnOnce() -> Header, buf: &mut [u8]) -> Result<usize, Error> {
-    let h = make();
-    match emit_frame_header(&h, buf) {
+fn emit(h: Fields<'_>, buf: &mut [u8]) -> Result<usize, Error> {
+    match emit_frame_header(h, buf) {
         Ok(n) => Ok(n),
         Err(_) if buf.len() < MIN_OUTPUT => Ok(0),
         Err(_) => Err(Error::Encode),

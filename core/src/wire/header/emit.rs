@@ -1,12 +1,14 @@
-//! Writing a [`Header`] as compact JSON without serde: the known fields in
-//! a fixed order, `None` fields left out, strings escaped.
+//! Writing a header ([`Fields`], which a [`Header`] lends) as compact JSON
+//! without serde: the known fields in a fixed order, `None` fields left
+//! out, strings escaped and cut to the capacity a [`Header`] keeps.
 //!
 //! The bytes are exactly those serde-json-core's `to_slice` wrote for the
 //! same header (the tests hold it to that, serde-json-core as oracle), so
 //! the host and the firmware send the same frames; the firmware just links
 //! no serde code and no `core::fmt` for it.
 
-use super::{Header, HeaderError};
+use super::fields::{cut, Fields};
+use super::{HeaderError, NAME_CAP, SECRET_CAP, TEXT_CAP, WORD_CAP};
 use crate::decimal::Decimal;
 
 /// A cursor over the caller's buffer; every write is bounds-checked and
@@ -58,11 +60,13 @@ impl Out<'_> {
         }
     }
 
-    fn string(&mut self, key: &str, s: Option<&str>) -> Result<(), HeaderError> {
+    /// A string member, cut to `cap` bytes as a [`super::Header`] would
+    /// keep it (so what is written parses back).
+    fn string(&mut self, key: &str, s: Option<&str>, cap: usize) -> Result<(), HeaderError> {
         let Some(s) = s else { return Ok(()) };
         self.key(key)?;
         self.bytes(b"\"")?;
-        self.escaped(s.as_bytes())?;
+        self.escaped(cut(s, cap).as_bytes())?;
         self.bytes(b"\"")
     }
 
@@ -101,14 +105,12 @@ impl Out<'_> {
 }
 
 /// Writes `h` into `out`, returning the length.
-// Never inlined: inlined into the files session's reply writer at
-// opt-level "z", the firmware kept a second 1.2 KiB Header in that frame
-// (its peak stack grew by ~1 KiB).
+// Never inlined: one copy for every caller.
 #[inline(never)]
-pub(super) fn emit(h: &Header, out: &mut [u8]) -> Result<usize, HeaderError> {
+pub(super) fn emit(h: &Fields<'_>, out: &mut [u8]) -> Result<usize, HeaderError> {
     let mut o = Out { buf: out, len: 0 };
     o.bytes(b"{")?;
-    o.string("op", h.op.as_deref())?;
+    o.string("op", h.op, WORD_CAP)?;
     o.uint("total_size", Some(h.total_size))?;
     if let Some(d) = h.md5 {
         // Hex digits: nothing to escape.
@@ -117,16 +119,16 @@ pub(super) fn emit(h: &Header, out: &mut [u8]) -> Result<usize, HeaderError> {
         o.bytes(&d.to_hex())?;
         o.bytes(b"\"")?;
     }
-    o.string("filename", h.filename.as_deref())?;
+    o.string("filename", h.filename, NAME_CAP)?;
     o.uint("offset", h.offset)?;
-    o.string("status", h.status.as_deref())?;
-    o.string("error", h.error.as_deref())?;
+    o.string("status", h.status, WORD_CAP)?;
+    o.string("error", h.error, TEXT_CAP)?;
     if let Some(code) = h.exit_code {
         o.key("exit_code")?;
         o.bytes(Decimal::signed(i64::from(code)).as_bytes())?;
     }
-    o.string("token", h.token.as_deref())?;
-    o.string("nonce", h.nonce.as_deref())?;
+    o.string("token", h.token, SECRET_CAP)?;
+    o.string("nonce", h.nonce, SECRET_CAP)?;
     o.boolean("force", h.force)?;
     o.uint("mtime", h.mtime)?;
     o.boolean("truncated", h.truncated)?;
@@ -143,8 +145,8 @@ mod tests {
     use serde::Serialize;
     use std::vec;
 
-    use super::super::short_string;
-    use super::{Header, HeaderError};
+    use super::super::{short_string, Header};
+    use super::HeaderError;
     use crate::wire::Digest;
 
     /// What `Header::emit` serialized with serde-json-core before it had

@@ -1,5 +1,6 @@
 //! The JSON header of a frame: its parsed representation ([`Header`]), how
-//! it is read from bytes ([`Header::parse`]) and written ([`Header::emit`]).
+//! it is read from bytes ([`Header::parse`]) and written ([`Header::emit`],
+//! or [`Fields::emit`] for a header whose strings are borrowed).
 //!
 //! One struct serves every service: fields a service does not use stay
 //! `None`, and unknown keys on the wire are ignored, so the seeds' headers
@@ -10,8 +11,10 @@ use heapless::string::StringView;
 use heapless::String;
 
 use super::digest::Digest;
+pub use fields::Fields;
 
 mod emit;
+mod fields;
 #[cfg(feature = "json-reference")]
 mod reference;
 mod scan;
@@ -248,7 +251,7 @@ impl Header {
     /// Writes the header as compact JSON into `out`, returning its length.
     /// `total_size` is always written; `None` fields are left out.
     pub fn emit(&self, out: &mut [u8]) -> Result<usize, HeaderError> {
-        emit::emit(self, out)
+        emit::emit(&Fields::from(self), out)
     }
 
     /// True if `op` equals `word`.

@@ -20,7 +20,7 @@
 
 use super::{get_reply, refusal, TransferError, TransferEvent, HEADER_CAP};
 use crate::codec::frame::{Event, FrameDecoder, Limits};
-use crate::wire::Header;
+use crate::wire::Fields;
 
 /// The request's `op`.
 pub const OP: &str = "get-segmented";
@@ -29,17 +29,20 @@ pub const OP: &str = "get-segmented";
 pub const SEGMENT_MAX: u64 = 1 << 20;
 
 /// The reply before the segments: a plain get's, without a body.
-pub fn reply(size: u64, offset: u64, mtime: u64) -> Header {
-    let mut h = get_reply(size, offset, mtime);
-    h.total_size = 0;
-    h
+pub fn reply(size: u64, offset: u64, mtime: u64) -> Fields<'static> {
+    Fields {
+        total_size: 0,
+        ..get_reply(size, offset, mtime)
+    }
 }
 
 /// The header of a segment of `len` bytes (1 to [`SEGMENT_MAX`]).
-pub fn segment_header(len: u64) -> Header {
-    let mut h = Header::with_op("data");
-    h.total_size = len;
-    h
+pub fn segment_header(len: u64) -> Fields<'static> {
+    Fields {
+        op: Some("data"),
+        total_size: len,
+        ..Fields::default()
+    }
 }
 
 /// Why a segmented get failed, beyond [`TransferError`]'s reasons.

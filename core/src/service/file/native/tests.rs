@@ -1,10 +1,10 @@
 use super::*;
 extern crate std;
-use crate::wire::emit_frame_header;
+use crate::wire::{emit_frame_header, Fields};
 use proptest::prelude::*;
 use std::vec::Vec;
 
-fn frame(h: &Header, body: &[u8]) -> Vec<u8> {
+fn frame<'a>(h: impl Into<Fields<'a>>, body: &[u8]) -> Vec<u8> {
     let mut buf = [0u8; HEADER_CAP];
     let n = emit_frame_header(h, &mut buf).unwrap();
     let mut v = buf[..n].to_vec();
@@ -87,8 +87,8 @@ fn requests_parse_and_names_are_checked() {
 #[test]
 fn get_transfer_with_trailer() {
     let file = b"0123456789";
-    let mut s = frame(&get_reply(10, 4, 7), &file[4..]);
-    s.extend(frame(&end_header(Digest::of(file)), b""));
+    let mut s = frame(get_reply(10, 4, 7), &file[4..]);
+    s.extend(frame(end_header(Digest::of(file)), b""));
     let mut t = Transfer::new("get", u64::MAX);
     assert_eq!(
         receive(&mut t, &s, 3),
@@ -99,23 +99,23 @@ fn get_transfer_with_trailer() {
 
 #[test]
 fn refusals_and_wrong_frames() {
-    let s = frame(&error_reply("get", "no such file: x"), b"");
+    let s = frame(error_reply("get", "no such file: x"), b"");
     let mut t = Transfer::new("get", u64::MAX);
     assert_eq!(
         receive(&mut t, &s, 100),
         Ok((b"no such file: x".to_vec(), None))
     );
-    let s = frame(&data_header(0, 2), b"ab");
+    let s = frame(data_header(0, 2), b"ab");
     let mut t = Transfer::new("get", u64::MAX);
     assert_eq!(
         receive(&mut t, &s, 100),
         Err(TransferError::UnexpectedOp("get"))
     );
-    let mut s = frame(&data_header(0, 2), b"ab");
+    let mut s = frame(data_header(0, 2), b"ab");
     s.extend(frame(&Header::with_op("end"), b""));
     let mut t = Transfer::new("data", u64::MAX);
     assert_eq!(receive(&mut t, &s, 100), Err(TransferError::NoMd5));
-    let s = frame(&data_header(0, 20), b"");
+    let s = frame(data_header(0, 20), b"");
     let mut t = Transfer::new("data", 10);
     assert!(matches!(
         receive(&mut t, &s, 100),
@@ -126,8 +126,8 @@ fn refusals_and_wrong_frames() {
 proptest! {
     #[test]
     fn any_chunking_round_trips(file in prop::collection::vec(any::<u8>(), 0..500), step in 1usize..64) {
-        let mut s = frame(&data_header(0, file.len() as u64), &file);
-        s.extend(frame(&end_header(Digest::of(&file)), b""));
+        let mut s = frame(data_header(0, file.len() as u64), &file);
+        s.extend(frame(end_header(Digest::of(&file)), b""));
         let mut t = Transfer::new("data", u64::MAX);
         prop_assert_eq!(receive(&mut t, &s, step).unwrap(), (file.clone(), Some(Digest::of(&file))));
     }

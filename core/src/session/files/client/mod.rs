@@ -34,7 +34,7 @@ use crate::service::auth;
 use crate::service::file::access::{self, DOMAIN};
 use crate::service::file::native::segments::{self, Segments};
 use crate::service::file::native::{self, Transfer, HEADER_CAP};
-use crate::wire::{emit_frame_header, Digest, Header, NAME_CAP, SECRET_CAP};
+use crate::wire::{emit_frame_header, Digest, Fields, Header, NAME_CAP, SECRET_CAP};
 
 mod error;
 mod event;
@@ -122,7 +122,7 @@ struct Outbox<const O: usize> {
 }
 
 impl<const O: usize> Outbox<O> {
-    fn push_header(&mut self, h: &Header) -> Result<(), ClientError> {
+    fn push_header<'a>(&mut self, h: impl Into<Fields<'a>>) -> Result<(), ClientError> {
         let n = emit_frame_header(h, &mut self.buf[self.end..]).map_err(|_| ClientError::Encode)?;
         self.end += n;
         Ok(())
@@ -336,7 +336,7 @@ impl<const O: usize> FilesClient<O> {
             ));
         }
         self.out
-            .push_header(&native::data_header(offset, size - offset))?;
+            .push_header(native::data_header(offset, size - offset))?;
         self.state = State::PutBody {
             left: size - offset,
         };
@@ -365,7 +365,7 @@ impl<const O: usize> FilesClient<O> {
         if left > 0 {
             return Err(ClientError::BodyLength { left });
         }
-        self.out.push_header(&native::end_header(md5))?;
+        self.out.push_header(native::end_header(md5))?;
         self.reply = frames(0);
         self.state = State::PutEnd { md5 };
         Ok(())

@@ -19,7 +19,7 @@ use crate::session::files::SHUTTING_DOWN;
 type C = FilesClient;
 
 /// Frames as a server would send them.
-fn wire(frames: &[(Header, &[u8])]) -> Vec<u8> {
+fn wire(frames: &[(Fields<'_>, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     for (h, body) in frames {
         let mut buf = [0u8; 4096];
@@ -116,7 +116,7 @@ fn run(c: &mut C, input: &[u8], chunk: usize) -> Vec<String> {
 }
 
 fn segmented_get(data: &[u8], seg: usize) -> Vec<u8> {
-    let mut frames: Vec<(Header, &[u8])> =
+    let mut frames: Vec<(Fields<'_>, &[u8])> =
         std::vec![(segments::reply(data.len() as u64, 0, 7), &b""[..])];
     for s in data.chunks(seg.max(1)) {
         frames.push((segments::segment_header(s.len() as u64), s));

@@ -36,7 +36,7 @@ fn host(token: bool, loopback: bool) -> Host {
     )
 }
 
-fn frame_of(h: &crate::wire::Header, body: &[u8]) -> Vec<u8> {
+fn frame_of<'a>(h: impl Into<crate::wire::Fields<'a>>, body: &[u8]) -> Vec<u8> {
     let mut buf = [0u8; 1024];
     let n = emit_frame_header(h, &mut buf).unwrap();
     let mut v = buf[..n].to_vec();
@@ -46,8 +46,8 @@ fn frame_of(h: &crate::wire::Header, body: &[u8]) -> Vec<u8> {
 
 /// A data frame and its trailer, as `wirekit put` sends them.
 fn upload(offset: u64, data: &[u8], md5: Digest) -> Vec<u8> {
-    let mut v = frame_of(&data_header(offset, data.len() as u64), data);
-    v.extend(frame_of(&end_header(md5), b""));
+    let mut v = frame_of(data_header(offset, data.len() as u64), data);
+    v.extend(frame_of(end_header(md5), b""));
     v
 }
 

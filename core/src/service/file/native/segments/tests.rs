@@ -1,11 +1,11 @@
 use super::*;
 extern crate std;
 use crate::service::file::native::{end_header, error_reply, get_reply};
-use crate::wire::{emit_frame_header, Digest, Header};
+use crate::wire::{emit_frame_header, Digest, Fields, Header};
 use proptest::prelude::*;
 use std::vec::Vec;
 
-fn frame(h: &Header, body: &[u8]) -> Vec<u8> {
+fn frame<'a>(h: impl Into<Fields<'a>>, body: &[u8]) -> Vec<u8> {
     let mut buf = [0u8; HEADER_CAP];
     let n = emit_frame_header(h, &mut buf).unwrap();
     let mut v = buf[..n].to_vec();
@@ -67,7 +67,7 @@ fn file(len: usize) -> Vec<u8> {
 fn segmented(content: &[u8], offset: usize, seg: usize) -> Vec<u8> {
     let mut h = get_reply(content.len() as u64, offset as u64, 1);
     h.total_size = 0;
-    let mut v = frame(&h, b"");
+    let mut v = frame(h, b"");
     for part in content[offset..].chunks(seg.max(1)) {
         v.extend(data(part));
     }
@@ -80,27 +80,28 @@ const MD5: Digest = Digest([7; 16]);
 fn a_whole_file_and_a_shutdown_in_the_middle() {
     let f = file(5000);
     let mut s = segmented(&f, 1000, 1500);
-    s.extend(frame(&end_header(MD5), b""));
+    s.extend(frame(end_header(MD5), b""));
     assert_eq!(receive(&s, 4096), Outcome::Done(f[1000..].to_vec(), MD5));
     // The server stops after two segments and says why.
     let mut cut = segmented(&f[..4000], 1000, 1500);
     let mut h = get_reply(5000, 1000, 1);
     h.total_size = 0;
     cut.splice(
-        ..frame(&get_reply_zero(4000, 1000), b"").len(),
-        frame(&h, b""),
+        ..frame(get_reply_zero(4000, 1000), b"").len(),
+        frame(h, b""),
     );
-    cut.extend(frame(&error_reply("end", "server is shutting down"), b""));
+    cut.extend(frame(error_reply("end", "server is shutting down"), b""));
     assert_eq!(
         receive(&cut, 7),
         Outcome::Refused(f[1000..4000].to_vec(), "server is shutting down".into())
     );
 }
 
-fn get_reply_zero(size: u64, offset: u64) -> Header {
-    let mut h = get_reply(size, offset, 1);
-    h.total_size = 0;
-    h
+fn get_reply_zero(size: u64, offset: u64) -> Fields<'static> {
+    Fields {
+        total_size: 0,
+        ..get_reply(size, offset, 1)
+    }
 }
 
 #[test]
@@ -109,32 +110,32 @@ fn lies_and_mistakes_are_errors() {
     // An end before all bytes.
     let mut short = segmented(&f[..60], 0, 30);
     short.splice(
-        ..frame(&get_reply_zero(60, 0), b"").len(),
-        frame(&get_reply_zero(100, 0), b""),
+        ..frame(get_reply_zero(60, 0), b"").len(),
+        frame(get_reply_zero(100, 0), b""),
     );
-    short.extend(frame(&end_header(MD5), b""));
+    short.extend(frame(end_header(MD5), b""));
     assert_eq!(
         receive(&short, 9),
         Outcome::Failed(SegmentError::Short { missing: 40 })
     );
     // More than announced.
-    let mut long = frame(&get_reply_zero(10, 0), b"");
+    let mut long = frame(get_reply_zero(10, 0), b"");
     long.extend(data(&f[..11]));
     assert_eq!(receive(&long, 3), Outcome::Failed(SegmentError::TooLong));
     // A reply with a body (a plain get's answer).
-    let plain = frame(&get_reply(10, 0, 1), &f[..10]);
+    let plain = frame(get_reply(10, 0, 1), &f[..10]);
     assert_eq!(
         receive(&plain, 64),
         Outcome::Failed(SegmentError::BadHeader)
     );
     // An empty segment, and a wrong op.
-    let mut empty = frame(&get_reply_zero(10, 0), b"");
+    let mut empty = frame(get_reply_zero(10, 0), b"");
     empty.extend(data(b""));
     assert_eq!(
         receive(&empty, 64),
         Outcome::Failed(SegmentError::EmptySegment)
     );
-    let mut wrong = frame(&get_reply_zero(10, 0), b"");
+    let mut wrong = frame(get_reply_zero(10, 0), b"");
     wrong.extend(frame(&Header::with_op("stdout"), b""));
     assert_eq!(
         receive(&wrong, 64),
@@ -143,14 +144,14 @@ fn lies_and_mistakes_are_errors() {
     // A segment beyond the limit is refused before its body is read.
     let mut big = Header::with_op("data");
     big.total_size = SEGMENT_MAX + 1;
-    let mut huge = frame(&get_reply_zero(SEGMENT_MAX * 4, 0), b"");
+    let mut huge = frame(get_reply_zero(SEGMENT_MAX * 4, 0), b"");
     huge.extend(frame(&big, b""));
     assert!(matches!(
         receive(&huge, 64),
         Outcome::Failed(SegmentError::Transfer(TransferError::Frame(_)))
     ));
     // A refusal instead of the header.
-    let no = frame(&error_reply("get", "x: no such file"), b"");
+    let no = frame(error_reply("get", "x: no such file"), b"");
     assert_eq!(
         receive(&no, 5),
         Outcome::Refused(Vec::new(), "x: no such file".into())
@@ -168,10 +169,10 @@ proptest! {
         let off = off.min(len);
         let mut s = segmented(&f, off, seg);
         let want = if stop {
-            s.extend(frame(&error_reply("end", "server is shutting down"), b""));
+            s.extend(frame(error_reply("end", "server is shutting down"), b""));
             Outcome::Refused(f[off..].to_vec(), "server is shutting down".into())
         } else {
-            s.extend(frame(&end_header(MD5), b""));
+            s.extend(frame(end_header(MD5), b""));
             Outcome::Done(f[off..].to_vec(), MD5)
         };
         prop_assert_eq!(receive(&s, step), want);
