@@ -185,7 +185,7 @@ fn a_servers_error_text_cannot_drive_the_terminal() {
         let _ = s.read(&mut req);
         let mut buf = [0u8; HEADER_CAP];
         let h = error_reply("list", "\x1b[2J\x1b]0;owned\x07fake notice");
-        let n = wirekit_core::wire::emit_frame_header(&h, &mut buf).unwrap();
+        let n = wirekit_core::wire::emit_frame_header(h, &mut buf).unwrap();
         s.write_all(&buf[..n]).unwrap();
     });
     let out = run_with_timeout(wirekit(&["ls", &addr]), b"", T);
