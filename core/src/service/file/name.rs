@@ -61,8 +61,12 @@ impl NameError {
 
 /// The components of a name that passed [`check`]: `/`-separated, with
 /// empty and `.` components dropped.
+// A predicate, not the char '/': the same pieces, without the
+// word-at-a-time searcher a char pattern links (-160 B of firmware).
+#[allow(clippy::manual_pattern_char_comparison)]
 pub fn components(name: &str) -> impl Iterator<Item = &str> {
-    name.split('/').filter(|c| !c.is_empty() && *c != ".")
+    name.split(|c| c == '/')
+        .filter(|c| !c.is_empty() && *c != ".")
 }
 
 /// The last component (the name a downloaded file gets locally).
