@@ -207,8 +207,9 @@ impl Chat {
                         }
                         let s = sockets.get_mut::<tcp::Socket>(*h);
                         if s.send_capacity() - s.send_queue() >= len {
-                            // Cannot be short: it fits the free space.
-                            let _ = s.send_slice(&buf[..len]);
+                            // Cannot be short: it fits the free space (and
+                            // the room's frames fit `buf`).
+                            let _ = s.send_slice(buf.get(..len).unwrap_or_default());
                         } else {
                             // A member that cannot take a frame is dropped
                             // (a farewell to one being dropped is best effort).

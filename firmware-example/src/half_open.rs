@@ -76,9 +76,10 @@ pub fn make_room(sockets: &mut SocketSet<'_>, slots: Slots<'_>) {
             _ => {}
         }
     }
-    if let Some((i, _)) = oldest {
-        renew(sockets, &mut slots.handles[i], slots.port);
-        slots.since[i] = None;
+    let Some((i, _)) = oldest else { return };
+    if let (Some(h), Some(since)) = (slots.handles.get_mut(i), slots.since.get_mut(i)) {
+        renew(sockets, h, slots.port);
+        *since = None;
     }
 }
 
