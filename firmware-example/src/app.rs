@@ -236,7 +236,7 @@ impl<'a, C: Clock> App<'a, C> {
         let sync_socket = sockets.add(tcp_socket(sync_rx, sync_tx));
         #[cfg(feature = "framed")]
         let framed = framed::Framed::new(framed_buffers(framed), &mut sockets);
-        let sync = sync::Sync::new(sync_socket, &net, now);
+        let sync = sync::Sync::new(sync_socket, &net, clock.now_ms());
         let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
         App {
@@ -269,7 +269,7 @@ impl<'a, C: Clock> App<'a, C> {
         // the next call (one event per call, none lost).
         let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
             Some(address) => Some(Event::Address(address)),
-            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
+            None => self.sync.step(now_ms, &mut self.iface, &mut self.sockets),
         };
         // Send what the services just queued without waiting a round.
         self.iface.poll_egress(now, device, &mut self.sockets);

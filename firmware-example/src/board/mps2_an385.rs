@@ -101,8 +101,9 @@ pub fn run() -> ! {
             super::log::event(event);
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
-        // smoltcp has a timer due now.
-        if !eth.rx_pending() && delay.is_none_or(|d| d.total_millis() > 0) {
+        // smoltcp has a timer due now (less than a whole millisecond away;
+        // micros, as milliseconds would be a 64-bit division).
+        if !eth.rx_pending() && delay.is_none_or(|d| d.total_micros() >= 1000) {
             cortex_m::asm::wfi();
         }
     }

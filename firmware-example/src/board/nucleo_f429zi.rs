@@ -143,7 +143,9 @@ pub fn run() -> ! {
             link_checked = now;
             link = link.update(&mut phy);
         }
-        if delay.is_none_or(|d| d.total_millis() > 0) {
+        // Not when smoltcp has a timer due in under a millisecond (micros:
+        // milliseconds would be a 64-bit division).
+        if delay.is_none_or(|d| d.total_micros() >= 1000) {
             // Woken by a received frame (ETH) or the next SysTick.
             cortex_m::asm::wfi();
         }
