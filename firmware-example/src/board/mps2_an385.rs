@@ -61,17 +61,24 @@ const UPTIME_LOG_MS: u64 = 5000;
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let Some(mut cp) = cortex_m::Peripherals::take() else {
-        panic!("cortex-m peripherals taken twice");
+    // Everything taken once, checked once: one panic site (and one
+    // message) for the lot instead of one in each `take`/`uninit`.
+    let (Some(mut cp), Some(frames), Some(bufs), Some(sockets)) = (
+        cortex_m::Peripherals::take(),
+        FRAMES.try_take(),
+        BUFFERS.try_uninit(),
+        SOCKETS.try_uninit(),
+    ) else {
+        panic!("board peripherals or buffers taken twice");
     };
     super::systick::start(&mut cp.SYST, SYSCLK_HZ);
     let clock = super::counter::cmsdk_timer0(SYSCLK_HZ);
 
     // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
     // driver touches it.
-    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, FRAMES.take()) };
-    let bufs = Buffers::init(BUFFERS.uninit());
-    let sockets = init_sockets(SOCKETS.uninit());
+    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, frames) };
+    let bufs = Buffers::init(bufs);
+    let sockets = init_sockets(sockets);
 
     if let Err(e) = eth.init(NET.mac) {
         error!("wirekit-fw: LAN9118 init failed: {=str}", e.as_str());

@@ -67,11 +67,17 @@ static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let (Some(p), Some(mut cp)) = (
+    // Everything taken once, checked once: one panic site (and one
+    // message) for the lot instead of one in each `take`/`uninit`.
+    let (Some(p), Some(mut cp), Some(rx), Some(tx), Some(bufs), Some(sockets)) = (
         stm32_eth::stm32::Peripherals::take(),
         cortex_m::Peripherals::take(),
+        RX.try_uninit(),
+        TX.try_uninit(),
+        BUFFERS.try_uninit(),
+        SOCKETS.try_uninit(),
     ) else {
-        panic!("peripherals taken twice");
+        panic!("peripherals or buffers taken twice");
     };
     let mut watchdog = IndependentWatchdog::new(p.IWDG);
     watchdog.start(WATCHDOG_MS.millis());
@@ -98,8 +104,8 @@ pub fn run() -> ! {
     let mdio = gpioa.pa2.into_alternate();
     let mdc = gpioc.pc1.into_alternate();
 
-    let rx_ring = fill_in_place(RX.uninit(), || RxRingEntry::INIT);
-    let tx_ring = fill_in_place(TX.uninit(), || TxRingEntry::INIT);
+    let rx_ring = fill_in_place(rx, || RxRingEntry::INIT);
+    let tx_ring = fill_in_place(tx, || TxRingEntry::INIT);
     let parts = PartsIn {
         mac: p.ETHERNET_MAC,
         mmc: p.ETHERNET_MMC,
@@ -123,8 +129,8 @@ pub fn run() -> ! {
     let mut phy = LAN8742A::new(mac, PHY_ADDR);
     phy.phy_init();
 
-    let bufs = Buffers::init(BUFFERS.uninit());
-    let sockets = init_sockets(SOCKETS.uninit());
+    let bufs = Buffers::init(bufs);
+    let sockets = init_sockets(sockets);
     let mut net = NET;
     net.random_seed = rng.next_u64();
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
