@@ -184,7 +184,9 @@ impl Chat {
     fn report_space(&self, room: &mut ChatRoom, sockets: &mut SocketSet<'_>, now_ms: u64) {
         for (h, member) in self.seats.iter().zip(&self.member) {
             if let Some(id) = member {
-                let s = sockets.get::<tcp::Socket>(*h);
+                // get_mut, though only read: the one SocketSet accessor
+                // the image needs (each of get/get_mut is ~0.1 KB).
+                let s = sockets.get_mut::<tcp::Socket>(*h);
                 room.report_space(*id, s.send_capacity() - s.send_queue(), now_ms);
             }
         }
