@@ -380,6 +380,20 @@ fn framed_buffers(slot: &mut MaybeUninit<framed::FramedBuffers>) -> &mut framed:
     unsafe { slot.assume_init_mut() }
 }
 
+/// Hands `s`'s received bytes to `take`, which returns how many it used
+/// (they leave the socket); returns that count, 0 if nothing could be
+/// received. One instance of smoltcp's `recv` (generic over its closure,
+/// its ring-buffer code inlined into each caller) for every service.
+#[cfg(feature = "framed")]
+#[inline(never)]
+fn recv_into(s: &mut tcp::Socket<'_>, take: &mut dyn FnMut(&[u8]) -> usize) -> usize {
+    s.recv(|input| {
+        let n = take(input);
+        (n, n)
+    })
+    .unwrap_or(0)
+}
+
 fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {
     let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
     // A peer that vanishes without FIN is dropped after this long without

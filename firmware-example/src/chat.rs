@@ -173,11 +173,11 @@ impl Chat {
             return false;
         }
         let s = sockets.get_mut::<tcp::Socket>(self.seats[i]);
-        let used = s.recv(|input| match room.handle_input(id, input) {
-            Ok((n, _)) => (n, n),
-            Err(_) => (0, 0),
+        let used = crate::recv_into(s, &mut |input| match room.handle_input(id, input) {
+            Ok((n, _)) => n,
+            Err(_) => 0,
         });
-        matches!(used, Ok(1..))
+        used > 0
     }
 
     /// Tells the room how much each member's socket can take now.

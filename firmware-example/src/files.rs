@@ -127,11 +127,8 @@ pub fn serve(s: &mut tcp::Socket<'_>, session: &mut Option<Session>, now_ms: u64
         if sess.is_replying() || !s.can_recv() {
             break;
         }
-        let used = s.recv(|input| {
-            let (n, _) = sess.handle_input(now_ms, input);
-            (n, n)
-        });
-        if !matches!(used, Ok(1..)) {
+        let used = crate::recv_into(s, &mut |input| sess.handle_input(now_ms, input).0);
+        if used == 0 {
             break;
         }
     }
