@@ -63,12 +63,17 @@ const UPTIME_LOG_MS: u64 = 5000;
 pub fn run() -> ! {
     // Everything taken once, checked once: one panic site (and one
     // message) for the lot instead of one in each `take`/`uninit`.
-    let (Some(mut cp), Some(frames), Some(bufs), Some(sockets)) = (
-        cortex_m::Peripherals::take(),
-        FRAMES.try_take(),
-        BUFFERS.try_uninit(),
-        SOCKETS.try_uninit(),
-    ) else {
+    // (`?`: the first failure ends it; one tuple of Options would take
+    // each in both arms of the first.)
+    let taken = || {
+        Some((
+            cortex_m::Peripherals::take()?,
+            FRAMES.try_take()?,
+            BUFFERS.try_uninit()?,
+            SOCKETS.try_uninit()?,
+        ))
+    };
+    let Some((mut cp, frames, bufs, sockets)) = taken() else {
         panic!("board peripherals or buffers taken twice");
     };
     super::systick::start(&mut cp.SYST, SYSCLK_HZ);

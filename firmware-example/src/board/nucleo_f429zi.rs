@@ -69,14 +69,19 @@ static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 pub fn run() -> ! {
     // Everything taken once, checked once: one panic site (and one
     // message) for the lot instead of one in each `take`/`uninit`.
-    let (Some(p), Some(mut cp), Some(rx), Some(tx), Some(bufs), Some(sockets)) = (
-        stm32_eth::stm32::Peripherals::take(),
-        cortex_m::Peripherals::take(),
-        RX.try_uninit(),
-        TX.try_uninit(),
-        BUFFERS.try_uninit(),
-        SOCKETS.try_uninit(),
-    ) else {
+    // (`?`: the first failure ends it; one tuple of Options would take
+    // each in both arms of the first.)
+    let taken = || {
+        Some((
+            stm32_eth::stm32::Peripherals::take()?,
+            cortex_m::Peripherals::take()?,
+            RX.try_uninit()?,
+            TX.try_uninit()?,
+            BUFFERS.try_uninit()?,
+            SOCKETS.try_uninit()?,
+        ))
+    };
+    let Some((p, mut cp, rx, tx, bufs, sockets)) = taken() else {
         panic!("peripherals or buffers taken twice");
     };
     let mut watchdog = IndependentWatchdog::new(p.IWDG);
