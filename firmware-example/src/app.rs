@@ -236,7 +236,7 @@ impl<'a, C: Clock> App<'a, C> {
         let sync_socket = sockets.add(tcp_socket(sync_rx, sync_tx));
         #[cfg(feature = "framed")]
         let framed = framed::Framed::new(framed_buffers(framed), &mut sockets);
-        let sync = sync::Sync::new(sync_socket, &net, now);
+        let sync = sync::Sync::new(sync_socket, &net, clock.now_ms());
         let dhcp = dhcp::Dhcp::new(&net, &mut iface, &mut sockets, clock.now_ms());
 
         App {
@@ -269,7 +269,7 @@ impl<'a, C: Clock> App<'a, C> {
         // the next call (one event per call, none lost).
         let event = match self.dhcp.step(&mut self.iface, &mut self.sockets, now_ms) {
             Some(address) => Some(Event::Address(address)),
-            None => self.sync.step(now, &mut self.iface, &mut self.sockets),
+            None => self.sync.step(now_ms, &mut self.iface, &mut self.sockets),
         };
         // Send what the services just queued without waiting a round.
         self.iface.poll_egress(now, device, &mut self.sockets);
@@ -277,30 +277,33 @@ impl<'a, C: Clock> App<'a, C> {
     }
 
     /// Takes in up to [`INGRESS_BURST`] frames, one at a time, each looked
-    /// at before smoltcp sees it: a SYN finds a listening slot even when
-    /// forged SYNs hold the others (see half_open.rs). Frames left over
-    /// are taken next call.
+    /// at (in the device's own buffer) before smoltcp sees it: a SYN finds
+    /// a listening slot even when forged SYNs hold the others (see
+    /// half_open.rs). Frames left over are taken next call.
     ///
-    /// Not inlined, like [`App::serve`]: the frame copy (1514 B) then
+    /// Not inlined, like [`App::serve`]: smoltcp's receive path then
     /// shares its stack with the services' buffers instead of adding to
     /// them in one large frame of `poll` (the stack budget counts the
     /// peak).
     #[inline(never)]
     fn ingress<D: Device + ?Sized>(&mut self, device: &mut D, now: Instant, now_ms: u64) {
-        let mut frame = [0u8; replay::FRAME_MAX];
+        let caps = device.capabilities();
         for _ in 0..INGRESS_BURST {
-            let Some(len) = take_frame(device, now, &mut frame) else {
+            // Without room to answer, the frame waits (smoltcp needs both).
+            let Some((rx, tx)) = device.receive(now) else {
                 break;
             };
-            if let Some(port) = half_open::syn_port(&frame[..len]) {
-                self.make_room(port);
-            }
-            let mut replay = replay::Replay {
-                frame: Some(&frame[..len]),
-                dev: &mut *device,
-            };
-            self.iface
-                .poll_ingress_single(now, &mut replay, &mut self.sockets);
+            rx.consume(|frame| {
+                if let Some(port) = half_open::syn_port(frame) {
+                    self.make_room(port);
+                }
+                let mut replay = replay::Replay {
+                    frame: Some((frame, tx)),
+                    caps: &caps,
+                };
+                self.iface
+                    .poll_ingress_single(now, &mut replay, &mut self.sockets);
+            });
             self.tend_listeners(now_ms);
         }
     }
@@ -368,18 +371,6 @@ impl<'a, C: Clock> App<'a, C> {
     }
 }
 
-/// Copies the device's next frame into `buf`; `None` when there is none,
-/// or when there is no room to answer it yet (the frame stays queued).
-/// Longer frames are cut to `buf` and then fail smoltcp's length checks.
-fn take_frame<D: Device + ?Sized>(device: &mut D, now: Instant, buf: &mut [u8]) -> Option<usize> {
-    let (rx, _tx) = device.receive(now)?;
-    Some(rx.consume(|f| {
-        let n = f.len().min(buf.len());
-        buf[..n].copy_from_slice(&f[..n]);
-        n
-    }))
-}
-
 /// The framed services' part of [`Buffers`], initialised by
 /// [`Buffers::init`].
 #[cfg(feature = "framed")]
@@ -387,6 +378,20 @@ fn framed_buffers(slot: &mut MaybeUninit<framed::FramedBuffers>) -> &mut framed:
     // SAFETY: every `Buffers` comes from `Buffers::init`, which zeroed
     // this field and ran `FramedBuffers::init_zeroed` on it.
     unsafe { slot.assume_init_mut() }
+}
+
+/// Hands `s`'s received bytes to `take`, which returns how many it used
+/// (they leave the socket); returns that count, 0 if nothing could be
+/// received. One instance of smoltcp's `recv` (generic over its closure,
+/// its ring-buffer code inlined into each caller) for every service.
+#[cfg(feature = "framed")]
+#[inline(never)]
+fn recv_into(s: &mut tcp::Socket<'_>, take: &mut dyn FnMut(&[u8]) -> usize) -> usize {
+    s.recv(|input| {
+        let n = take(input);
+        (n, n)
+    })
+    .unwrap_or(0)
 }
 
 fn tcp_socket<'b>(rx: &'b mut [u8], tx: &'b mut [u8]) -> tcp::Socket<'b> {

@@ -67,7 +67,8 @@ pub fn expire(sockets: &mut SocketSet<'_>, slots: &mut Slots<'_>, now_ms: u64) {
 pub fn make_room(sockets: &mut SocketSet<'_>, slots: Slots<'_>) {
     let mut oldest: Option<(usize, u64)> = None;
     for (i, (h, since)) in slots.handles.iter().zip(slots.since.iter()).enumerate() {
-        let s = sockets.get::<tcp::Socket>(*h);
+        // get_mut, though only read: see chat.rs, `report_space`.
+        let s = sockets.get_mut::<tcp::Socket>(*h);
         match (s.state(), since) {
             (tcp::State::Listen, _) => return,
             (tcp::State::SynReceived, Some(t)) if oldest.is_none_or(|(_, o)| *t < o) => {
@@ -76,9 +77,10 @@ pub fn make_room(sockets: &mut SocketSet<'_>, slots: Slots<'_>) {
             _ => {}
         }
     }
-    if let Some((i, _)) = oldest {
-        renew(sockets, &mut slots.handles[i], slots.port);
-        slots.since[i] = None;
+    let Some((i, _)) = oldest else { return };
+    if let (Some(h), Some(since)) = (slots.handles.get_mut(i), slots.since.get_mut(i)) {
+        renew(sockets, h, slots.port);
+        *since = None;
     }
 }
 

@@ -5,7 +5,6 @@
 
 use smoltcp::iface::{Interface, SocketHandle, SocketSet};
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
 use smoltcp::wire::Ipv4Address;
 use wirekit_core::service::time;
 
@@ -44,15 +43,13 @@ pub struct Sync {
 
 impl Sync {
     /// A client that makes its first attempt at the next step.
-    pub fn new(handle: SocketHandle, net: &NetConfig, now: Instant) -> Self {
+    pub fn new(handle: SocketHandle, net: &NetConfig, now_ms: u64) -> Self {
         let spread = (net.random_seed % u64::from(LOCAL_PORTS.end - LOCAL_PORTS.start)) as u16;
         Sync {
             handle,
             server: net.time_server,
             interval_ms: net.sync_interval_ms,
-            state: State::Waiting {
-                at_ms: now.total_millis() as u64,
-            },
+            state: State::Waiting { at_ms: now_ms },
             next_port: LOCAL_PORTS.start + spread,
             failures: 0,
             anchor: None,
@@ -66,14 +63,15 @@ impl Sync {
         Some(unix.saturating_add(elapsed as i64))
     }
 
-    /// Advances the sync state machine by one step.
+    /// Advances the sync state machine by one step at board time `now_ms`
+    /// (milliseconds as the caller has them: smoltcp's `Instant` keeps
+    /// microseconds, and getting milliseconds back is a 64-bit division).
     pub fn step(
         &mut self,
-        now: Instant,
+        now_ms: u64,
         iface: &mut Interface,
         sockets: &mut SocketSet<'_>,
     ) -> Option<Event> {
-        let now_ms = now.total_millis() as u64;
         let s = sockets.get_mut::<tcp::Socket>(self.handle);
         match self.state {
             State::Waiting { at_ms } => {

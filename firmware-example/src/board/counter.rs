@@ -15,15 +15,21 @@
 //!
 //! SysTick still interrupts at 1 kHz, only to wake the main loop's `wfi`.
 
+use core::num::NonZeroU32;
+
 use wirekit_firmware_example::Clock;
 
 /// A 32-bit counter extended to 64 bits.
 pub struct CounterClock {
     read: fn() -> u32,
     counts_down: bool,
-    ticks_per_ms: u64,
+    /// Counter ticks per millisecond.
+    ticks_per_ms: NonZeroU32,
     last: u32,
-    ticks: u64,
+    /// Whole milliseconds counted so far.
+    ms: u64,
+    /// Ticks counted towards the next millisecond (< `ticks_per_ms`).
+    part: u32,
 }
 
 impl CounterClock {
@@ -32,9 +38,10 @@ impl CounterClock {
         CounterClock {
             read,
             counts_down,
-            ticks_per_ms: u64::from(hz / 1000),
+            ticks_per_ms: NonZeroU32::new(hz / 1000).unwrap_or(NonZeroU32::MIN),
             last: read(),
-            ticks: 0,
+            ms: 0,
+            part: 0,
         }
     }
 }
@@ -48,8 +55,21 @@ impl Clock for CounterClock {
             now.wrapping_sub(self.last)
         };
         self.last = now;
-        self.ticks += u64::from(elapsed);
-        self.ticks / self.ticks_per_ms
+        // All ticks so far = ms * ticks_per_ms + part, kept in 32-bit
+        // arithmetic (the Cortex-M3 divides those in hardware; a 64-bit
+        // division is a library call, and a non-zero divisor has no
+        // division-by-zero panic).
+        let per_ms = self.ticks_per_ms;
+        let mut whole = elapsed / per_ms;
+        let part = elapsed % per_ms;
+        // Cannot overflow: both parts are below per_ms <= u32::MAX / 1000.
+        self.part += part;
+        if self.part >= per_ms.get() {
+            self.part -= per_ms.get();
+            whole += 1;
+        }
+        self.ms += u64::from(whole);
+        self.ms
     }
 }
 

@@ -216,10 +216,13 @@ impl<'a> Lan9118<'a> {
             let len = ((status >> 16) & 0x3fff) as usize;
             let words = len.div_ceil(4);
             let ok = status & RXS_ERROR == 0 && (14 + 4..=MTU + 4).contains(&len);
-            for i in 0..words {
-                let w = self.regs.read(RX_DATA_FIFO);
-                if ok {
-                    self.frames.rx[i * 4..i * 4 + 4].copy_from_slice(&w.to_le_bytes());
+            // Every word is read out; a good frame's (at most
+            // FRAME_BUF / 4 of them) land in `rx`.
+            let mut dst = self.frames.rx.chunks_exact_mut(4);
+            for _ in 0..words {
+                let w = self.regs.read(RX_DATA_FIFO).to_le_bytes();
+                if let (true, Some(d)) = (ok, dst.next()) {
+                    d.iter_mut().zip(w).for_each(|(d, b)| *d = b);
                 }
             }
             if ok {
@@ -258,18 +261,35 @@ impl phy::RxToken for RxToken<'_> {
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let len = len.min(MTU);
-        let r = f(&mut self.buf[..len]);
-        let n = len as u32;
-        self.regs
-            .write(TX_DATA_FIFO, TXA_FIRST_SEG | TXA_LAST_SEG | n);
-        // Command B: packet tag (the length, for debugging) and length.
-        self.regs.write(TX_DATA_FIFO, n << 16 | n);
-        for chunk in self.buf[..len].chunks(4) {
-            let mut w = [0u8; 4];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.regs.write(TX_DATA_FIFO, u32::from_le_bytes(w));
-        }
+        // Never empty: len <= MTU < FRAME_BUF.
+        let r = f(self.buf.get_mut(..len).unwrap_or_default());
+        push_frame(self.regs, self.buf, len);
         r
+    }
+}
+
+/// Pushes the first `len` bytes of `buf` (`len` <= [`MTU`]) to the TX
+/// FIFO. One copy for every kind of frame smoltcp sends, not one inlined
+/// per caller of [`TxToken::consume`] (generic over the caller's closure).
+#[inline(never)]
+fn push_frame(regs: &Regs, buf: &[u8; FRAME_BUF], len: usize) {
+    let n = len as u32;
+    regs.write(TX_DATA_FIFO, TXA_FIRST_SEG | TXA_LAST_SEG | n);
+    // Command B: packet tag (the length, for debugging) and length.
+    regs.write(TX_DATA_FIFO, n << 16 | n);
+    let mut left = len;
+    for chunk in buf.chunks_exact(4) {
+        if left == 0 {
+            break;
+        }
+        let mut w = [0u8; 4];
+        // The last word's bytes past the frame are zero.
+        w.iter_mut()
+            .zip(chunk)
+            .take(left)
+            .for_each(|(d, b)| *d = *b);
+        left = left.saturating_sub(4);
+        regs.write(TX_DATA_FIFO, u32::from_le_bytes(w));
     }
 }
 
@@ -289,7 +309,8 @@ impl Device for Lan9118<'_> {
         }
         let len = self.pop_frame()?;
         Some((
-            RxToken(&self.frames.rx[..len]),
+            // Never `None`: pop_frame's lengths are at most MTU.
+            RxToken(self.frames.rx.get(..len)?),
             TxToken {
                 regs: &self.regs,
                 buf: &mut self.frames.tx,

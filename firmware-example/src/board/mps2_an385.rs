@@ -61,17 +61,29 @@ const UPTIME_LOG_MS: u64 = 5000;
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let Some(mut cp) = cortex_m::Peripherals::take() else {
-        panic!("cortex-m peripherals taken twice");
+    // Everything taken once, checked once: one panic site (and one
+    // message) for the lot instead of one in each `take`/`uninit`.
+    // (`?`: the first failure ends it; one tuple of Options would take
+    // each in both arms of the first.)
+    let taken = || {
+        Some((
+            cortex_m::Peripherals::take()?,
+            FRAMES.try_take()?,
+            BUFFERS.try_uninit()?,
+            SOCKETS.try_uninit()?,
+        ))
+    };
+    let Some((mut cp, frames, bufs, sockets)) = taken() else {
+        panic!("board peripherals or buffers taken twice");
     };
     super::systick::start(&mut cp.SYST, SYSCLK_HZ);
     let clock = super::counter::cmsdk_timer0(SYSCLK_HZ);
 
     // SAFETY: 0x4020_0000 is the LAN9118 on this board and only this
     // driver touches it.
-    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, FRAMES.take()) };
-    let bufs = Buffers::init(BUFFERS.uninit());
-    let sockets = init_sockets(SOCKETS.uninit());
+    let eth = &mut unsafe { Lan9118::new(LAN9118_BASE, frames) };
+    let bufs = Buffers::init(bufs);
+    let sockets = init_sockets(sockets);
 
     if let Err(e) = eth.init(NET.mac) {
         error!("wirekit-fw: LAN9118 init failed: {=str}", e.as_str());
@@ -101,8 +113,9 @@ pub fn run() -> ! {
             super::log::event(event);
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
-        // smoltcp has a timer due now.
-        if !eth.rx_pending() && delay.is_none_or(|d| d.total_millis() > 0) {
+        // smoltcp has a timer due now (less than a whole millisecond away;
+        // micros, as milliseconds would be a 64-bit division).
+        if !eth.rx_pending() && delay.is_none_or(|d| d.total_micros() >= 1000) {
             cortex_m::asm::wfi();
         }
     }

@@ -67,11 +67,22 @@ static SOCKETS: StaticCell<Sockets<'static>> = StaticCell::new();
 
 /// Boots the board and serves forever.
 pub fn run() -> ! {
-    let (Some(p), Some(mut cp)) = (
-        stm32_eth::stm32::Peripherals::take(),
-        cortex_m::Peripherals::take(),
-    ) else {
-        panic!("peripherals taken twice");
+    // Everything taken once, checked once: one panic site (and one
+    // message) for the lot instead of one in each `take`/`uninit`.
+    // (`?`: the first failure ends it; one tuple of Options would take
+    // each in both arms of the first.)
+    let taken = || {
+        Some((
+            stm32_eth::stm32::Peripherals::take()?,
+            cortex_m::Peripherals::take()?,
+            RX.try_uninit()?,
+            TX.try_uninit()?,
+            BUFFERS.try_uninit()?,
+            SOCKETS.try_uninit()?,
+        ))
+    };
+    let Some((p, mut cp, rx, tx, bufs, sockets)) = taken() else {
+        panic!("peripherals or buffers taken twice");
     };
     let mut watchdog = IndependentWatchdog::new(p.IWDG);
     watchdog.start(WATCHDOG_MS.millis());
@@ -98,8 +109,8 @@ pub fn run() -> ! {
     let mdio = gpioa.pa2.into_alternate();
     let mdc = gpioc.pc1.into_alternate();
 
-    let rx_ring = fill_in_place(RX.uninit(), || RxRingEntry::INIT);
-    let tx_ring = fill_in_place(TX.uninit(), || TxRingEntry::INIT);
+    let rx_ring = fill_in_place(rx, || RxRingEntry::INIT);
+    let tx_ring = fill_in_place(tx, || TxRingEntry::INIT);
     let parts = PartsIn {
         mac: p.ETHERNET_MAC,
         mmc: p.ETHERNET_MMC,
@@ -123,8 +134,8 @@ pub fn run() -> ! {
     let mut phy = LAN8742A::new(mac, PHY_ADDR);
     phy.phy_init();
 
-    let bufs = Buffers::init(BUFFERS.uninit());
-    let sockets = init_sockets(SOCKETS.uninit());
+    let bufs = Buffers::init(bufs);
+    let sockets = init_sockets(sockets);
     let mut net = NET;
     net.random_seed = rng.next_u64();
     let mut app = App::new(net, &mut dma, clock, bufs, sockets);
@@ -143,7 +154,9 @@ pub fn run() -> ! {
             link_checked = now;
             link = link.update(&mut phy);
         }
-        if delay.is_none_or(|d| d.total_millis() > 0) {
+        // Not when smoltcp has a timer due in under a millisecond (micros:
+        // milliseconds would be a 64-bit division).
+        if delay.is_none_or(|d| d.total_micros() >= 1000) {
             // Woken by a received frame (ETH) or the next SysTick.
             cortex_m::asm::wfi();
         }
