@@ -126,6 +126,8 @@ impl<const N: usize> LineDecoder<N> {
 
     /// Decodes from `input`: bytes consumed and the next event; `None`
     /// means all of `input` was consumed and more is needed.
+    // Slices here are taken with `get` (their bounds hold by construction):
+    // an indexing panic site costs a firmware image its location and code.
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> (usize, Option<LineEvent<'a>>) {
         if self.consumed_buffer {
             self.buf.clear();
@@ -136,7 +138,7 @@ impl<const N: usize> LineDecoder<N> {
             if self.discarding || skipped == input.len() {
                 return (skipped, None);
             }
-            let (used, ev) = self.decode(&input[skipped..]);
+            let (used, ev) = self.decode(input.get(skipped..).unwrap_or_default());
             return (skipped + used, ev);
         }
         if self.buf.is_empty() {
@@ -146,7 +148,10 @@ impl<const N: usize> LineDecoder<N> {
                 if end > self.max_line {
                     return (used, Some(self.rejected()));
                 }
-                return (used, Some(LineEvent::Line(&input[..end])));
+                return (
+                    used,
+                    Some(LineEvent::Line(input.get(..end).unwrap_or_default())),
+                );
             }
         }
         self.buffered(input)
@@ -160,8 +165,10 @@ impl<const N: usize> LineDecoder<N> {
         let before = self.buf.len();
         let take = input.len().min(N - before);
         // take <= N - len: cannot overflow.
-        let _ = self.buf.extend_from_slice(&input[..take]);
-        if let Some(pos) = find(&self.buf[start..], &self.delim) {
+        let _ = self
+            .buf
+            .extend_from_slice(input.get(..take).unwrap_or_default());
+        if let Some(pos) = find(self.buf.get(start..).unwrap_or_default(), &self.delim) {
             let end = start + pos;
             let used = end + dl - before;
             if end > self.max_line {
@@ -177,7 +184,7 @@ impl<const N: usize> LineDecoder<N> {
             // remembering a delimiter prefix at the end of the buffer.
             self.partial_delim = (1..dl)
                 .rev()
-                .find(|&k| self.buf.ends_with(&self.delim[..k]))
+                .find(|&k| self.buf.ends_with(self.delim.get(..k).unwrap_or_default()))
                 .unwrap_or(0);
             self.buf.clear();
             self.discarding = true;
@@ -216,7 +223,7 @@ impl<const N: usize> LineDecoder<N> {
         let seen = self.partial_delim;
         (1..=seen + 1)
             .rev()
-            .find(|&k| d[k - 1] == b && d[..k - 1] == d[seen + 1 - k..seen])
+            .find(|&k| d.get(k - 1) == Some(&b) && d.get(..k - 1) == d.get(seen + 1 - k..seen))
             .unwrap_or(0)
     }
 

@@ -22,7 +22,10 @@ impl PrefixReader {
             return (PREFIX_LEN, Some(check(&input[..PREFIX_LEN], limit)));
         }
         let take = (PREFIX_LEN - self.have).min(input.len());
-        self.bytes[self.have..self.have + take].copy_from_slice(&input[..take]);
+        let dst = self.bytes.get_mut(self.have..self.have + take);
+        if let (Some(dst), Some(src)) = (dst, input.get(..take)) {
+            dst.copy_from_slice(src);
+        }
         self.have += take;
         if self.have < PREFIX_LEN {
             return (take, None);

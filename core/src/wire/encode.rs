@@ -64,12 +64,12 @@ pub fn emit_frame_header<'a>(
 fn emit_fields(header: &Fields<'_>, out: &mut [u8]) -> Result<usize, EncodeError> {
     let limit = out.len();
     let too_small = EncodeError::Header(HeaderError::BufferTooSmall { limit });
-    let (prefix, body) = out.split_at_mut_checked(PREFIX_LEN).ok_or(too_small)?;
+    let (prefix, body) = out.split_first_chunk_mut::<PREFIX_LEN>().ok_or(too_small)?;
     let n = header.emit(body).map_err(EncodeError::Header)?;
     // n fits the buffer, and buffers beyond 2 GiB are not a use case, but
     // check instead of truncating.
     let len = i32::try_from(n).map_err(|_| too_small)?;
-    prefix.copy_from_slice(&len.to_le_bytes());
+    *prefix = len.to_le_bytes();
     Ok(PREFIX_LEN + n)
 }
 

@@ -39,11 +39,11 @@ impl Relay {
             let mut start = 0;
             for (i, c) in valid.char_indices() {
                 if stripped(c) {
-                    emit(&valid.as_bytes()[start..i])?;
+                    emit(valid.as_bytes().get(start..i).unwrap_or_default())?;
                     start = i + c.len_utf8();
                 }
             }
-            emit(&valid.as_bytes()[start..])?;
+            emit(valid.as_bytes().get(start..).unwrap_or_default())?;
             // Bytes of a broken UTF-8 sequence are relayed (readers show
             // them as they can), except those an 8-bit terminal reads as C1.
             for b in chunk.invalid() {

@@ -392,11 +392,11 @@ impl<const N: usize, const L: usize, const P: usize> Room<N, L, P> {
                 Err(_) => self.lost += 1,
             }
         }
-        let (i, flush) = self.seats.iter().enumerate().find_map(|(i, s)| match s {
-            Seat::Closing { flush } => Some((i, *flush)),
-            _ => None,
-        })?;
-        self.seats[i] = Seat::Free;
+        let (i, seat) =
+            (self.seats.iter_mut().enumerate()).find(|(_, s)| matches!(s, Seat::Closing { .. }))?;
+        let Seat::Closing { flush } = core::mem::replace(seat, Seat::Free) else {
+            return None;
+        };
         Some(Output::Close {
             id: MemberId(i),
             flush,

@@ -122,7 +122,10 @@ impl Write for Window<'_> {
         let b = s.as_bytes();
         let from = self.skip.saturating_sub(self.seen).min(b.len());
         let n = (b.len() - from).min(self.out.len() - self.kept);
-        self.out[self.kept..self.kept + n].copy_from_slice(&b[from..from + n]);
+        let dst = self.out.get_mut(self.kept..self.kept + n);
+        if let (Some(dst), Some(src)) = (dst, b.get(from..from + n)) {
+            dst.copy_from_slice(src);
+        }
         self.kept += n;
         self.seen += b.len();
         Ok(())

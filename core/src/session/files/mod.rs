@@ -404,7 +404,7 @@ impl<F: Copy, const H: usize, X: Extension> FilesServer<F, H, X> {
         }
         let mut used = 0;
         loop {
-            match self.dec.decode(&input[used..]) {
+            match self.dec.decode(input.get(used..).unwrap_or_default()) {
                 Ok((n, None)) => return (used + n, None),
                 Ok((n, Some(FrameEvent::Header(_)))) => {
                     return (used + n, Some(self.start_request()));
