@@ -94,8 +94,7 @@ impl Tm {
     /// into calendar fields (proleptic Gregorian calendar).
     pub fn from_unix(unix: i64, utc_offset: i32, zone: &str) -> Tm {
         let local = unix.saturating_add(i64::from(utc_offset));
-        let days = local.div_euclid(86_400);
-        let secs = local.rem_euclid(86_400);
+        let (days, secs) = div_floor(local, 86_400);
         let (year, month, day) = civil_from_days(days);
         let yday = days - days_from_civil(year, 1, 1);
         let mut z = String::new();
@@ -111,7 +110,7 @@ impl Tm {
             hour: (secs / 3600) as u8,
             minute: (secs / 60 % 60) as u8,
             second: (secs % 60) as u8,
-            weekday: (days + 4).rem_euclid(7) as u8,
+            weekday: div_floor(days.saturating_add(4), 7).1 as u8,
             yday: yday as u16,
             utc_offset,
             isdst: 0,
@@ -130,27 +129,41 @@ fn clamp_i32(v: i64) -> i32 {
 /// count that does not overflow the era arithmetic.
 pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
+    let (era, doe) = div_floor(z, 146_097);
+    // Within an era everything is below 146,097: 32-bit arithmetic.
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = i64::from(yoe) + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
 
-/// (year, month, day) → days since 1970-01-01; the inverse of
-/// [`civil_from_days`].
+/// (year, month 1..=12, day 1..=31) → days since 1970-01-01; the inverse
+/// of [`civil_from_days`].
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let (era, yoe) = div_floor(y, 400);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    era * 146_097 + i64::from(doe) - 719_468
+}
+
+/// `(a.div_euclid(b), a.rem_euclid(b))` for `b > 0`, through unsigned
+/// division: a 32-bit board then links one 64-bit division routine (the
+/// unsigned one, which its clocks need anyway), not the signed one too.
+fn div_floor(a: i64, b: u32) -> (i64, u32) {
+    let m = a.unsigned_abs();
+    let (q, r) = (m / u64::from(b), (m % u64::from(b)) as u32);
+    // q <= 2^63 / b: as i64 it only wraps for b == 1, a == i64::MIN, where
+    // the wrapped value is the quotient.
+    let q = q as i64;
+    match (a >= 0, r) {
+        (true, _) => (q, r),
+        (false, 0) => (q.wrapping_neg(), 0),
+        (false, _) => (-q - 1, b - r),
+    }
 }
 
 /// Formats `tm` with the Python/glibc `strftime` format `fmt` into `out`,

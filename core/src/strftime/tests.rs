@@ -239,3 +239,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn div_floor_is_div_euclid(a in any::<i64>(), b in prop_oneof![
+        Just(7u32), Just(400), Just(86_400), Just(146_097), 1u32..,
+    ]) {
+        let want = (a.div_euclid(i64::from(b)), a.rem_euclid(i64::from(b)) as u32);
+        prop_assert_eq!(div_floor(a, b), want);
+    }
+
+    /// The civil conversions round-trip over ±2^40 days (far beyond any
+    /// `i32` year a `Tm` holds), and day 0 is 1970-01-01.
+    #[test]
+    fn civil_days_round_trip(days in -(1i64 << 40)..(1i64 << 40)) {
+        let (y, m, d) = civil_from_days(days);
+        prop_assert!((1..=12).contains(&m) && (1..=31).contains(&d));
+        prop_assert_eq!(days_from_civil(y, m, d), days);
+    }
+}
+
+#[test]
+fn civil_edges() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(-1), (1969, 12, 31));
+    assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    assert_eq!(div_floor(i64::MIN, 1), (i64::MIN, 0));
+    assert_eq!(div_floor(-1, 7), (-1, 6));
+}
