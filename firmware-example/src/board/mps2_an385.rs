@@ -99,7 +99,7 @@ pub fn run() -> ! {
     let mut stack_peak = 0;
     let mut stack_checked = 0;
     loop {
-        let (event, delay) = app.poll(eth);
+        let (event, busy) = app.poll(eth);
         let now = app.now_ms();
         if now.saturating_sub(stack_checked) >= STACK_CHECK_MS {
             stack_checked = now;
@@ -113,9 +113,8 @@ pub fn run() -> ! {
             super::log::event(event);
         }
         // Sleep until the next SysTick (1 ms) unless a frame is waiting or
-        // smoltcp has a timer due now (less than a whole millisecond away;
-        // micros, as milliseconds would be a 64-bit division).
-        if !eth.rx_pending() && delay.is_none_or(|d| d.total_micros() >= 1000) {
+        // packets are going out (a socket may have more to send).
+        if !eth.rx_pending() && !busy {
             cortex_m::asm::wfi();
         }
     }

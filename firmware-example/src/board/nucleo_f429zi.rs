@@ -145,7 +145,7 @@ pub fn run() -> ! {
     let mut link_checked = 0;
     loop {
         watchdog.feed();
-        let (event, delay) = app.poll(&mut dma);
+        let (event, busy) = app.poll(&mut dma);
         if let Some(event) = event {
             super::log::event(event);
         }
@@ -154,9 +154,8 @@ pub fn run() -> ! {
             link_checked = now;
             link = link.update(&mut phy);
         }
-        // Not when smoltcp has a timer due in under a millisecond (micros:
-        // milliseconds would be a 64-bit division).
-        if delay.is_none_or(|d| d.total_micros() >= 1000) {
+        // Not while packets go out (a socket may have more to send).
+        if !busy {
             // Woken by a received frame (ETH) or the next SysTick.
             cortex_m::asm::wfi();
         }
