@@ -1,10 +1,11 @@
 //! The framed services (cargo feature `framed`): `files` read-only on TCP
 //! [`FILES_PORT`] and the chat room on TCP [`CHAT_PORT`], both driven by
-//! wirekit-core's sessions. A feature of their own because they do not fit
-//! the echo/time image's budget (flash ≤ 64 KiB, RAM ≤ 48 KiB): the frame
-//! header's JSON decoder and the chat's text formatting alone are about
-//! 25 KB of flash, and four chat seats with their line buffers ~12 KB of
-//! RAM. The `framed` image has a budget line of its own (see README.md).
+//! wirekit-core's sessions. A feature of their own because both roles do
+//! not fit one image's budget (flash ≤ 64 KiB, RAM ≤ 48 KiB): the frame
+//! header's JSON scanner and writer, the files session and the chat's
+//! texts are ~17 KB of flash, and four chat seats with their line buffers
+//! ~12 KB of RAM. The `framed` image alone fits the same budget (see
+//! README.md, "Footprint").
 
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
