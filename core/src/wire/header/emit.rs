@@ -145,7 +145,7 @@ mod tests {
     use serde::Serialize;
     use std::vec;
 
-    use super::super::{short_string, Header};
+    use super::super::{short_string, Fields, Header};
     use super::HeaderError;
     use crate::wire::Digest;
 
@@ -185,23 +185,26 @@ mod tests {
     }
 
     fn serde_emit(h: &Header, out: &mut [u8]) -> Result<usize, HeaderError> {
-        let hex = h.md5.map(|d| d.to_hex());
+        // Through `Fields`, the writer's input: a plain copy of the
+        // header's members.
+        let f = Fields::from(h);
+        let hex = f.md5.map(|d| d.to_hex());
         let w = WireOut {
-            op: h.op.as_deref(),
-            total_size: h.total_size,
+            op: f.op,
+            total_size: f.total_size,
             md5: hex.as_ref().map(|x| core::str::from_utf8(x).unwrap()),
-            filename: h.filename.as_deref(),
-            offset: h.offset,
-            status: h.status.as_deref(),
-            error: h.error.as_deref(),
-            exit_code: h.exit_code,
-            token: h.token.as_deref(),
-            nonce: h.nonce.as_deref(),
-            force: h.force,
-            mtime: h.mtime,
-            truncated: h.truncated,
-            size: h.size,
-            resume: h.resume,
+            filename: f.filename,
+            offset: f.offset,
+            status: f.status,
+            error: f.error,
+            exit_code: f.exit_code,
+            token: f.token,
+            nonce: f.nonce,
+            force: f.force,
+            mtime: f.mtime,
+            truncated: f.truncated,
+            size: f.size,
+            resume: f.resume,
         };
         serde_json_core::to_slice(&w, out)
             .map_err(|_| HeaderError::BufferTooSmall { limit: out.len() })
